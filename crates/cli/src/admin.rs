@@ -1,0 +1,132 @@
+//! `vestibule admin`: environments and API keys, straight on the server's database.
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use vestibule_core::environments::{Environment, EnvironmentKind};
+
+/// Arguments of `vestibule admin`.
+#[derive(Args)]
+pub struct AdminArgs {
+    /// The server's database URL.
+    #[arg(long, env = "VESTIBULE_DATABASE", default_value = "sqlite://./vestibule.db", global = true)]
+    database: String,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Environments.
+    #[command(subcommand)]
+    Environments(EnvironmentCommand),
+    /// API keys.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum EnvironmentCommand {
+    /// Create an environment and its first API key.
+    ///
+    /// Example: vestibule admin environments create --name Staging
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A production environment (keys start with sk_live_).
+        #[arg(long)]
+        live: bool,
+    },
+    /// List environments.
+    ///
+    /// Example: vestibule admin environments list
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Issue a new API key; it is printed once.
+    ///
+    /// Example: vestibule admin api-keys create --environment environment_01H…
+    Create {
+        /// Environment id.
+        #[arg(long)]
+        environment: String,
+        /// Display name.
+        #[arg(long, default_value = "API key")]
+        name: String,
+    },
+    /// List API keys (obfuscated).
+    ///
+    /// Example: vestibule admin api-keys list
+    List {
+        /// Only this environment's keys.
+        #[arg(long)]
+        environment: Option<String>,
+    },
+    /// Revoke an API key by id.
+    ///
+    /// Example: vestibule admin api-keys revoke api_key_01H…
+    Revoke {
+        /// The key's id (api_key_…).
+        id: String,
+    },
+}
+
+fn env_json(e: &Environment) -> serde_json::Value {
+    json!({"id": e.id, "name": e.name, "kind": e.kind.as_str(), "client_id": e.client_id, "created_at": e.created_at})
+}
+
+/// Runs an admin command and prints its result as JSON.
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let store = vestibule_store::open(&args.database)
+        .await
+        .with_context(|| format!("cannot open database {}", vestibule_server::config::redact_url(&args.database)))?;
+    let app = vestibule_core::Vestibule::new(store, std::sync::Arc::new(NoDns));
+    let out = match args.command {
+        AdminCommand::Environments(EnvironmentCommand::Create { name, live }) => {
+            let kind = if live { EnvironmentKind::Live } else { EnvironmentKind::Test };
+            let env = app.create_environment(&name, kind, None).await?;
+            let key = app.create_api_key(&env, "Initial key", None).await?;
+            json!({"environment": env_json(&env), "api_key": key.secret})
+        }
+        AdminCommand::Environments(EnvironmentCommand::List) => {
+            let envs = app.store.list_environments().await?;
+            json!(envs.iter().map(env_json).collect::<Vec<_>>())
+        }
+        AdminCommand::ApiKeys(KeyCommand::Create { environment, name }) => {
+            let Some(env) = app.store.get_environment(&environment).await? else {
+                bail!("no environment {environment}");
+            };
+            let key = app.create_api_key(&env, &name, None).await?;
+            json!({"id": key.record.id, "environment_id": env.id, "name": key.record.name, "api_key": key.secret})
+        }
+        AdminCommand::ApiKeys(KeyCommand::List { environment }) => {
+            let keys = app.store.list_api_keys(environment.as_deref()).await?;
+            json!(keys
+                .iter()
+                .map(|k| json!({"id": k.id, "environment_id": k.environment_id, "name": k.name, "key": k.obfuscated,
+                    "created_at": k.created_at, "revoked_at": k.revoked_at}))
+                .collect::<Vec<_>>())
+        }
+        AdminCommand::ApiKeys(KeyCommand::Revoke { id }) => {
+            if !app.store.revoke_api_key(&id, vestibule_core::Timestamp::now()).await? {
+                bail!("no active API key {id}");
+            }
+            json!({"id": id, "revoked": true})
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Admin commands never verify domains.
+struct NoDns;
+
+#[async_trait::async_trait]
+impl vestibule_core::dns::TxtResolver for NoDns {
+    async fn txt(&self, _: &str) -> Result<Vec<String>, String> {
+        Err("DNS is not available in admin commands".into())
+    }
+}

@@ -1,0 +1,68 @@
+//! The one error type of the core: what went wrong with a use case, in terms a client
+//! can act on. The server maps each variant to an HTTP status and a WorkOS error body.
+
+use crate::store::StoreError;
+
+/// One invalid field, as WorkOS reports it: `{"field": "name", "code": "required"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The dotted path of the field.
+    pub field: String,
+    /// A snake_case reason, e.g. `required`, `invalid`, `too_long`.
+    pub code: String,
+}
+
+impl FieldError {
+    /// A field error with `field` and `code`.
+    pub fn new(field: impl Into<String>, code: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into() }
+    }
+}
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The addressed object does not exist in this environment.
+    #[error("{entity} not found: '{id}'.")]
+    NotFound {
+        /// Human name of the kind of object, e.g. `Organization`.
+        entity: &'static str,
+        /// The id or key that was looked up.
+        id: String,
+    },
+    /// The request is well-formed but its fields are invalid (422).
+    #[error("Validation failed.")]
+    Validation(Vec<FieldError>),
+    /// The request conflicts with existing state (409).
+    #[error("{message}")]
+    Conflict {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
+    /// The request cannot be processed as asked (400).
+    #[error("{message}")]
+    BadRequest {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
+    /// Storage failed; the cause is logged, never shown.
+    #[error("storage error")]
+    Store(#[from] StoreError),
+    /// An outbound dependency (DNS, SMTP, …) failed.
+    #[error("upstream error: {0}")]
+    Upstream(String),
+}
+
+impl CoreError {
+    /// A validation error on one field.
+    pub fn field(field: &str, code: &str) -> Self {
+        CoreError::Validation(vec![FieldError::new(field, code)])
+    }
+}
+
+/// Shorthand for results of use cases.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,242 @@
+//! Seed files in the workos-emulate config format: organizations (with pinned ids and
+//! domains) and API keys. Unknown keys are errors, never silently ignored. Seeding is
+//! idempotent: objects that already exist are left alone.
+
+use crate::environments::Environment;
+use crate::error::{CoreError, FieldError, Result};
+use crate::metadata::{Fields, Patch};
+use crate::organizations::{parse_domain, Organization, OrganizationDomain, OrganizationFilter};
+use crate::pagination::PageRequest;
+use crate::time::Timestamp;
+use crate::Vestibule;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use vestibule_ids::Kind;
+
+/// Top-level keys this version understands.
+const SUPPORTED: &[&str] = &["organizations", "apiKeys"];
+
+/// What a seed run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Organizations created.
+    pub organizations: usize,
+    /// API keys created.
+    pub api_keys: usize,
+}
+
+fn bad(path: String, code: &str) -> FieldError {
+    FieldError::new(path, code)
+}
+
+/// Checks a seed document without touching the store; every problem is reported.
+pub fn validate(doc: &Value) -> Result<()> {
+    let Value::Object(top) = doc else {
+        return Err(CoreError::Validation(vec![bad("$".into(), "must_be_a_mapping")]));
+    };
+    let mut errors = Vec::new();
+    for key in top.keys() {
+        if !SUPPORTED.contains(&key.as_str()) {
+            errors.push(bad(key.clone(), "unknown_key"));
+        }
+    }
+    if let Some(orgs) = top.get("organizations") {
+        match orgs {
+            Value::Array(items) => {
+                for (i, org) in items.iter().enumerate() {
+                    let Value::Object(o) = org else {
+                        errors.push(bad(format!("organizations[{i}]"), "must_be_a_mapping"));
+                        continue;
+                    };
+                    for k in o.keys() {
+                        if !["id", "name", "domains", "external_id", "metadata", "allow_profiles_outside_organization"].contains(&k.as_str()) {
+                            errors.push(bad(format!("organizations[{i}].{k}"), "unknown_key"));
+                        }
+                    }
+                    if let Some(id) = o.get("id")
+                        && !id.as_str().is_some_and(|s| vestibule_ids::parse(Kind::Organization, s, false).is_ok())
+                    {
+                        errors.push(bad(format!("organizations[{i}].id"), "invalid_id"));
+                    }
+                    if !o.get("name").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty()) {
+                        errors.push(bad(format!("organizations[{i}].name"), "required"));
+                    }
+                    if let Some(ds) = o.get("domains") {
+                        let Value::Array(ds) = ds else {
+                            errors.push(bad(format!("organizations[{i}].domains"), "must_be_a_list"));
+                            continue;
+                        };
+                        for (j, d) in ds.iter().enumerate() {
+                            let (name, state) = match d {
+                                Value::String(s) => (Some(s.as_str()), None),
+                                Value::Object(m) => (m.get("domain").and_then(Value::as_str), m.get("state").and_then(Value::as_str)),
+                                _ => (None, None),
+                            };
+                            if name.and_then(parse_domain).is_none() {
+                                errors.push(bad(format!("organizations[{i}].domains[{j}].domain"), "invalid_domain"));
+                            }
+                            if state.is_some_and(|s| s != "verified" && s != "pending") {
+                                errors.push(bad(format!("organizations[{i}].domains[{j}].state"), "invalid"));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => errors.push(bad("organizations".into(), "must_be_a_list")),
+        }
+    }
+    for (i, (value, _)) in api_keys(top.get("apiKeys")).into_iter().enumerate() {
+        if !value.as_deref().is_some_and(|v| v.starts_with("sk_") && v.len() >= 8 && v.len() <= 200) {
+            errors.push(bad(format!("apiKeys[{i}].value"), "must_start_with_sk_"));
+        }
+    }
+    if matches!(top.get("apiKeys"), Some(v) if !v.is_array() && !v.is_object()) {
+        errors.push(bad("apiKeys".into(), "must_be_a_list_or_mapping"));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(CoreError::Validation(errors)) }
+}
+
+/// API keys in either form the emulator accepts: a list of `{value, name}` or a
+/// mapping from key value to settings.
+fn api_keys(v: Option<&Value>) -> Vec<(Option<String>, String)> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|k| {
+                let value = k.get("value").and_then(Value::as_str).map(str::to_owned);
+                let name = k.get("name").and_then(Value::as_str).unwrap_or("Seeded key").to_owned();
+                (value, name)
+            })
+            .collect(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(value, settings)| {
+                let name = settings.get("name").and_then(Value::as_str).unwrap_or("Seeded key").to_owned();
+                (Some(value.clone()), name)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Vestibule {
+    /// Applies a validated seed document to `env`.
+    pub async fn apply_seed(&self, env: &Environment, doc: &Value) -> Result<SeedReport> {
+        validate(doc)?;
+        let mut report = SeedReport::default();
+        for (value, name) in api_keys(doc.get("apiKeys")) {
+            let value = value.unwrap_or_default();
+            if self.store.find_api_key(&crate::secrets::digest(&value)).await?.is_some() {
+                continue;
+            }
+            self.create_api_key(env, &name, Some(&value)).await?;
+            report.api_keys += 1;
+        }
+        for org in doc.get("organizations").and_then(Value::as_array).into_iter().flatten() {
+            if self.seeded_organization_exists(&env.id, org).await? {
+                continue;
+            }
+            let now = Timestamp::now();
+            let id = org
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| vestibule_ids::generate(Kind::Organization), str::to_owned);
+            let mut f = Fields::new(org)?;
+            let metadata = match f.metadata("metadata") {
+                Patch::Set(m) => m,
+                _ => BTreeMap::new(),
+            };
+            let external_id = f.optional_string("external_id", 128);
+            f.finish()?;
+            let domains = org
+                .get("domains")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| {
+                    let (name, state) = match d {
+                        Value::String(s) => (s.as_str(), "verified"),
+                        _ => (d.get("domain")?.as_str()?, d.get("state").and_then(Value::as_str).unwrap_or("verified")),
+                    };
+                    let mut od = OrganizationDomain {
+                        object: "organization_domain",
+                        id: vestibule_ids::generate(Kind::OrganizationDomain),
+                        organization_id: id.clone(),
+                        domain: parse_domain(name)?,
+                        state: state.to_owned(),
+                        verification_strategy: "manual".into(),
+                        verification_token: None,
+                        verification_prefix: None,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    od.updated_at = now;
+                    Some(od)
+                })
+                .collect();
+            let org = Organization {
+                object: "organization",
+                id,
+                name: org.get("name").and_then(Value::as_str).unwrap_or_default().trim().to_owned(),
+                allow_profiles_outside_organization: org
+                    .get("allow_profiles_outside_organization")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                domains,
+                metadata,
+                external_id,
+                stripe_customer_id: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            self.seed_organization(&env.id, &org).await?;
+            report.organizations += 1;
+        }
+        Ok(report)
+    }
+
+    async fn seeded_organization_exists(&self, env: &str, org: &Value) -> Result<bool> {
+        if let Some(id) = org.get("id").and_then(Value::as_str) {
+            return Ok(self.store.get_organization(env, id).await?.is_some());
+        }
+        if let Some(ext) = org.get("external_id").and_then(Value::as_str) {
+            return Ok(self.store.get_organization_by_external_id(env, ext).await?.is_some());
+        }
+        let name = org.get("name").and_then(Value::as_str).unwrap_or_default().trim();
+        let filter = OrganizationFilter { search: Some(name.to_owned()), ..Default::default() };
+        let page = PageRequest { limit: 100, ..Default::default() };
+        let found = self.store.list_organizations(env, &filter, &page).await?;
+        Ok(found.data.iter().any(|o| o.name == name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_and_invalid_keys_are_reported() {
+        let doc = json!({
+            "organizations": [{"name": "Acme", "domains": [{"domain": "acme.com", "state": "nope"}], "colour": "red"}],
+            "users": [],
+            "apiKeys": [{"value": "pk_bad"}]
+        });
+        let Err(CoreError::Validation(errs)) = validate(&doc) else { panic!("expected errors") };
+        let got: Vec<_> = errs.iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
+        assert!(got.contains(&"users:unknown_key".to_string()), "{got:?}");
+        assert!(got.contains(&"organizations[0].colour:unknown_key".to_string()), "{got:?}");
+        assert!(got.contains(&"organizations[0].domains[0].state:invalid".to_string()), "{got:?}");
+        assert!(got.contains(&"apiKeys[0].value:must_start_with_sk_".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn valid_documents_pass() {
+        let doc = json!({
+            "organizations": [{"id": "org_acme", "name": "Acme", "domains": ["acme.com", {"domain": "acme.io", "state": "pending"}]}],
+            "apiKeys": {"sk_test_seeded_key": {"name": "CI"}}
+        });
+        validate(&doc).unwrap();
+    }
+}

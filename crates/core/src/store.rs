@@ -1,0 +1,30 @@
+//! The storage contract: one trait per area, gathered in [`Store`]. The store crate
+//! implements all of them for SQLite and PostgreSQL.
+
+use crate::environments::EnvironmentStore;
+use crate::events::EventStore;
+use crate::idempotency::IdempotencyStore;
+use crate::organizations::OrganizationStore;
+use crate::rate_limit::RateLimitStore;
+
+/// Failures a store reports.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was violated; carries a stable name of what collided.
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// A concurrent writer changed the row first; the caller may retry.
+    #[error("concurrent modification")]
+    Contended,
+    /// The database failed; the message is for logs only.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// Everything the application stores, behind one object chosen at startup.
+pub trait Store:
+    EnvironmentStore + OrganizationStore + EventStore + IdempotencyStore + RateLimitStore + Send + Sync
+{
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+}

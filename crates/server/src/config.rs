@@ -1,0 +1,196 @@
+//! Server configuration: one struct, layered defaults → TOML file → `VESTIBULE_*`
+//! environment → flags (the CLI resolves the last two), validated at start.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// The resolved configuration of one server process.
+#[derive(Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// `sqlite://PATH`, `sqlite::memory:` or `postgres://…`.
+    pub database: String,
+    /// The external base URL (links in SCIM endpoints, ACS URLs, export downloads).
+    pub public_url: Option<Url>,
+    /// A seed file applied at start.
+    pub seed: Option<PathBuf>,
+    /// Emulator mode: in-memory database, well-known key and client id.
+    pub dev: bool,
+    /// Requests allowed per API key per window; `0` turns rate limiting off.
+    pub rate_limit: u64,
+    /// Length of a rate-limit window, in seconds.
+    pub rate_limit_window_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Name server used for domain verification; the system resolver when unset.
+    pub dns_resolver: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database", &redact_url(&self.database))
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("seed", &self.seed)
+            .field("dev", &self.dev)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_window_secs", &self.rate_limit_window_secs)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("dns_resolver", &self.dns_resolver)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// WorkOS's published general limit: 6,000 requests per 60 seconds per API key.
+pub const WORKOS_RATE_LIMIT: u64 = 6_000;
+/// The window of [`WORKOS_RATE_LIMIT`].
+pub const WORKOS_RATE_WINDOW_SECS: u64 = 60;
+
+/// Settings as they appear in a TOML file; every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See [`Config::addr`].
+    pub addr: Option<SocketAddr>,
+    /// See [`Config::database`].
+    pub database: Option<String>,
+    /// See [`Config::public_url`].
+    pub public_url: Option<Url>,
+    /// See [`Config::seed`].
+    pub seed: Option<PathBuf>,
+    /// See [`Config::dev`].
+    pub dev: Option<bool>,
+    /// See [`Config::rate_limit`].
+    pub rate_limit: Option<u64>,
+    /// See [`Config::rate_limit_window_secs`].
+    pub rate_limit_window_secs: Option<u64>,
+    /// Turns WorkOS's published limits on in `--dev`.
+    pub dev_rate_limits: Option<bool>,
+    /// See [`Config::max_body_bytes`].
+    pub max_body_bytes: Option<usize>,
+    /// See [`Config::dns_resolver`].
+    pub dns_resolver: Option<SocketAddr>,
+}
+
+impl FileConfig {
+    /// Reads a TOML file; unknown keys are errors.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+    }
+
+    /// Lays `over` (environment and flags) on top of this file and the defaults.
+    pub fn resolve(self, over: FileConfig) -> anyhow::Result<Config> {
+        let dev = over.dev.or(self.dev).unwrap_or(false);
+        let dev_limits = over.dev_rate_limits.or(self.dev_rate_limits).unwrap_or(false);
+        let default_limit = if dev && !dev_limits { 0 } else { WORKOS_RATE_LIMIT };
+        let database = over.database.or(self.database).unwrap_or_else(|| {
+            if dev { "sqlite::memory:".to_owned() } else { "sqlite://./vestibule.db".to_owned() }
+        });
+        let config = Config {
+            addr: over.addr.or(self.addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4100))),
+            database,
+            public_url: over.public_url.or(self.public_url),
+            seed: over.seed.or(self.seed),
+            dev,
+            rate_limit: over.rate_limit.or(self.rate_limit).unwrap_or(default_limit),
+            rate_limit_window_secs: over.rate_limit_window_secs.or(self.rate_limit_window_secs).unwrap_or(WORKOS_RATE_WINDOW_SECS),
+            max_body_bytes: over.max_body_bytes.or(self.max_body_bytes).unwrap_or(1024 * 1024),
+            dns_resolver: over.dns_resolver.or(self.dns_resolver),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// A development configuration on port 0, for tests.
+    pub fn for_tests(database: &str) -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: database.to_owned(),
+            public_url: None,
+            seed: None,
+            dev: true,
+            rate_limit: 0,
+            rate_limit_window_secs: WORKOS_RATE_WINDOW_SECS,
+            max_body_bytes: 1024 * 1024,
+            dns_resolver: None,
+        }
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.database.starts_with("sqlite:") || self.database.starts_with("postgres://") || self.database.starts_with("postgresql://")) {
+            anyhow::bail!("--database must be sqlite://PATH, sqlite::memory: or postgres://…");
+        }
+        if self.rate_limit_window_secs == 0 {
+            anyhow::bail!("--rate-limit-window must be at least 1 second");
+        }
+        if self.max_body_bytes < 1024 {
+            anyhow::bail!("--max-body-bytes must be at least 1024");
+        }
+        if let Some(u) = &self.public_url
+            && !matches!(u.scheme(), "http" | "https")
+        {
+            anyhow::bail!("--public-url must be an http(s) URL");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_flags_over_file_over_defaults() {
+        let file: FileConfig = toml::from_str("addr = \"127.0.0.1:5000\"\nrate_limit = 10\ndev = true").unwrap();
+        let over = FileConfig { rate_limit: Some(20), ..Default::default() };
+        let c = file.resolve(over).unwrap();
+        assert_eq!(c.addr.port(), 5000);
+        assert_eq!(c.rate_limit, 20);
+        assert!(c.dev);
+        assert_eq!(c.database, "sqlite::memory:");
+    }
+
+    #[test]
+    fn dev_turns_limits_off_unless_asked() {
+        let dev = FileConfig { dev: Some(true), ..Default::default() };
+        assert_eq!(FileConfig::default().resolve(dev).unwrap().rate_limit, 0);
+        let dev = FileConfig { dev: Some(true), dev_rate_limits: Some(true), ..Default::default() };
+        assert_eq!(FileConfig::default().resolve(dev).unwrap().rate_limit, WORKOS_RATE_LIMIT);
+        let prod = FileConfig::default().resolve(FileConfig::default()).unwrap();
+        assert_eq!(prod.rate_limit, WORKOS_RATE_LIMIT);
+        assert_eq!(prod.database, "sqlite://./vestibule.db");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+        let bad = FileConfig { database: Some("mysql://x".into()), ..Default::default() };
+        assert!(FileConfig::default().resolve(bad).is_err());
+    }
+
+    #[test]
+    fn debug_hides_database_password() {
+        let mut c = Config::for_tests("postgres://u:secret@localhost/db");
+        c.dev = false;
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,113 @@
+//! The one mapping from failures to HTTP: every error leaves as a WorkOS-shaped JSON
+//! body. Internal causes are logged once and never sent.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vestibule_core::{CoreError, FieldError};
+
+/// An API failure.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A use case failed.
+    Core(CoreError),
+    /// Missing, malformed or unknown API key.
+    Unauthorized,
+    /// Too many requests; retry after this many seconds.
+    RateLimited(u64),
+    /// The body is over the configured limit.
+    PayloadTooLarge,
+    /// The body or a parameter could not be parsed at all.
+    Malformed(String),
+    /// No route matches the path.
+    RouteNotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// An `Idempotency-Key` was reused with another request, or is still in flight.
+    Idempotency(&'static str),
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::Core(e)
+    }
+}
+
+impl From<vestibule_core::StoreError> for ApiError {
+    fn from(e: vestibule_core::StoreError) -> Self {
+        ApiError::Core(e.into())
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn body(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// A 422 naming the invalid fields.
+pub fn validation(errors: Vec<FieldError>) -> ApiError {
+    ApiError::Core(CoreError::Validation(errors))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Core(CoreError::NotFound { entity, id }) => body(
+                StatusCode::NOT_FOUND,
+                json!({"message": format!("{entity} not found: '{id}'."), "code": "entity_not_found"}),
+            ),
+            ApiError::Core(CoreError::Validation(errors)) => body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"message": "Validation failed.", "code": "invalid_request_parameters", "errors": errors}),
+            ),
+            ApiError::Core(CoreError::Conflict { code, message }) => {
+                body(StatusCode::CONFLICT, json!({"message": message, "code": code}))
+            }
+            ApiError::Core(CoreError::BadRequest { code, message }) => {
+                body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
+            }
+            ApiError::Core(CoreError::Store(e)) => {
+                tracing::error!(error = %e, "store failure");
+                body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"message": "Something went wrong on our side.", "code": "server_error"}),
+                )
+            }
+            ApiError::Core(CoreError::Upstream(e)) => {
+                tracing::warn!(error = %e, "upstream failure");
+                body(
+                    StatusCode::BAD_GATEWAY,
+                    json!({"message": "An upstream service did not answer; try again.", "code": "upstream_error"}),
+                )
+            }
+            ApiError::Unauthorized => {
+                body(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized", "code": "unauthorized"}))
+            }
+            ApiError::RateLimited(secs) => {
+                let mut r = body(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"message": "Too many requests.", "code": "rate_limit_exceeded"}),
+                );
+                r.headers_mut().insert("retry-after", HeaderValue::from(secs.max(1)));
+                r
+            }
+            ApiError::PayloadTooLarge => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"message": "The request body is too large.", "code": "payload_too_large"}),
+            ),
+            ApiError::Malformed(message) => {
+                body(StatusCode::BAD_REQUEST, json!({"message": message, "code": "invalid_request"}))
+            }
+            ApiError::RouteNotFound => body(StatusCode::NOT_FOUND, json!({"message": "Not Found", "code": "not_found"})),
+            ApiError::MethodNotAllowed => body(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"message": "Method Not Allowed", "code": "method_not_allowed"}),
+            ),
+            ApiError::Idempotency(message) => {
+                body(StatusCode::CONFLICT, json!({"message": message, "code": "idempotency_error"}))
+            }
+        }
+    }
+}

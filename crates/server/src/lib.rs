@@ -1,0 +1,178 @@
+//! The Vestibule HTTP server: configuration, startup, routing, the one error mapping,
+//! and background housekeeping. `vestibule server` runs [`start`] and waits for a
+//! signal; tests run it in-process on port 0.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod dns;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod state;
+
+use anyhow::Context;
+use axum::ServiceExt;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::Layer;
+use vestibule_core::environments::EnvironmentKind;
+use vestibule_core::idempotency::TTL_MILLIS;
+use vestibule_core::{Timestamp, Vestibule};
+
+pub use config::{Config, FileConfig};
+pub use state::AppState;
+
+/// The well-known API key of `--dev`.
+pub const DEV_API_KEY: &str = "sk_test_default";
+/// The well-known client id of `--dev`.
+pub const DEV_CLIENT_ID: &str = "client_test_default";
+
+/// What the first start of an empty database created; printed once by the CLI.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// The new environment's client id.
+    pub client_id: String,
+    /// The new API key, in plaintext; never retrievable again.
+    pub api_key: String,
+}
+
+/// A running server.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Set when this start created the first environment.
+    pub bootstrap: Option<Bootstrap>,
+    /// The application, for tests that reach behind the API.
+    pub app: Vestibule,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an error).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+
+    /// A handle that triggers shutdown from elsewhere (signal handlers).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// The process-wide Prometheus recorder; installed once, shared by every server.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding); then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Opens the database and builds the application on it.
+pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
+    let store = vestibule_store::open(&config.database)
+        .await
+        .with_context(|| format!("cannot open database {}", config::redact_url(&config.database)))?;
+    let dns = dns::HickoryTxt::new(config.dns_resolver).context("cannot set up the DNS resolver")?;
+    Ok(Vestibule::new(store, Arc::new(dns)))
+}
+
+/// Creates the first environment of an empty database.
+async fn bootstrap(app: &Vestibule, dev: bool) -> anyhow::Result<Option<Bootstrap>> {
+    if !app.store.list_environments().await?.is_empty() {
+        return Ok(None);
+    }
+    let (name, client, key) = if dev {
+        ("Development", Some(DEV_CLIENT_ID), Some(DEV_API_KEY))
+    } else {
+        ("Default", None, None)
+    };
+    let env = app.create_environment(name, EnvironmentKind::Test, client).await?;
+    let issued = app.create_api_key(&env, "Initial key", key).await?;
+    Ok(Some(Bootstrap { client_id: env.client_id, api_key: issued.secret }))
+}
+
+/// Reads a seed file: JSON by extension, YAML otherwise (YAML also reads JSON).
+pub fn read_seed(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read seed file {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).with_context(|| format!("seed file {} is not valid JSON", path.display()))
+    } else {
+        serde_norway::from_str(&text).with_context(|| format!("seed file {} is not valid YAML", path.display()))
+    }
+}
+
+/// Starts the server: database, migrations, first environment, seed, listener.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let app = open_app(&config).await?;
+    let boot = bootstrap(&app, config.dev).await?;
+    if let Some(path) = &config.seed {
+        let doc = read_seed(path)?;
+        let env = app.store.list_environments().await?.into_iter().next().context("no environment to seed")?;
+        let report = app.apply_seed(&env, &doc).await.map_err(|e| match e {
+            vestibule_core::CoreError::Validation(errs) => {
+                let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.code)).collect();
+                anyhow::anyhow!("seed file {} is invalid:\n{}", path.display(), lines.join("\n"))
+            }
+            e => anyhow::anyhow!("seeding failed: {e}"),
+        })?;
+        tracing::info!(organizations = report.organizations, api_keys = report.api_keys, "seed applied");
+    }
+    let shared = (app.store.backend() == "postgres").then(|| app.store.clone());
+    let limiter = middleware::Limiter::new(config.rate_limit, config.rate_limit_window_secs, shared);
+    let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let state = AppState { app: app.clone(), config: Arc::new(config), limiter: Arc::new(limiter), metrics: metrics_handle() };
+    let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
+    let router = api::router(state);
+    let service = tower::util::MapRequestLayer::new(middleware::normalize_path).layer(router);
+    let (tx, mut rx) = watch::channel(false);
+    let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        housekeeping.abort();
+        served
+    });
+    Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })
+}
+
+/// Deletes expired idempotency keys and old rate-limit windows once a minute.
+async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = Timestamp::now();
+        if let Err(e) = app.store.purge_idempotency_keys(now.plus_millis(-TTL_MILLIS)).await {
+            tracing::warn!(error = %e, "purging idempotency keys failed");
+        }
+        if let Err(e) = app.store.purge_rate_limits(now.millis() - 2 * window_ms.max(1000)).await {
+            tracing::warn!(error = %e, "purging rate-limit windows failed");
+        }
+    }
+}

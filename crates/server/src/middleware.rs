@@ -1,0 +1,267 @@
+//! Cross-cutting request handling: request ids and access logs, metrics, API-key
+//! authentication, rate limiting, `Idempotency-Key` replay, and path normalization.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tracing::Instrument;
+use vestibule_core::environments::Caller;
+use vestibule_core::idempotency::{Claim, TTL_MILLIS};
+use vestibule_core::{Store, Timestamp};
+
+/// The request id of the current request, also sent back as `X-Request-ID`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Assigns a request id, logs the request in a span carrying it, and records metrics.
+pub async fn observe(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| vestibule_ids::is_plausible(v))
+        .map_or_else(|| format!("req_{}", ulid_now()), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let span = tracing::info_span!("request", request.id = %id, http.method = %method, http.route = %route);
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    metrics::counter!("vestibule_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("vestibule_http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
+    span.in_scope(|| tracing::info!(http.status = status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
+    resp
+}
+
+fn ulid_now() -> String {
+    let id = vestibule_ids::generate(vestibule_ids::Kind::Event);
+    id.trim_start_matches("event_").to_owned()
+}
+
+/// Collapses duplicate slashes and drops a trailing slash before routing: some SDKs
+/// join a base URL ending in `/` with a path starting with one.
+pub fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.contains("//") || (path.len() > 1 && path.ends_with('/')) {
+        let mut clean = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && clean.ends_with('/')) {
+                clean.push(c);
+            }
+        }
+        if clean.len() > 1 && clean.ends_with('/') {
+            clean.pop();
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{clean}?{q}"),
+            None => clean,
+        };
+        if let Ok(uri) = pq.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Resolves the Bearer API key to its environment, or answers 401.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = token else { return ApiError::Unauthorized.into_response() };
+    match state.app.authenticate(token).await {
+        Ok(Some(caller)) => {
+            tracing::Span::current().record("environment.id", caller.environment_id.as_str());
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(e) => ApiError::Core(e).into_response(),
+    }
+}
+
+/// The authenticated environment of a request.
+pub struct Env(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Env {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().map(Env).ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl Env {
+    /// The environment id every query is scoped to.
+    pub fn id(&self) -> &str {
+        &self.0.environment_id
+    }
+}
+
+/// Fixed-window request limits per API key: in memory for one instance, or counted in
+/// the database so that every instance on it shares them.
+pub enum Limiter {
+    /// No limit.
+    Off,
+    /// Counted in this process.
+    Local { limit: u64, window_ms: i64, windows: Mutex<HashMap<String, (i64, u64)>> },
+    /// Counted in the shared database.
+    Shared { limit: u64, window_ms: i64, store: Arc<dyn Store> },
+}
+
+impl Limiter {
+    /// Builds the limiter for `limit` requests per `window_secs`.
+    pub fn new(limit: u64, window_secs: u64, shared: Option<Arc<dyn Store>>) -> Self {
+        let window_ms = (window_secs as i64).saturating_mul(1000);
+        match (limit, shared) {
+            (0, _) => Limiter::Off,
+            (limit, Some(store)) => Limiter::Shared { limit, window_ms, store },
+            (limit, None) => Limiter::Local { limit, window_ms, windows: Mutex::new(HashMap::new()) },
+        }
+    }
+
+    /// Counts one request of `bucket`; `Some(seconds)` when it is over the limit.
+    pub async fn check(&self, bucket: &str) -> Result<Option<u64>, ApiError> {
+        let now = Timestamp::now().millis();
+        let (limit, window_ms, count) = match self {
+            Limiter::Off => return Ok(None),
+            Limiter::Local { limit, window_ms, windows } => {
+                let start = now - now.rem_euclid(*window_ms);
+                let mut w = windows.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = w.entry(bucket.to_owned()).or_insert((start, 0));
+                if entry.0 != start {
+                    *entry = (start, 0);
+                }
+                entry.1 += 1;
+                (*limit, *window_ms, entry.1)
+            }
+            Limiter::Shared { limit, window_ms, store } => {
+                let start = now - now.rem_euclid(*window_ms);
+                (*limit, *window_ms, store.hit_rate_limit(bucket, start).await?)
+            }
+        };
+        if count <= limit {
+            return Ok(None);
+        }
+        let remaining_ms = window_ms - now.rem_euclid(window_ms);
+        Ok(Some(((remaining_ms + 999) / 1000).max(1) as u64))
+    }
+}
+
+/// Refuses requests over the caller's limit with 429 and `Retry-After`.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(caller) = req.extensions().get::<Caller>() else { return next.run(req).await };
+    match state.limiter.check(&caller.api_key_id).await {
+        Ok(None) => next.run(req).await,
+        Ok(Some(secs)) => ApiError::RateLimited(secs).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Replays the stored response of a POST whose `Idempotency-Key` was seen before.
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return next.run(req).await;
+    };
+    if key.is_empty() || key.len() > 255 {
+        return ApiError::Malformed("Idempotency-Key must be 1 to 255 characters.".into()).into_response();
+    }
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else { return next.run(req).await };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::PayloadTooLarge.into_response(),
+    };
+    let mut h = Sha256::new();
+    h.update(parts.method.as_str());
+    h.update(b"\n");
+    h.update(parts.uri.path());
+    h.update(b"\n");
+    h.update(parts.uri.query().unwrap_or(""));
+    h.update(b"\n");
+    h.update(&bytes);
+    let fingerprint = hex::encode(h.finalize());
+    let env = caller.environment_id.as_str();
+    let now = Timestamp::now();
+    let store = &state.app.store;
+    match store.claim_idempotency_key(env, &key, &fingerprint, now, now.plus_millis(-TTL_MILLIS)).await {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Claim::Mismatch) => ApiError::Idempotency("This Idempotency-Key was already used with a different request.").into_response(),
+        Ok(Claim::InFlight) => ApiError::Idempotency("A request with this Idempotency-Key is still being processed.").into_response(),
+        Ok(Claim::Replay { status, body }) => {
+            let mut resp = Response::new(Body::from(body.clone()));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            if !body.is_empty() {
+                resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp
+        }
+        Ok(Claim::Fresh) => {
+            let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let (rparts, rbody) = resp.into_parts();
+            let rbytes = match axum::body::to_bytes(rbody, usize::MAX).await {
+                Ok(b) => b,
+                Err(_) => {
+                    let _ = store.release_idempotency_key(env, &key).await;
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            };
+            // Server errors are not remembered: the client's retry should run again.
+            let outcome = if rparts.status.is_server_error() {
+                store.release_idempotency_key(env, &key).await
+            } else {
+                store.complete_idempotency_key(env, &key, rparts.status.as_u16(), &rbytes).await
+            };
+            if let Err(e) = outcome {
+                tracing::error!(error = %e, "could not record idempotency key");
+            }
+            Response::from_parts(rparts, Body::from(rbytes))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized() {
+        let req = normalize_path(Request::builder().uri("//organizations//org_1/?limit=2").body(Body::empty()).unwrap());
+        assert_eq!(req.uri().to_string(), "/organizations/org_1?limit=2");
+        let req = normalize_path(Request::builder().uri("/").body(Body::empty()).unwrap());
+        assert_eq!(req.uri().path(), "/");
+    }
+
+    #[tokio::test]
+    async fn local_limiter_counts_per_bucket() {
+        let l = Limiter::new(2, 60, None);
+        assert_eq!(l.check("a").await.unwrap(), None);
+        assert_eq!(l.check("a").await.unwrap(), None);
+        let retry = l.check("a").await.unwrap().expect("third request is limited");
+        assert!((1..=60).contains(&retry));
+        assert_eq!(l.check("b").await.unwrap(), None);
+        assert!(matches!(Limiter::new(0, 60, None), Limiter::Off));
+    }
+}

@@ -1,0 +1,95 @@
+//! The core store traits implemented for SQLite (embedded default) and PostgreSQL
+//! (production, several instances). Both backends run the same SQL text: `$N`
+//! placeholders, `ON CONFLICT` upserts and `RETURNING` work in both dialects, so each
+//! statement is written once and the few dialect differences are named constants.
+#![forbid(unsafe_code)]
+
+mod migrate;
+mod sql;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use vestibule_core::Store;
+
+pub use migrate::MIGRATIONS;
+
+/// The store on SQLite: one writer connection (SQLite allows one writer at a time, and
+/// a single in-process writer avoids lock contention) and a few readers (WAL mode).
+pub struct SqliteStore {
+    pub(crate) write: SqlitePool,
+    pub(crate) read: SqlitePool,
+}
+
+/// The store on PostgreSQL: one pool; any number of server instances may share it.
+pub struct PgStore {
+    pub(crate) write: PgPool,
+    pub(crate) read: PgPool,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL (expected sqlite://PATH, sqlite::memory: or postgres://…)")]
+    UnsupportedUrl,
+    /// Connecting or migrating failed.
+    #[error("{0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Opens the database named by `url`, applies pending migrations, and returns the store.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let opts = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        migrate::postgres(&pool).await?;
+        return Ok(Arc::new(PgStore { write: pool.clone(), read: pool }));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
+    let path = rest.trim_start_matches("//");
+    let base = SqliteConnectOptions::new()
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory");
+    if path.is_empty() || path == ":memory:" {
+        // One shared connection, kept for the life of the process: the database lives in it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.in_memory(true))
+            .await?;
+        migrate::sqlite(&pool).await?;
+        return Ok(Arc::new(SqliteStore { write: pool.clone(), read: pool }));
+    }
+    let file = base
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL loses nothing when the process dies; only a power cut can.
+        .synchronous(SqliteSynchronous::Normal);
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(file.clone())
+        .await?;
+    migrate::sqlite(&write).await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(4)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(file.read_only(true))
+        .await?;
+    Ok(Arc::new(SqliteStore { write, read }))
+}
