@@ -326,7 +326,8 @@ impl Vestibule {
                 Patch::Clear => org.stripe_customer_id = None,
                 Patch::Set(s) => org.stripe_customer_id = Some(s.clone()).filter(|s| !s.is_empty()),
             }
-            let mut events = Vec::new();
+            // Domain changes are recorded after the organization's own event, in that order.
+            let mut domain_events: Vec<(&str, Value)> = Vec::new();
             if let Some(wanted) = &domains {
                 let mut next = Vec::with_capacity(wanted.len());
                 for (d, state) in wanted {
@@ -338,25 +339,26 @@ impl Vestibule {
                             {
                                 c.state = s.clone();
                                 c.updated_at = now;
-                                events.push(Event::new(env, "organization_domain.updated", to_json(&c), Some(id), now));
+                                domain_events.push(("organization_domain.updated", to_json(&c)));
                             }
                             next.push(c);
                         }
                         None => {
                             let created = OrganizationDomain::new(id, d.clone(), state.as_deref().unwrap_or("pending"), "manual", now);
-                            events.push(Event::new(env, "organization_domain.created", to_json(&created), Some(id), now));
+                            domain_events.push(("organization_domain.created", to_json(&created)));
                             next.push(created);
                         }
                     }
                 }
                 for gone in current.domains.iter().filter(|c| !next.iter().any(|n| n.id == c.id)) {
-                    events.push(Event::new(env, "organization_domain.deleted", to_json(gone), Some(id), now));
+                    domain_events.push(("organization_domain.deleted", to_json(gone)));
                 }
                 org.domains = next;
             }
             org.updated_at = now;
             org.version = current.version + 1;
-            events.insert(0, Event::new(env, "organization.updated", to_json(&org), Some(id), now));
+            let mut events = vec![Event::new(env, "organization.updated", to_json(&org), Some(id), now)];
+            events.extend(domain_events.into_iter().map(|(name, data)| Event::new(env, name, data, Some(id), now)));
             match self.store.update_organization(env, &org, current.version, &events).await {
                 Ok(()) => return Ok(org),
                 Err(StoreError::Contended) => continue,

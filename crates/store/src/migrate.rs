@@ -48,7 +48,7 @@ pub async fn sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
 pub async fn postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Transaction-scoped lock: released on commit or rollback.
-    sqlx::query("SELECT pg_advisory_xact_lock(7265_7374_6962)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(726573746962)").execute(&mut *tx).await?;
     sqlx::raw_sql(CREATE_LEDGER).execute(&mut *tx).await?;
     for (version, name, _, ddl) in MIGRATIONS {
         let done: Option<i64> = sqlx::query_scalar("SELECT version FROM vestibule_migrations WHERE version = $1")

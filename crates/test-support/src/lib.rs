@@ -1,0 +1,213 @@
+//! Test helpers: a fresh database of either backend per test, the real server on
+//! `127.0.0.1:0`, and a real DNS server (dnsmasq) on loopback.
+#![forbid(unsafe_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use vestibule_core::Store;
+
+/// The PostgreSQL server tests use; `VESTIBULE_TEST_POSTGRES` overrides it. Tests that
+/// need it fail (never skip) when it is unreachable.
+pub fn postgres_admin_url() -> String {
+    std::env::var("VESTIBULE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn unique_suffix() -> String {
+    let id = vestibule_core::secrets::random_base62(12).to_lowercase();
+    format!("{}_{id}", std::process::id())
+}
+
+impl TestDb {
+    /// A fresh database of `backend`.
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("vestibule.db").display());
+                TestDb { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("vestibule_test_{}", unique_suffix());
+                let pool = sqlx::PgPool::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create database");
+                pool.close().await;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                TestDb { url: format!("{base}/{name}"), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    /// Opens the store on this database (migrating it).
+    pub async fn store(&self) -> Arc<dyn Store> {
+        vestibule_store::open(&self.url).await.expect("open store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop runs outside any runtime guarantee: use a short-lived one on a thread.
+        let admin = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The real server, in this process, on port 0.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The API key of its first environment.
+    pub key: String,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    /// The running server.
+    pub running: Option<vestibule_server::Running>,
+}
+
+impl TestServer {
+    /// Starts a dev-mode server on `url` with `tweak` applied to its config.
+    pub async fn start(url: &str, tweak: impl FnOnce(&mut vestibule_server::Config)) -> TestServer {
+        let mut config = vestibule_server::Config::for_tests(url);
+        tweak(&mut config);
+        let running = vestibule_server::start(config).await.expect("server starts");
+        let key = running.bootstrap.as_ref().map_or_else(|| vestibule_server::DEV_API_KEY.to_owned(), |b| b.api_key.clone());
+        TestServer {
+            base: format!("http://{}", running.addr),
+            key,
+            http: reqwest::Client::new(),
+            running: Some(running),
+        }
+    }
+
+    /// `METHOD base+path` with the server's key and an optional JSON body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    /// Like [`Self::call`] with another key.
+    pub async fn call_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        (status, json)
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// A free UDP+TCP port on loopback (the OS picks it; the race until dnsmasq binds it is
+/// short and only other tests on this machine could take it).
+fn free_port() -> u16 {
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    udp.local_addr().expect("addr").port()
+}
+
+/// dnsmasq answering TXT records on loopback; stopped on drop.
+pub struct DnsServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl DnsServer {
+    /// Starts dnsmasq serving `records` as `(name, text)` TXT records and nothing else.
+    pub fn start(records: &[(&str, &str)]) -> DnsServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("dnsmasq");
+            cmd.args(["--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1"])
+                .arg(format!("--port={port}"))
+                .arg("--pid-file=")
+                .arg("--user=root")
+                .arg("--log-facility=-")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            for (name, text) in records {
+                cmd.arg(format!("--txt-record={name},{text}"));
+            }
+            let mut child = cmd.spawn().expect("dnsmasq is installed (apt-get install dnsmasq)");
+            // dnsmasq binds before it logs "started"; wait for that line or an exit.
+            let stderr = child.stderr.take().expect("stderr");
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+            let mut started = false;
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if line.contains("started") {
+                    started = true;
+                    break;
+                }
+            }
+            // Keep draining so dnsmasq never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            if started {
+                return DnsServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("dnsmasq did not start");
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A resolver for tests that never look up DNS.
+pub struct NoDns;
+
+#[async_trait::async_trait]
+impl vestibule_core::dns::TxtResolver for NoDns {
+    async fn txt(&self, _: &str) -> Result<Vec<String>, String> {
+        Err("no DNS in this test".into())
+    }
+}
+
+/// The application on a fresh store, for tests below the HTTP layer.
+pub fn app(store: Arc<dyn Store>) -> vestibule_core::Vestibule {
+    vestibule_core::Vestibule::new(store, Arc::new(NoDns))
+}
