@@ -1,0 +1,258 @@
+//! The real `vestibule` binary as operators run it: first start, restarts, crashes,
+//! signals, several instances on one PostgreSQL, admin commands, seeds and config files.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use vestibule_test_support::{Backend, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
+
+/// A server process and what it printed before it started listening.
+struct Proc {
+    child: Child,
+    base: String,
+    initial_key: Option<String>,
+}
+
+fn spawn(args: &[&str]) -> Proc {
+    let mut child = Command::new(BIN)
+        .arg("server")
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("VESTIBULE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn vestibule");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut initial_key = None;
+    loop {
+        let line = lines.next().expect("server printed its address").expect("stdout");
+        if let Some(k) = line.strip_prefix("initial API key: ") {
+            initial_key = Some(k.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("vestibule listening on ") {
+            return Proc { child, base: url.to_owned(), initial_key };
+        }
+    }
+}
+
+fn admin(db: &str, args: &[&str]) -> Value {
+    let out = Command::new(BIN).arg("admin").args(["--database", db]).args(args).output().unwrap();
+    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+impl Proc {
+    async fn call(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = reqwest::Client::new().request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    fn sigterm(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn first_start_prints_a_key_once_and_restarts_keep_everything() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut first = spawn(&["--database", &db.url]);
+    let key = first.initial_key.clone().expect("an empty database prints its first key");
+    assert!(key.starts_with("sk_test_") && key.len() > 40);
+    let (status, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Durable", "domains": ["durable.com"]}))).await;
+    assert_eq!(status, 201);
+    let status = first.sigterm();
+    assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
+    let second = spawn(&["--database", &db.url]);
+    assert_eq!(second.initial_key, None, "the key is never printed again");
+    let (status, got) = second.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got, org);
+}
+
+async fn burst_then_kill(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = spawn(&["--database", &db.url]);
+    let key = server.initial_key.clone().unwrap();
+    let base = server.base.clone();
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let (base, key, acked, enough) = (base.clone(), key.clone(), acked.clone(), enough.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for i in 0.. {
+                let resp = http
+                    .post(format!("{base}/organizations"))
+                    .bearer_auth(&key)
+                    .json(&json!({"name": format!("w{w}-{i}")}))
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                let Ok(resp) = resp else { return };
+                if resp.status() != 201 {
+                    return;
+                }
+                let Ok(body) = resp.json::<Value>().await else { return };
+                let mut a = acked.lock().unwrap();
+                a.push(body["id"].as_str().unwrap().to_owned());
+                if a.len() == 150 {
+                    enough.notify_one();
+                }
+            }
+        }));
+    }
+    // Kill as soon as enough writes were acknowledged; writers are mid-flight then.
+    let mut server = server;
+    enough.notified().await;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let restarted = spawn(&["--database", &db.url]);
+    let mut listed = std::collections::HashSet::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = restarted.call(&key, reqwest::Method::GET, &format!("/organizations?limit=100&after={after}"), None).await;
+        assert_eq!(status, 200);
+        listed.extend(page["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()));
+        match page["list_metadata"]["after"].as_str() {
+            Some(a) => after = a.to_owned(),
+            None => break,
+        }
+    }
+    let lost: Vec<_> = acked.iter().filter(|id| !listed.contains(*id)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged writes lost: {lost:?}", lost.len(), acked.len());
+    assert!(acked.len() >= 150);
+}
+
+#[tokio::test]
+async fn kill_9_during_writes_loses_no_acknowledged_write_on_sqlite() {
+    burst_then_kill(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn kill_9_during_writes_loses_no_acknowledged_write_on_postgres() {
+    burst_then_kill(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_share_data_and_rate_limits() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let a = spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
+    let key = a.initial_key.clone().unwrap();
+    let b = spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
+    assert_eq!(b.initial_key, None, "the second instance finds the environment");
+    let (status, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Shared"}))).await;
+    assert_eq!(status, 201);
+    let (status, got) = b.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    assert_eq!((status, got["name"].as_str()), (200, Some("Shared")));
+    // Two requests used; eight remain across both instances.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let p = if i % 2 == 0 { &a } else { &b };
+        statuses.push(p.call(&key, reqwest::Method::GET, "/organizations", None).await.0);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 8, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 4, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn admin_environments_are_isolated_and_keys_revocable() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = spawn(&["--database", &db.url]);
+    let key_a = server.initial_key.clone().unwrap();
+    let created = admin(&db.url, &["environments", "create", "--name", "Staging"]);
+    let key_b = created["api_key"].as_str().unwrap().to_owned();
+    let env_b = created["environment"]["id"].as_str().unwrap().to_owned();
+    let (_, org) = server.call(&key_a, reqwest::Method::POST, "/organizations", Some(json!({"name": "Only in A"}))).await;
+    let org_path = format!("/organizations/{}", org["id"].as_str().unwrap());
+    assert_eq!(server.call(&key_b, reqwest::Method::GET, &org_path, None).await.0, 404);
+    let (_, list_b) = server.call(&key_b, reqwest::Method::GET, "/organizations", None).await;
+    assert_eq!(list_b["data"], json!([]));
+    let (_, events_b) = server.call(&key_b, reqwest::Method::GET, "/events", None).await;
+    assert_eq!(events_b["data"], json!([]));
+    assert_eq!(server.call(&key_b, reqwest::Method::DELETE, &org_path, None).await.0, 404);
+    assert_eq!(server.call(&key_a, reqwest::Method::GET, &org_path, None).await.0, 200);
+    let extra = admin(&db.url, &["api-keys", "create", "--environment", &env_b, "--name", "CI"]);
+    let key_b2 = extra["api_key"].as_str().unwrap();
+    assert_eq!(server.call(key_b2, reqwest::Method::GET, "/organizations", None).await.0, 200);
+    let listed = admin(&db.url, &["api-keys", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(!listed.to_string().contains(key_b2), "keys are listed obfuscated");
+    admin(&db.url, &["api-keys", "revoke", extra["id"].as_str().unwrap()]);
+    assert_eq!(server.call(key_b2, reqwest::Method::GET, "/organizations", None).await.0, 401);
+}
+
+#[tokio::test]
+async fn seed_files_pin_ids_and_reject_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.yaml");
+    std::fs::write(
+        &seed,
+        "organizations:\n  - id: org_acme\n    name: Acme\n    domains:\n      - domain: acme.com\n        state: verified\napiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
+    )
+    .unwrap();
+    let server = spawn(&["--dev", "--seed", seed.to_str().unwrap()]);
+    let (status, org) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/organizations/org_acme", None).await;
+    assert_eq!(status, 200, "{org}");
+    assert_eq!(org["domains"][0]["domain"], "acme.com");
+    drop(server);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"organizations": [{"name": "X", "colour": "red"}], "connectionz": []}"#).unwrap();
+    let out = Command::new(BIN).args(["server", "--dev", "--addr", "127.0.0.1:0", "--seed", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connectionz: unknown_key") && err.contains("organizations[0].colour: unknown_key"), "{err}");
+}
+
+#[tokio::test]
+async fn config_file_and_environment_variables_layer_under_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("vestibule.toml");
+    std::fs::write(&cfg, "dev = true\nrate_limit = 1\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["server", "--config", cfg.to_str().unwrap()])
+        .env("VESTIBULE_ADDR", "127.0.0.1:0")
+        .env("VESTIBULE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(url) = line.strip_prefix("vestibule listening on ") {
+            break url.to_owned();
+        }
+    };
+    let proc = Proc { child, base, initial_key: None };
+    assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 200);
+    assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 429, "rate_limit = 1 from the file");
+    std::fs::write(&cfg, "colour = \"red\"\n").unwrap();
+    let out = Command::new(BIN).args(["server", "--config", cfg.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
