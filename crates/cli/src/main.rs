@@ -73,6 +73,12 @@ struct ServerArgs {
     /// DNS server for domain verification (default: the system resolver).
     #[arg(long, env = "VESTIBULE_DNS_RESOLVER", value_name = "IP:PORT")]
     dns_resolver: Option<SocketAddr>,
+    /// SMTP server for outbound mail, e.g. smtp://127.0.0.1:2525 (in --dev, mail is kept at GET /_dev/emails).
+    #[arg(long, env = "VESTIBULE_SMTP_URL", value_name = "URL")]
+    smtp_url: Option<String>,
+    /// Sender of outbound mail.
+    #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
+    smtp_from: Option<String>,
     /// Log format on stderr.
     #[arg(long, env = "VESTIBULE_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -105,6 +111,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         dev_rate_limits: args.dev_rate_limits.then_some(true),
         max_body_bytes: args.max_body_bytes,
         dns_resolver: args.dns_resolver,
+        smtp_url: args.smtp_url,
+        smtp_from: args.smtp_from,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

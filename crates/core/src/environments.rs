@@ -125,6 +125,7 @@ impl Vestibule {
             created_at: Timestamp::now(),
         };
         self.store.insert_environment(&env).await?;
+        self.create_default_role(&env.id).await?;
         Ok(env)
     }
 

@@ -41,6 +41,14 @@ pub enum CoreError {
         /// Human-readable message.
         message: String,
     },
+    /// The request is valid JSON but names something that cannot be used (422 with a code).
+    #[error("{message}")]
+    Unprocessable {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
     /// The request cannot be processed as asked (400).
     #[error("{message}")]
     BadRequest {

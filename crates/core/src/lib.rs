@@ -2,25 +2,41 @@
 //! and the store trait it needs. Nothing here knows about HTTP or SQL.
 #![forbid(unsafe_code)]
 
+pub mod authorization;
 pub mod dns;
 pub mod environments;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod invitations;
+pub mod mail;
+pub mod memberships;
 pub mod metadata;
 pub mod organizations;
 pub mod pagination;
+pub mod passwords;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
 pub mod store;
 pub mod time;
+pub mod users;
 
 pub use error::{CoreError, FieldError};
 pub use store::{Store, StoreError};
 pub use time::Timestamp;
 
 use std::sync::Arc;
+
+/// A model as the JSON it is served as (event payloads are built from it).
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("models serialize")
+}
+
+/// Whether `id` could name an object of `kind` at all; anything else is a plain 404.
+pub(crate) fn plausible(kind: vestibule_ids::Kind, id: &str) -> bool {
+    vestibule_ids::parse(kind, id, false).is_ok()
+}
 
 /// The application: the store and the outbound ports every use case works through.
 #[derive(Clone)]
@@ -29,11 +45,21 @@ pub struct Vestibule {
     pub store: Arc<dyn Store>,
     /// Looks up DNS TXT records for domain verification.
     pub dns: Arc<dyn dns::TxtResolver>,
+    /// The external base URL, for links in emails.
+    pub public_url: String,
+    /// Woken when a message is queued, so the mail worker sends it at once.
+    pub mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Vestibule {
+    /// Sets the external base URL used in links.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
     /// Builds the application from its store and ports.
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
-        Self { store, dns }
+        Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()) }
     }
 }

@@ -89,6 +89,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional string taken exactly as sent (passwords are not trimmed).
+    pub fn optional_string_raw(&mut self, name: &str, max: usize) -> Option<String> {
+        match self.get(name)? {
+            Value::String(s) if s.chars().count() <= max => Some(s.clone()),
+            Value::String(_) => {
+                self.fail(name, "too_long");
+                None
+            }
+            _ => {
+                self.fail(name, "invalid_type");
+                None
+            }
+        }
+    }
+
+    /// An optional integer.
+    pub fn optional_int(&mut self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            Value::Number(n) if n.is_i64() => n.as_i64(),
+            _ => {
+                self.fail(name, "invalid_type");
+                None
+            }
+        }
+    }
+
     /// A string that may be absent, `null`, or set.
     pub fn patch_string(&mut self, name: &str, max: usize) -> Patch<String> {
         match self.obj.get(name) {

@@ -214,14 +214,7 @@ fn map_conflict(e: StoreError) -> CoreError {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("models serialize")
-}
-
-/// Whether `id` could name an object of `kind` at all; anything else is a plain 404.
-fn plausible(kind: Kind, id: &str) -> bool {
-    vestibule_ids::parse(kind, id, false).is_ok()
-}
+use crate::{plausible, to_json};
 
 impl Vestibule {
     /// `POST /organizations`.

@@ -1,7 +1,12 @@
 //! The storage contract: one trait per area, gathered in [`Store`]. The store crate
 //! implements all of them for SQLite and PostgreSQL.
 
+use crate::authorization::AuthorizationStore;
 use crate::environments::EnvironmentStore;
+use crate::invitations::InvitationStore;
+use crate::mail::MailStore;
+use crate::memberships::MembershipStore;
+use crate::users::UserStore;
 use crate::events::EventStore;
 use crate::idempotency::IdempotencyStore;
 use crate::organizations::OrganizationStore;
@@ -23,7 +28,18 @@ pub enum StoreError {
 
 /// Everything the application stores, behind one object chosen at startup.
 pub trait Store:
-    EnvironmentStore + OrganizationStore + EventStore + IdempotencyStore + RateLimitStore + Send + Sync
+    EnvironmentStore
+    + OrganizationStore
+    + EventStore
+    + IdempotencyStore
+    + RateLimitStore
+    + UserStore
+    + MembershipStore
+    + AuthorizationStore
+    + InvitationStore
+    + MailStore
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;

@@ -27,6 +27,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Name server used for domain verification; the system resolver when unset.
     pub dns_resolver: Option<SocketAddr>,
+    /// SMTP server for outbound mail (`smtp://host:port`); none keeps mail in the dev mailbox.
+    pub smtp_url: Option<String>,
+    /// Sender address of outbound mail.
+    pub smtp_from: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -41,6 +45,8 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_window_secs", &self.rate_limit_window_secs)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("dns_resolver", &self.dns_resolver)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("smtp_from", &self.smtp_from)
             .finish()
     }
 }
@@ -85,6 +91,10 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// See [`Config::dns_resolver`].
     pub dns_resolver: Option<SocketAddr>,
+    /// See [`Config::smtp_url`].
+    pub smtp_url: Option<String>,
+    /// See [`Config::smtp_from`].
+    pub smtp_from: Option<String>,
 }
 
 impl FileConfig {
@@ -112,6 +122,8 @@ impl FileConfig {
             rate_limit_window_secs: over.rate_limit_window_secs.or(self.rate_limit_window_secs).unwrap_or(WORKOS_RATE_WINDOW_SECS),
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes).unwrap_or(1024 * 1024),
             dns_resolver: over.dns_resolver.or(self.dns_resolver),
+            smtp_url: over.smtp_url.or(self.smtp_url),
+            smtp_from: over.smtp_from.or(self.smtp_from).unwrap_or_else(|| "Vestibule <no-reply@localhost>".to_owned()),
         };
         config.validate()?;
         Ok(config)
@@ -131,7 +143,14 @@ impl Config {
             rate_limit_window_secs: WORKOS_RATE_WINDOW_SECS,
             max_body_bytes: 1024 * 1024,
             dns_resolver: None,
+            smtp_url: None,
+            smtp_from: "Vestibule <no-reply@localhost>".to_owned(),
         }
+    }
+
+    /// The external base URL: `--public-url`, else the listening address.
+    pub fn public_base(&self, bound: SocketAddr) -> String {
+        self.public_url.as_ref().map_or_else(|| format!("http://{bound}"), |u| u.as_str().trim_end_matches('/').to_owned())
     }
 
     /// Checks values that parse but make no sense.

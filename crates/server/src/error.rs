@@ -65,6 +65,9 @@ impl IntoResponse for ApiError {
             ApiError::Core(CoreError::Conflict { code, message }) => {
                 body(StatusCode::CONFLICT, json!({"message": message, "code": code}))
             }
+            ApiError::Core(CoreError::Unprocessable { code, message }) => {
+                body(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": message, "code": code}))
+            }
             ApiError::Core(CoreError::BadRequest { code, message }) => {
                 body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
             }

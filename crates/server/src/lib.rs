@@ -8,6 +8,7 @@ pub mod config;
 pub mod dns;
 pub mod error;
 pub mod extract;
+pub mod mailer;
 pub mod middleware;
 pub mod state;
 
@@ -141,12 +142,28 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let limiter = middleware::Limiter::new(config.rate_limit, config.rate_limit_window_secs, shared);
     let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    let state = AppState { app: app.clone(), config: Arc::new(config), limiter: Arc::new(limiter), metrics: metrics_handle() };
+    let app = app.with_public_url(&config.public_base(addr));
+    let (mailer, mailbox): (Arc<dyn vestibule_core::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
+        (Some(url), _) => (Arc::new(mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
+        (None, true) => {
+            let mailbox = Arc::new(mailer::DevMailbox::default());
+            (mailbox.clone() as Arc<dyn vestibule_core::mail::Mailer>, Some(mailbox))
+        }
+        (None, false) => (Arc::new(mailer::NoMailer), None),
+    };
+    let state = AppState {
+        app: app.clone(),
+        config: Arc::new(config),
+        limiter: Arc::new(limiter),
+        metrics: metrics_handle(),
+        mailbox,
+    };
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
     let router = api::router(state);
     let service = tower::util::MapRequestLayer::new(middleware::normalize_path).layer(router);
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
+    let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
             .with_graceful_shutdown(async move {
@@ -154,6 +171,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await;
         housekeeping.abort();
+        let _ = mail_worker.await;
         served
     });
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })

@@ -17,4 +17,6 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The dev mailbox, in `--dev` without SMTP.
+    pub mailbox: Option<Arc<crate::mailer::DevMailbox>>,
 }

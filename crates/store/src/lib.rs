@@ -6,6 +6,7 @@
 
 mod migrate;
 mod sql;
+mod sql_people;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -4,12 +4,20 @@
 use sqlx::{PgPool, SqlitePool};
 
 /// `(version, name, sqlite DDL, postgres DDL)` in order.
-pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "people",
+        include_str!("../migrations/sqlite/0002_people.sql"),
+        include_str!("../migrations/postgres/0002_people.sql"),
+    ),
+];
 
 const CREATE_LEDGER: &str =
     "CREATE TABLE IF NOT EXISTS vestibule_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -3,22 +3,35 @@
 
 use vestibule_core::StoreError;
 
+/// Unique indexes by their PostgreSQL name and their SQLite column list, with the
+/// stable name the core matches on.
+const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
+    ("organizations_external_id", "organizations.environment_id, organizations.external_id", "organizations.external_id"),
+    ("organization_domains_domain", "organization_domains.environment_id, organization_domains.domain", "organization_domains.domain"),
+    ("api_keys_key_digest", "api_keys.key_digest", "api_keys.key_digest"),
+    ("environments_client_id_key", "environments.client_id", "environments.client_id"),
+    ("users_email", "users.environment_id, users.email", "users.email"),
+    ("users_external_id", "users.environment_id, users.external_id", "users.external_id"),
+    (
+        "organization_memberships_user_organization",
+        "organization_memberships.environment_id, organization_memberships.user_id, organization_memberships.organization_id",
+        "organization_memberships.user_organization",
+    ),
+    ("roles_slug", "roles.environment_id, roles.organization_id, roles.slug", "roles.slug"),
+    ("permissions_slug", "permissions.environment_id, permissions.slug", "permissions.slug"),
+    ("invitations_token", "invitations.token", "invitations.token"),
+];
+
 /// Maps a unique-constraint violation to the stable name the core matches on.
-fn conflict_name(text: &str) -> &'static str {
-    if text.contains("external_id") {
-        "organizations.external_id"
-    } else if text.contains("organization_domains.domain") || text.ends_with("organization_domains_domain") {
-        "organization_domains.domain"
-    } else if text.contains("key_digest") {
-        "api_keys.key_digest"
-    } else if text.contains("client_id") {
-        "environments.client_id"
-    } else {
-        "primary_key"
-    }
+pub(crate) fn conflict_name(text: &str) -> &'static str {
+    let columns = text.rsplit_once("failed: ").map_or(text, |(_, c)| c).trim();
+    UNIQUE_INDEXES
+        .iter()
+        .find(|(pg, sqlite, _)| text == *pg || columns == *sqlite)
+        .map_or("primary_key", |(_, _, name)| name)
 }
 
-fn map_err(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     if let Some(db) = e.as_database_error()
         && db.is_unique_violation()
     {
@@ -29,13 +42,13 @@ fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 /// `($start, $start+1, …)` for `n` placeholders.
-fn placeholders(start: usize, n: usize) -> String {
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
     let items: Vec<String> = (start..start + n).map(|i| format!("${i}")).collect();
     format!("({})", items.join(", "))
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(s: &str) -> String {
+pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -51,7 +64,7 @@ const DOMAIN_COLUMNS: &str = "id, organization_id, domain, state, verification_s
 
 macro_rules! backend {
     ($module:ident, $store:ident, $db:ty, $row:ty, $backend:literal) => {
-        mod $module {
+        pub(crate) mod $module {
             use super::*;
             use crate::$store;
             use async_trait::async_trait;
@@ -74,7 +87,7 @@ macro_rules! backend {
                 }
             }
 
-            async fn insert_events(conn: &mut Conn, events: &[Event]) -> Result<(), StoreError> {
+            pub(crate) async fn insert_events(conn: &mut Conn, events: &[Event]) -> Result<(), StoreError> {
                 for e in events {
                     sqlx::query(
                         "INSERT INTO events (environment_id, id, event, data, context, organization_id, created_at) \
@@ -410,6 +423,13 @@ macro_rules! backend {
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }
+                    // Organization roles and invitations go with their organization.
+                    for sql in [
+                        "DELETE FROM roles WHERE environment_id = $1 AND organization_id = $2",
+                        "DELETE FROM invitations WHERE environment_id = $1 AND organization_id = $2",
+                    ] {
+                        sqlx::query(sql).bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+                    }
                     insert_events(&mut tx, events).await?;
                     tx.commit().await.map_err(map_err)?;
                     Ok(true)
@@ -675,6 +695,8 @@ mod tests {
         assert_eq!(conflict_name("UNIQUE constraint failed: organization_domains.environment_id, organization_domains.domain"), "organization_domains.domain");
         assert_eq!(conflict_name("organization_domains_domain"), "organization_domains.domain");
         assert_eq!(conflict_name("organization_domains_pkey"), "primary_key");
+        assert_eq!(conflict_name("UNIQUE constraint failed: users.environment_id, users.external_id"), "users.external_id");
+        assert_eq!(conflict_name("users_email"), "users.email");
         assert_eq!(conflict_name("organizations_external_id"), "organizations.external_id");
         assert_eq!(conflict_name("UNIQUE constraint failed: api_keys.key_digest"), "api_keys.key_digest");
     }

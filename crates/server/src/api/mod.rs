@@ -1,10 +1,15 @@
 //! The HTTP API: one module per area. Handlers parse, call one use case, and shape the
 //! response; nothing else.
 
+pub mod authorization;
+pub mod dev;
 pub mod events;
+pub mod invitations;
+pub mod memberships;
 pub mod organization_domains;
 pub mod organizations;
 pub mod system;
+pub mod users;
 
 use crate::error::ApiError;
 use crate::middleware;
@@ -12,7 +17,7 @@ use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use vestibule_core::pagination::{ListEnvelope, Page};
@@ -55,6 +60,56 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/organization_domains/{id}/verify", post(organization_domains::verify_organization_domain))
         .route("/events", get(events::list_events))
+        .route("/user_management/users", get(users::list_users).post(users::create_user))
+        .route("/user_management/users/external_id/{external_id}", get(users::get_user_by_external_id))
+        .route("/user_management/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
+        .route(
+            "/user_management/organization_memberships",
+            get(memberships::list_memberships).post(memberships::create_membership),
+        )
+        .route(
+            "/user_management/organization_memberships/{id}",
+            get(memberships::get_membership).put(memberships::update_membership).delete(memberships::delete_membership),
+        )
+        .route("/user_management/organization_memberships/{id}/deactivate", put(memberships::deactivate_membership))
+        .route("/user_management/organization_memberships/{id}/reactivate", put(memberships::reactivate_membership))
+        .route("/authorization/organization_memberships/{id}/check", post(memberships::check))
+        .route("/user_management/invitations", get(invitations::list_invitations).post(invitations::create_invitation))
+        .route("/user_management/invitations/by_token/{token}", get(invitations::get_invitation_by_token))
+        .route("/user_management/invitations/{id}", get(invitations::get_invitation))
+        .route("/user_management/invitations/{id}/accept", post(invitations::accept_invitation))
+        .route("/user_management/invitations/{id}/resend", post(invitations::resend_invitation))
+        .route("/user_management/invitations/{id}/revoke", post(invitations::revoke_invitation))
+        .route("/authorization/roles", get(authorization::list_roles).post(authorization::create_role))
+        .route("/authorization/roles/{slug}", get(authorization::get_role).patch(authorization::update_role))
+        .route(
+            "/authorization/roles/{slug}/permissions",
+            put(authorization::set_role_permissions).post(authorization::add_role_permission),
+        )
+        .route(
+            "/authorization/organizations/{organization_id}/roles",
+            get(authorization::list_organization_roles).post(authorization::create_organization_role),
+        )
+        .route(
+            "/authorization/organizations/{organization_id}/roles/{slug}",
+            get(authorization::get_organization_role)
+                .patch(authorization::update_organization_role)
+                .delete(authorization::delete_organization_role),
+        )
+        .route(
+            "/authorization/organizations/{organization_id}/roles/{slug}/permissions",
+            put(authorization::set_organization_role_permissions).post(authorization::add_organization_role_permission),
+        )
+        .route(
+            "/authorization/organizations/{organization_id}/roles/{slug}/permissions/{permission}",
+            axum::routing::delete(authorization::remove_organization_role_permission),
+        )
+        .route("/authorization/permissions", get(authorization::list_permissions).post(authorization::create_permission))
+        .route(
+            "/authorization/permissions/{slug}",
+            get(authorization::get_permission).patch(authorization::update_permission).delete(authorization::delete_permission),
+        )
+        .route("/_dev/emails", get(dev::list_emails))
         // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
