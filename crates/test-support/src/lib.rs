@@ -211,3 +211,18 @@ impl vestibule_core::dns::TxtResolver for NoDns {
 pub fn app(store: Arc<dyn Store>) -> vestibule_core::Vestibule {
     vestibule_core::Vestibule::new(store, Arc::new(NoDns))
 }
+
+/// Runs one SQL statement on a test database, for tests that must reach behind the API
+/// (for example to move an expiry into the past).
+pub async fn execute_sql(url: &str, statement: &str) {
+    let statement = sqlx::AssertSqlSafe(statement.to_owned());
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        sqlx::raw_sql(statement).execute(&pool).await.expect("statement");
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
+        sqlx::raw_sql(statement).execute(&pool).await.expect("statement");
+        pool.close().await;
+    }
+}
