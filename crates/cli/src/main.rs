@@ -1,35 +1,105 @@
-//! The `vestibule` binary: the server, its admin commands, and (as areas land) a
-//! client for the WorkOS API.
+//! The `vestibule` binary: the server, its admin commands, and a client for the WorkOS API
+//! (Vestibule's or WorkOS's own) with one command per API operation.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod api;
+mod catalog;
+mod follow;
+mod output;
+mod settings;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vestibule_server::FileConfig;
 
-/// Vestibule: a self-hostable server for the WorkOS API.
+/// Vestibule: a self-hostable server for the WorkOS API, and a client for it.
 #[derive(Parser)]
-#[command(name = "vestibule", version, about, propagate_version = true)]
+#[command(
+    name = "vestibule",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  vestibule server --dev\n  \
+        WORKOS_API_KEY=sk_test_default vestibule organizations create --name Acme --domains acme.com\n  \
+        vestibule organizations list --all --jsonl\n  vestibule request GET /events --query limit=5"
+)]
 struct Cli {
+    #[command(flatten)]
+    client: ClientFlags,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Flags of every client command (accepted anywhere on the command line).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Client options")]
+struct ClientFlags {
+    /// API key (sk_…); also WORKOS_TOKEN. Never printed.
+    #[arg(long, env = "WORKOS_API_KEY", hide_env_values = true, global = true, value_name = "KEY")]
+    api_key: Option<String>,
+    /// API base URL [default: http://127.0.0.1:4100].
+    #[arg(long, env = "WORKOS_BASE_URL", global = true, value_name = "URL")]
+    base_url: Option<String>,
+    /// Named profile in the client config file ($VESTIBULE_CLIENT_CONFIG or ~/.config/vestibule/config.toml).
+    #[arg(long, env = "VESTIBULE_PROFILE", global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// One JSON document on stdout (the default when it is not a terminal); errors as JSON on stderr.
+    #[arg(long, global = true, conflicts_with = "jsonl")]
+    json: bool,
+    /// One JSON object per line; list items one per line.
+    #[arg(long, global = true)]
+    jsonl: bool,
+    /// Follow list_metadata.after to the end of a list, page by page.
+    #[arg(long, global = true)]
+    all: bool,
+    /// Per-request timeout in seconds [default: 30].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// Retries on 408, 429, 5xx and connection errors, with backoff [default: 3].
+    #[arg(long, global = true, value_name = "N")]
+    max_retries: Option<u32>,
+}
+
+// Parsed once per run, so the size of the server's arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API.
-    ///
-    /// Example: vestibule server --dev
+    #[command(after_help = "Example:\n  vestibule server --dev --addr 127.0.0.1:4100")]
     Server(ServerArgs),
     /// Manage environments and API keys directly in the server's database.
-    ///
-    /// Example: vestibule admin api-keys create --environment environment_01H…
+    #[command(after_help = "Example:\n  vestibule admin api-keys create --environment environment_01H…")]
     Admin(admin::AdminArgs),
+    /// Send any API request: METHOD PATH [--data JSON|@file|-].
+    Request(api::RequestArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  vestibule completions bash > /etc/bash_completion.d/vestibule")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A mistake in the command line or its inputs (exit code 2); nothing was sent.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The whole command tree: the derived commands plus one per API resource.
+fn command() -> clap::Command {
+    api::resource_commands().into_iter().fold(Cli::command(), clap::Command::subcommand)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -149,8 +219,57 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+async fn dispatch(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    if let Some((name, sub)) = matches.subcommand()
+        && let Some(resource) = catalog::resource(name)
+    {
+        return api::run_resource(resource, matches, sub).await;
+    }
+    let cli = Cli::from_arg_matches(matches)?;
+    match cli.command {
+        Command::Server(args) => serve(args).await,
+        Command::Admin(args) => admin::run(args).await,
+        Command::Request(args) => api::run_request(args, matches).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "vestibule", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// Prints a failure on one line (or as JSON) and picks the exit code: 2 usage, 1 the rest.
+fn report(e: &anyhow::Error, json: bool) -> ExitCode {
+    if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+        return ExitCode::SUCCESS;
+    }
+    let (code, body) = if let Some(usage) = e.downcast_ref::<UsageError>() {
+        (2, serde_json::json!({"message": usage.0, "code": "usage_error"}))
+    } else if let Some(client) = e.downcast_ref::<vestibule_client::Error>() {
+        let body = match client.api() {
+            Some(api) => api.to_json(),
+            None => serde_json::json!({"message": client.to_string(), "code": "connection_error"}),
+        };
+        (1, body)
+    } else {
+        (1, serde_json::json!({"message": format!("{e:#}")}))
+    };
+    if json {
+        eprintln!("{}", serde_json::json!({ "error": body }));
+    } else if let Some(client) = e.downcast_ref::<vestibule_client::Error>() {
+        eprintln!("error: {client}");
+    } else {
+        eprintln!("error: {e:#}");
+    }
+    ExitCode::from(code)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let json = matches.get_flag("json") || matches.get_flag("jsonl");
+    let is_server = matches!(matches.subcommand_name(), Some("server"));
+    if !is_server && std::env::var_os("VESTIBULE_LOG").is_some() {
+        init_logs(LogFormat::Pretty);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime") {
         Ok(r) => r,
         Err(e) => {
@@ -158,17 +277,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Server(args) => serve(args).await,
-            Command::Admin(args) => admin::run(args).await,
-        }
-    });
-    match result {
+    match runtime.block_on(dispatch(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report(&e, json),
     }
 }
