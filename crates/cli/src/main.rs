@@ -187,6 +187,15 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");
     let running = vestibule_server::start(config).await?;
+    // Signal handlers go in before the address is printed: whoever reads that line may
+    // send SIGTERM at once.
+    let stop = running.shutdown_handle();
+    let signals = Signals::install()?;
+    tokio::spawn(async move {
+        signals.wait().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
     let mut out = std::io::stdout().lock();
     if let Some(boot) = &running.bootstrap {
         writeln!(out, "initial API key: {}", boot.api_key)?;
@@ -196,27 +205,37 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     writeln!(out, "vestibule listening on http://{}", running.addr)?;
     out.flush()?;
     drop(out);
-    let stop = running.shutdown_handle();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop.send(true);
-    });
     running.wait().await
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered up front so that neither can arrive unhandled.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn dispatch(matches: &clap::ArgMatches) -> anyhow::Result<()> {

@@ -427,6 +427,9 @@ fn audit_log_export_fails_clearly_on_error_and_timeout() {
 #[test]
 fn events_tail_prints_new_events_as_they_arrive() {
     let server = DevServer::start();
+    // Without --after, tail starts at the end of the stream; give it a fixed start so the
+    // events below cannot slip in before its first poll.
+    server.json(&["organizations", "create", "--name", "Before"]);
     let before = server.json(&["events", "list", "--all"]);
     let last = before.as_array().unwrap().last().map(|e| e["id"].as_str().unwrap().to_owned());
     let mut args = vec!["events", "tail", "--events", "organization.created", "--max-events", "2", "--interval", "0.1"];

@@ -213,20 +213,29 @@ async fn seed_files_pin_ids_and_reject_unknown_keys() {
     let seed = dir.path().join("seed.yaml");
     std::fs::write(
         &seed,
-        "organizations:\n  - id: org_acme\n    name: Acme\n    domains:\n      - domain: acme.com\n        state: verified\napiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
+        "permissions:\n  - slug: posts:read\n    name: Read posts\nroles:\n  - slug: admin\n    name: Admin\n    permissions: [posts:read]\n\
+users:\n  - email: ada@acme.com\n    password: correct horse battery\n    first_name: Ada\n\
+organizations:\n  - id: org_acme\n    name: Acme\n    domains:\n      - domain: acme.com\n        state: verified\n    memberships:\n      - email: ada@acme.com\n        role: admin\n\
+apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
     )
     .unwrap();
     let server = spawn(&["--dev", "--seed", seed.to_str().unwrap()]);
     let (status, org) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/organizations/org_acme", None).await;
     assert_eq!(status, 200, "{org}");
     assert_eq!(org["domains"][0]["domain"], "acme.com");
+    let (_, members) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/user_management/organization_memberships?organization_id=org_acme", None).await;
+    assert_eq!(members["data"][0]["role"]["slug"], "admin", "{members}");
+    assert_eq!(members["data"][0]["user"]["email"], "ada@acme.com");
+    let (_, role) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/authorization/roles/admin", None).await;
+    assert_eq!(role["permissions"], json!(["posts:read"]));
     drop(server);
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, r#"{"organizations": [{"name": "X", "colour": "red"}], "connectionz": []}"#).unwrap();
+    std::fs::write(&bad, r#"{"organizations": [{"name": "X", "colour": "red", "memberships": [{"email": "nobody@x.com"}]}], "connectionz": []}"#).unwrap();
     let out = Command::new(BIN).args(["server", "--dev", "--addr", "127.0.0.1:0", "--seed", bad.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("connectionz: unknown_key") && err.contains("organizations[0].colour: unknown_key"), "{err}");
+    assert!(err.contains("organizations[0].memberships[0].email: must_match_a_seeded_user"), "{err}");
 }
 
 #[tokio::test]

@@ -73,18 +73,6 @@ pub trait EventStore {
     async fn list_events(&self, environment_id: &str, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
 }
 
-/// Event names Vestibule emits; others in an `events` filter are refused.
-pub const KNOWN_EVENTS: &[&str] = &[
-    "organization.created",
-    "organization.updated",
-    "organization.deleted",
-    "organization_domain.created",
-    "organization_domain.updated",
-    "organization_domain.deleted",
-    "organization_domain.verified",
-    "organization_domain.verification_failed",
-];
-
 impl Vestibule {
     /// Lists events oldest first.
     pub async fn list_events(&self, environment_id: &str, filter: EventFilter) -> Result<Vec<Event>> {
@@ -92,9 +80,6 @@ impl Vestibule {
             && s > e
         {
             return Err(CoreError::field("range_start", "after_range_end"));
-        }
-        if filter.after.is_some() && filter.range_start.is_some() {
-            return Err(CoreError::field("range_start", "mutually_exclusive_with_after"));
         }
         Ok(self.store.list_events(environment_id, &filter).await?)
     }

@@ -14,6 +14,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use vestibule_ids::Kind;
 
+/// How long a domain may stay pending before a failed lookup fails it for good.
+pub const VERIFICATION_PERIOD_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 /// Most domains one organization may carry.
 pub const MAX_DOMAINS: usize = 100;
 
@@ -431,10 +434,20 @@ impl Vestibule {
         let records = self.dns.txt(&name).await.map_err(CoreError::Upstream)?;
         let found = records.iter().any(|r| secrets::digests_match(r.trim(), &token));
         let now = Timestamp::now();
-        d.state = if found { "verified" } else { "failed" }.to_owned();
-        d.updated_at = now;
-        let name = if found { "organization_domain.verified" } else { "organization_domain.verification_failed" };
-        let event = Event::new(env, name, to_json(&d), Some(&d.organization_id), now);
+        let event = if found {
+            d.state = "verified".into();
+            d.updated_at = now;
+            Event::new(env, "organization_domain.verified", to_json(&d), Some(&d.organization_id), now)
+        } else if now.millis() - d.created_at.millis() > VERIFICATION_PERIOD_MS {
+            d.state = "failed".into();
+            d.updated_at = now;
+            let data = serde_json::json!({"reason": "domain_verification_period_expired", "organization_domain": d});
+            Event::new(env, "organization_domain.verification_failed", data, Some(&d.organization_id), now)
+        } else {
+            // Not there yet: DNS changes take time to propagate, so the domain stays
+            // pending and can be verified again until the period runs out.
+            return Ok(d);
+        };
         self.store.update_organization_domain(env, &d, &[event]).await?;
         Ok(d)
     }

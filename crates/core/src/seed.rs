@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use vestibule_ids::Kind;
 
 /// Top-level keys this version understands.
-const SUPPORTED: &[&str] = &["organizations", "apiKeys"];
+const SUPPORTED: &[&str] = &["organizations", "apiKeys", "users", "roles", "permissions"];
 
 /// What a seed run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -23,6 +23,14 @@ pub struct SeedReport {
     pub organizations: usize,
     /// API keys created.
     pub api_keys: usize,
+    /// Users created.
+    pub users: usize,
+    /// Roles created.
+    pub roles: usize,
+    /// Permissions created.
+    pub permissions: usize,
+    /// Memberships created.
+    pub memberships: usize,
 }
 
 fn bad(path: String, code: &str) -> FieldError {
@@ -49,7 +57,7 @@ pub fn validate(doc: &Value) -> Result<()> {
                         continue;
                     };
                     for k in o.keys() {
-                        if !["id", "name", "domains", "external_id", "metadata", "allow_profiles_outside_organization"].contains(&k.as_str()) {
+                        if !["id", "name", "domains", "external_id", "metadata", "allow_profiles_outside_organization", "memberships"].contains(&k.as_str()) {
                             errors.push(bad(format!("organizations[{i}].{k}"), "unknown_key"));
                         }
                     }
@@ -85,6 +93,45 @@ pub fn validate(doc: &Value) -> Result<()> {
             _ => errors.push(bad("organizations".into(), "must_be_a_list")),
         }
     }
+    let users = check_list(top, "users", &["id", "email", "first_name", "last_name", "password", "email_verified", "external_id", "metadata"], &mut errors);
+    let emails: Vec<String> = users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let e = u.get("email").and_then(Value::as_str).and_then(crate::users::parse_email);
+            if e.is_none() {
+                errors.push(bad(format!("users[{i}].email"), "invalid_email"));
+            }
+            e
+        })
+        .collect();
+    for (i, p) in check_list(top, "permissions", &["slug", "name", "description"], &mut errors).iter().enumerate() {
+        if !p.get("slug").and_then(Value::as_str).is_some_and(crate::authorization::valid_permission_slug) {
+            errors.push(bad(format!("permissions[{i}].slug"), "invalid_slug"));
+        }
+    }
+    let roles = check_list(
+        top,
+        "roles",
+        &["slug", "name", "description", "type", "organization_id", "permissions", "priority", "is_default_role"],
+        &mut errors,
+    );
+    for (i, r) in roles.iter().enumerate() {
+        if r.get("slug").and_then(Value::as_str).is_none() {
+            errors.push(bad(format!("roles[{i}].slug"), "required"));
+        }
+    }
+    for (i, org) in top.get("organizations").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (j, m) in org.get("memberships").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let email = m.get("email").and_then(Value::as_str).and_then(crate::users::parse_email);
+            if !email.is_some_and(|e| emails.contains(&e)) {
+                errors.push(bad(format!("organizations[{i}].memberships[{j}].email"), "must_match_a_seeded_user"));
+            }
+            if m.get("status").and_then(Value::as_str).is_some_and(|s| !["active", "inactive", "pending"].contains(&s)) {
+                errors.push(bad(format!("organizations[{i}].memberships[{j}].status"), "invalid"));
+            }
+        }
+    }
     for (i, (value, _)) in api_keys(top.get("apiKeys")).into_iter().enumerate() {
         if !value.as_deref().is_some_and(|v| v.starts_with("sk_") && v.len() >= 8 && v.len() <= 200) {
             errors.push(bad(format!("apiKeys[{i}].value"), "must_start_with_sk_"));
@@ -94,6 +141,30 @@ pub fn validate(doc: &Value) -> Result<()> {
         errors.push(bad("apiKeys".into(), "must_be_a_list_or_mapping"));
     }
     if errors.is_empty() { Ok(()) } else { Err(CoreError::Validation(errors)) }
+}
+
+/// The items of a top-level list, with unknown keys of each reported.
+fn check_list<'a>(top: &'a serde_json::Map<String, Value>, key: &str, allowed: &[&str], errors: &mut Vec<FieldError>) -> Vec<&'a Value> {
+    match top.get(key) {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item.as_object() {
+                    Some(o) => {
+                        for k in o.keys().filter(|k| !allowed.contains(&k.as_str())) {
+                            errors.push(bad(format!("{key}[{i}].{k}"), "unknown_key"));
+                        }
+                    }
+                    None => errors.push(bad(format!("{key}[{i}]"), "must_be_a_mapping")),
+                }
+            }
+            items.iter().collect()
+        }
+        Some(_) => {
+            errors.push(bad(key.into(), "must_be_a_list"));
+            Vec::new()
+        }
+    }
 }
 
 /// API keys in either form the emulator accepts: a list of `{value, name}` or a
@@ -131,6 +202,44 @@ impl Vestibule {
             }
             self.create_api_key(env, &name, Some(&value)).await?;
             report.api_keys += 1;
+        }
+        for p in doc.get("permissions").and_then(Value::as_array).into_iter().flatten() {
+            let slug = p.get("slug").and_then(Value::as_str).unwrap_or_default();
+            if self.store.get_permission(&env.id, slug).await?.is_none() {
+                let mut body = p.clone();
+                if body.get("name").is_none() {
+                    body["name"] = Value::String(slug.to_owned());
+                }
+                self.create_permission(&env.id, &body).await?;
+                report.permissions += 1;
+            }
+        }
+        let mut org_roles = Vec::new();
+        for r in doc.get("roles").and_then(Value::as_array).into_iter().flatten() {
+            let slug = r.get("slug").and_then(Value::as_str).unwrap_or_default();
+            if let Some(org) = r.get("organization_id").and_then(Value::as_str) {
+                org_roles.push((org.to_owned(), r.clone()));
+                continue;
+            }
+            self.seed_role(&env.id, None, slug, r).await?;
+            report.roles += 1;
+        }
+        for u in doc.get("users").and_then(Value::as_array).into_iter().flatten() {
+            let email = u.get("email").and_then(Value::as_str).and_then(crate::users::parse_email).unwrap_or_default();
+            if self.store.get_user_by_email(&env.id, &email).await?.is_some() {
+                continue;
+            }
+            let mut body = u.clone();
+            body.as_object_mut().map(|o| o.remove("id"));
+            let mut user = match self.create_user_unsaved(&body).await {
+                Ok(user) => user,
+                Err(e) => return Err(e),
+            };
+            if let Some(id) = u.get("id").and_then(Value::as_str) {
+                user.id = id.to_owned();
+            }
+            self.insert_new_user(&env.id, &user).await?;
+            report.users += 1;
         }
         for org in doc.get("organizations").and_then(Value::as_array).into_iter().flatten() {
             if self.seeded_organization_exists(&env.id, org).await? {
@@ -192,8 +301,38 @@ impl Vestibule {
             };
             self.seed_organization(&env.id, &org).await?;
             report.organizations += 1;
+            for m in doc_memberships(doc, &org.name) {
+                let email = m.get("email").and_then(Value::as_str).and_then(crate::users::parse_email).unwrap_or_default();
+                let Some(user) = self.store.get_user_by_email(&env.id, &email).await? else { continue };
+                let role = m.get("role").or_else(|| m.get("role_slug")).and_then(Value::as_str).unwrap_or(crate::authorization::DEFAULT_ROLE);
+                let status = m.get("status").and_then(Value::as_str).unwrap_or("active");
+                let membership = Self::new_membership(&user, &org, vec![role.to_owned()], status);
+                self.insert_new_membership(&env.id, &membership).await?;
+                report.memberships += 1;
+            }
+        }
+        for (org, r) in org_roles {
+            let slug = r.get("slug").and_then(Value::as_str).unwrap_or_default();
+            self.seed_role(&env.id, Some(&org), slug, &r).await?;
+            report.roles += 1;
         }
         Ok(report)
+    }
+
+    async fn seed_role(&self, env: &str, org: Option<&str>, slug: &str, r: &Value) -> Result<()> {
+        let permissions = r.get("permissions").cloned().unwrap_or(Value::Array(Vec::new()));
+        if self.store.get_role(env, org, slug).await?.is_some() {
+            self.set_role_permissions(env, org, slug, &serde_json::json!({"permissions": permissions})).await?;
+            return Ok(());
+        }
+        let body = serde_json::json!({
+            "slug": slug,
+            "name": r.get("name").and_then(Value::as_str).unwrap_or(slug),
+            "description": r.get("description"),
+            "permissions": permissions,
+        });
+        self.create_role(env, org, &body).await?;
+        Ok(())
     }
 
     async fn seeded_organization_exists(&self, env: &str, org: &Value) -> Result<bool> {
@@ -211,6 +350,17 @@ impl Vestibule {
     }
 }
 
+/// The `memberships` of the seeded organization named `name`.
+fn doc_memberships<'a>(doc: &'a Value, name: &str) -> Vec<&'a Value> {
+    doc.get("organizations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|o| o.get("name").and_then(Value::as_str).map(str::trim) == Some(name))
+        .flat_map(|o| o.get("memberships").and_then(Value::as_array).into_iter().flatten())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,12 +370,12 @@ mod tests {
     fn unknown_and_invalid_keys_are_reported() {
         let doc = json!({
             "organizations": [{"name": "Acme", "domains": [{"domain": "acme.com", "state": "nope"}], "colour": "red"}],
-            "users": [],
+            "connections": [],
             "apiKeys": [{"value": "pk_bad"}]
         });
         let Err(CoreError::Validation(errs)) = validate(&doc) else { panic!("expected errors") };
         let got: Vec<_> = errs.iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
-        assert!(got.contains(&"users:unknown_key".to_string()), "{got:?}");
+        assert!(got.contains(&"connections:unknown_key".to_string()), "{got:?}");
         assert!(got.contains(&"organizations[0].colour:unknown_key".to_string()), "{got:?}");
         assert!(got.contains(&"organizations[0].domains[0].state:invalid".to_string()), "{got:?}");
         assert!(got.contains(&"apiKeys[0].value:must_start_with_sk_".to_string()), "{got:?}");

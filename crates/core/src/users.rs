@@ -152,6 +152,13 @@ async fn read_password(f: &mut Fields<'_>, body: &Value) -> Result<Option<Stored
 impl Vestibule {
     /// `POST /user_management/users`.
     pub async fn create_user(&self, env: &str, body: &Value) -> Result<User> {
+        let user = self.create_user_unsaved(body).await?;
+        self.insert_new_user(env, &user).await?;
+        Ok(user)
+    }
+
+    /// Validates a create body and builds the user (hashing its password), unsaved.
+    pub(crate) async fn create_user_unsaved(&self, body: &Value) -> Result<User> {
         let mut f = Fields::new(body)?;
         let email = f.required_string("email", 254);
         let email = email.and_then(|e| {
@@ -187,7 +194,6 @@ impl Vestibule {
             password,
             version: 1,
         };
-        self.insert_new_user(env, &user).await?;
         Ok(user)
     }
 

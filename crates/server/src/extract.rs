@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 use vestibule_core::pagination::{Order, PageRequest};
 use vestibule_core::FieldError;
+use vestibule_ids::Kind;
 
 /// A request body as JSON. An empty body counts as `{}` (SDKs send bodyless POSTs with
 /// a JSON content type); form-encoded bodies become an object of strings.
@@ -82,8 +83,17 @@ impl Query {
             .collect()
     }
 
+    /// `limit`, `before`, `after` and `order`, validated; cursors must be ids of `kind`.
+    pub fn page_of(&self, kind: Kind) -> Result<PageRequest, ApiError> {
+        self.page_with(Some(kind))
+    }
+
     /// `limit`, `before`, `after` and `order`, validated.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
+        self.page_with(None)
+    }
+
+    fn page_with(&self, kind: Option<Kind>) -> Result<PageRequest, ApiError> {
         let mut errors = Vec::new();
         let limit = self.limit(&mut errors);
         let order = match self.get("order") {
@@ -93,8 +103,8 @@ impl Query {
                 Order::Desc
             }),
         };
-        let before = self.cursor("before", &mut errors);
-        let after = self.cursor("after", &mut errors);
+        let before = self.cursor_of("before", kind, &mut errors);
+        let after = self.cursor_of("after", kind, &mut errors);
         if before.is_some() && after.is_some() {
             errors.push(FieldError::new("before", "mutually_exclusive_with_after"));
         }
@@ -115,10 +125,14 @@ impl Query {
         }
     }
 
-    /// An object-id cursor; anything that cannot be an id is refused.
-    pub fn cursor(&self, key: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    /// An object-id cursor; anything that cannot be an id (of `kind`, when given) is refused.
+    pub fn cursor_of(&self, key: &str, kind: Option<Kind>, errors: &mut Vec<FieldError>) -> Option<String> {
         let v = self.get(key)?;
-        if vestibule_ids::is_plausible(v) {
+        let ok = match kind {
+            Some(kind) => vestibule_ids::parse(kind, v, false).is_ok(),
+            None => vestibule_ids::is_plausible(v),
+        };
+        if ok {
             Some(v.to_owned())
         } else {
             errors.push(FieldError::new(key, "invalid_cursor"));
@@ -183,6 +197,8 @@ mod tests {
         assert!(q("limit=ten").page().is_err());
         assert!(q("order=sideways").page().is_err());
         assert!(q("after=org_%27%3B--").page().is_err());
+        assert!(q("after=garbage").page_of(Kind::Organization).is_err());
+        assert!(q("after=org_acme").page_of(Kind::Organization).is_ok());
         let p = q("limit=5&order=asc&after=org_01ABC").page().unwrap();
         assert_eq!((p.limit, p.order, p.after.as_deref()), (5, Order::Asc, Some("org_01ABC")));
     }

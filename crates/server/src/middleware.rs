@@ -78,23 +78,35 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
+/// Answers `error` to a request whose body was not read. The body is read and dropped
+/// first (up to the body limit) so that the client can reuse the connection; a larger
+/// body gets `Connection: close` instead.
+pub async fn reject(req: Request, limit: usize, error: ApiError) -> Response {
+    let drained = axum::body::to_bytes(req.into_body(), limit).await.is_ok();
+    let mut resp = error.into_response();
+    if !drained {
+        resp.headers_mut().insert("connection", HeaderValue::from_static("close"));
+    }
+    resp
+}
+
 /// Resolves the Bearer API key to its environment, or answers 401.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let limit = state.config.max_body_bytes;
     let token = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    let Some(token) = token else { return ApiError::Unauthorized.into_response() };
-    match state.app.authenticate(token).await {
+    let Some(token) = token.map(str::to_owned) else { return reject(req, limit, ApiError::Unauthorized).await };
+    match state.app.authenticate(&token).await {
         Ok(Some(caller)) => {
-            tracing::Span::current().record("environment.id", caller.environment_id.as_str());
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Ok(None) => ApiError::Unauthorized.into_response(),
-        Err(e) => ApiError::Core(e).into_response(),
+        Ok(None) => reject(req, limit, ApiError::Unauthorized).await,
+        Err(e) => reject(req, limit, ApiError::Core(e)).await,
     }
 }
 
@@ -169,10 +181,11 @@ impl Limiter {
 /// Refuses requests over the caller's limit with 429 and `Retry-After`.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(caller) = req.extensions().get::<Caller>() else { return next.run(req).await };
+    let limit = state.config.max_body_bytes;
     match state.limiter.check(&caller.api_key_id).await {
         Ok(None) => next.run(req).await,
-        Ok(Some(secs)) => ApiError::RateLimited(secs).into_response(),
-        Err(e) => e.into_response(),
+        Ok(Some(secs)) => reject(req, limit, ApiError::RateLimited(secs)).await,
+        Err(e) => reject(req, limit, e).await,
     }
 }
 
@@ -185,7 +198,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     };
     if key.is_empty() || key.len() > 255 {
-        return ApiError::Malformed("Idempotency-Key must be 1 to 255 characters.".into()).into_response();
+        let error = ApiError::Malformed("Idempotency-Key must be 1 to 255 characters.".into());
+        return reject(req, state.config.max_body_bytes, error).await;
     }
     let Some(caller) = req.extensions().get::<Caller>().cloned() else { return next.run(req).await };
     let (parts, body) = req.into_parts();

@@ -119,18 +119,33 @@ async fn hostile_and_malformed_input_changes_nothing() {
     let too_many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
     let (status, _) = s.call(Method::POST, "/organizations", Some(json!({"name": "M", "metadata": too_many}))).await;
     assert_eq!(status, 422);
-    for q in ["limit=0", "limit=101", "limit=abc", "order=up", "after=org_'--", "before=a&after=b"] {
+    for q in ["limit=0", "limit=101", "limit=abc", "order=up", "after=org_'--", "before=org_a&after=org_b", "after=garbage", "before=user_01ABC"] {
         let (status, body) = s.call(Method::GET, &format!("/organizations?{q}"), None).await;
         assert_eq!(status, 422, "{q}: {body}");
         assert_error(&body, "invalid_request_parameters");
     }
-    for q in ["range_start=yesterday", "events=Not%20An%20Event", "limit=500"] {
+    for q in ["range_start=yesterday", "events=Not%20An%20Event", "limit=500", "after=garbage"] {
         let (status, _) = s.call(Method::GET, &format!("/events?{q}"), None).await;
         assert_eq!(status, 422, "{q}");
     }
     assert_eq!(org_count(&s).await, 0, "nothing was created");
     let (status, _) = s.call(Method::GET, "/health", None).await;
     assert_eq!(status, 200, "still serving");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn early_errors_keep_the_connection_usable() {
+    let (_db, s) = server().await;
+    // One client, one pooled connection: a 401 and a 404 answered before the body was
+    // read must not break the next request on the same connection.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let body = json!({"name": "Padded", "padding": "x".repeat(10_000)});
+    for (path, key, expected) in [("/organizations", "sk_test_wrong", 401), ("/nope", s.key.as_str(), 404), ("/organizations", s.key.as_str(), 201)] {
+        let resp = http.post(format!("{}{path}", s.base)).bearer_auth(key).json(&body).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), expected, "{path}");
+        resp.bytes().await.unwrap();
+    }
     s.stop().await;
 }
 
@@ -265,7 +280,13 @@ async fn domain_verification_reads_a_real_txt_record() {
     let (status, verified) = s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 201, "{verified}");
     assert_eq!(verified["state"], "verified");
-    let (status, failed) = s.call(Method::POST, &format!("/organization_domains/{}/verify", bad["id"].as_str().unwrap()), None).await;
+    // A missing record keeps the domain pending (DNS takes time to propagate)…
+    let bad_path = format!("/organization_domains/{}/verify", bad["id"].as_str().unwrap());
+    let (status, pending) = s.call(Method::POST, &bad_path, None).await;
+    assert_eq!((status, pending["state"].as_str()), (201, Some("pending")));
+    // …until the verification period has run out.
+    vestibule_test_support::execute_sql(&db.url, &format!("UPDATE organization_domains SET created_at = 0 WHERE id = '{}'", bad["id"].as_str().unwrap())).await;
+    let (status, failed) = s.call(Method::POST, &bad_path, None).await;
     assert_eq!((status, failed["state"].as_str()), (201, Some("failed")));
     let (status, again) = s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 400);
@@ -276,6 +297,8 @@ async fn domain_verification_reads_a_real_txt_record() {
     let (_, events) = s.call(Method::GET, "/events?events=organization_domain.verified,organization_domain.verification_failed", None).await;
     let names: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names, ["organization_domain.verified", "organization_domain.verification_failed"]);
+    assert_eq!(events["data"][1]["data"]["reason"], "domain_verification_period_expired");
+    assert_eq!(events["data"][1]["data"]["organization_domain"]["id"], bad["id"]);
     let resp = s.http.delete(format!("{}/organization_domains/{}", s.base, bad["id"].as_str().unwrap())).bearer_auth(&s.key).send().await.unwrap();
     assert_eq!(resp.status(), 204);
     s.stop().await;

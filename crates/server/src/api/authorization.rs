@@ -108,7 +108,7 @@ pub async fn remove_organization_role_permission(
 
 /// `GET /authorization/permissions`
 pub async fn list_permissions(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
-    Ok(list(s.app.list_permissions(env.id(), q.page()?).await?))
+    Ok(list(s.app.list_permissions(env.id(), q.page_of(vestibule_ids::Kind::Permission)?).await?))
 }
 
 /// `POST /authorization/permissions`

@@ -22,7 +22,7 @@ fn event_name_ok(name: &str) -> bool {
 pub async fn list_events(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
     let mut errors = Vec::new();
     let limit = q.limit(&mut errors);
-    let after = q.cursor("after", &mut errors);
+    let after = q.cursor_of("after", Some(vestibule_ids::Kind::Event), &mut errors);
     let events = q.list("events");
     if let Some(bad) = events.iter().position(|e| !event_name_ok(e)) {
         errors.push(FieldError::new(format!("events[{bad}]"), "invalid_event_type"));

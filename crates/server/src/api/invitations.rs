@@ -11,7 +11,7 @@ use vestibule_core::invitations::InvitationFilter;
 
 /// `GET /user_management/invitations`
 pub async fn list_invitations(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
-    let page = q.page()?;
+    let page = q.page_of(vestibule_ids::Kind::Invitation)?;
     let filter = InvitationFilter { organization_id: q.get("organization_id").map(str::to_owned), email: q.get("email").map(str::to_owned) };
     Ok(list(s.app.list_invitations(env.id(), filter, page).await?))
 }

@@ -12,7 +12,7 @@ use vestibule_core::memberships::MembershipFilter;
 
 /// `GET /user_management/organization_memberships`
 pub async fn list_memberships(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
-    let page = q.page()?;
+    let page = q.page_of(vestibule_ids::Kind::OrganizationMembership)?;
     let filter = MembershipFilter {
         user_id: q.get("user_id").map(str::to_owned),
         organization_id: q.get("organization_id").map(str::to_owned),

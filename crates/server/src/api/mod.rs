@@ -118,8 +118,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .merge(authenticated)
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|req: axum::extract::Request| async { crate::middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound).await })
+        .method_not_allowed_fallback(|req: axum::extract::Request| async {
+            crate::middleware::reject(req, 1024 * 1024, ApiError::MethodNotAllowed).await
+        })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(middleware::observe))
         .with_state(state)

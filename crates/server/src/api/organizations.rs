@@ -11,7 +11,7 @@ use vestibule_core::organizations::OrganizationFilter;
 
 /// `GET /organizations`
 pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
-    let page = q.page()?;
+    let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
     Ok(list(s.app.list_organizations(env.id(), filter, page).await?))
 }

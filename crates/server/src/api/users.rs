@@ -11,7 +11,7 @@ use vestibule_core::users::UserFilter;
 
 /// `GET /user_management/users`
 pub async fn list_users(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
-    let page = q.page()?;
+    let page = q.page_of(vestibule_ids::Kind::User)?;
     let filter = UserFilter {
         email: q.get("email").map(str::to_owned),
         organization_id: q.get("organization_id").or_else(|| q.get("organization")).map(str::to_owned),
