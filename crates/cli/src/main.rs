@@ -146,6 +146,9 @@ struct ServerArgs {
     /// SMTP server for outbound mail, e.g. smtp://127.0.0.1:2525 (in --dev, mail is kept at GET /_dev/emails).
     #[arg(long, env = "VESTIBULE_SMTP_URL", value_name = "URL")]
     smtp_url: Option<String>,
+    /// Seconds a domain may stay pending before a failed DNS lookup fails it (default 7 days).
+    #[arg(long, env = "VESTIBULE_DOMAIN_VERIFICATION_PERIOD", value_name = "SECONDS")]
+    domain_verification_period: Option<u64>,
     /// Sender of outbound mail.
     #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
     smtp_from: Option<String>,
@@ -183,6 +186,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         dns_resolver: args.dns_resolver,
         smtp_url: args.smtp_url,
         smtp_from: args.smtp_from,
+        domain_verification_period_secs: args.domain_verification_period,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

@@ -49,6 +49,8 @@ pub struct Vestibule {
     pub public_url: String,
     /// Woken when a message is queued, so the mail worker sends it at once.
     pub mail_queued: Arc<tokio::sync::Notify>,
+    /// How long a domain may stay pending before a failed lookup fails it for good.
+    pub domain_verification_period_ms: i64,
 }
 
 impl Vestibule {
@@ -60,6 +62,8 @@ impl Vestibule {
 
     /// Builds the application from its store and ports.
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
-        Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()) }
+        Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
+            domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
+        }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use vestibule_ids::Kind;
 
-/// How long a domain may stay pending before a failed lookup fails it for good.
+/// How long a domain may stay pending before a failed lookup fails it for good, by default.
 pub const VERIFICATION_PERIOD_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Most domains one organization may carry.
@@ -438,7 +438,7 @@ impl Vestibule {
             d.state = "verified".into();
             d.updated_at = now;
             Event::new(env, "organization_domain.verified", to_json(&d), Some(&d.organization_id), now)
-        } else if now.millis() - d.created_at.millis() > VERIFICATION_PERIOD_MS {
+        } else if now.millis() - d.created_at.millis() >= self.domain_verification_period_ms {
             d.state = "failed".into();
             d.updated_at = now;
             let data = serde_json::json!({"reason": "domain_verification_period_expired", "organization_domain": d});

@@ -31,6 +31,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Sender address of outbound mail.
     pub smtp_from: String,
+    /// How long a domain may stay pending before a failed DNS lookup fails it.
+    pub domain_verification_period_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("dns_resolver", &self.dns_resolver)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
+            .field("domain_verification_period_secs", &self.domain_verification_period_secs)
             .finish()
     }
 }
@@ -95,6 +98,8 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     /// See [`Config::smtp_from`].
     pub smtp_from: Option<String>,
+    /// See [`Config::domain_verification_period_secs`].
+    pub domain_verification_period_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -124,6 +129,10 @@ impl FileConfig {
             dns_resolver: over.dns_resolver.or(self.dns_resolver),
             smtp_url: over.smtp_url.or(self.smtp_url),
             smtp_from: over.smtp_from.or(self.smtp_from).unwrap_or_else(|| "Vestibule <no-reply@localhost>".to_owned()),
+            domain_verification_period_secs: over
+                .domain_verification_period_secs
+                .or(self.domain_verification_period_secs)
+                .unwrap_or((vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64),
         };
         config.validate()?;
         Ok(config)
@@ -145,6 +154,7 @@ impl Config {
             dns_resolver: None,
             smtp_url: None,
             smtp_from: "Vestibule <no-reply@localhost>".to_owned(),
+            domain_verification_period_secs: (vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64,
         }
     }
 

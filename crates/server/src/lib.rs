@@ -142,7 +142,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let limiter = middleware::Limiter::new(config.rate_limit, config.rate_limit_window_secs, shared);
     let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    let app = app.with_public_url(&config.public_base(addr));
+    let mut app = app.with_public_url(&config.public_base(addr));
+    app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
     let (mailer, mailbox): (Arc<dyn vestibule_core::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
         (Some(url), _) => (Arc::new(mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
         (None, true) => {

@@ -78,11 +78,12 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// Answers `error` to a request whose body was not read. The body is read and dropped
-/// first (up to the body limit) so that the client can reuse the connection; a larger
-/// body gets `Connection: close` instead.
+/// Answers `error` to a request whose body was not read. A body that arrives promptly
+/// is read and dropped (up to the body limit) so the client can reuse the connection;
+/// otherwise (a slow or huge body) the answer says `Connection: close`.
 pub async fn reject(req: Request, limit: usize, error: ApiError) -> Response {
-    let drained = axum::body::to_bytes(req.into_body(), limit).await.is_ok();
+    let drain = axum::body::to_bytes(req.into_body(), limit);
+    let drained = matches!(tokio::time::timeout(std::time::Duration::from_millis(100), drain).await, Ok(Ok(_)));
     let mut resp = error.into_response();
     if !drained {
         resp.headers_mut().insert("connection", HeaderValue::from_static("close"));

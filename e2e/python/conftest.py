@@ -1,0 +1,104 @@
+"""Fixtures: real `vestibule server` processes, the official SDK pointed at them,
+and a raw HTTP client whose every response is checked against the official spec."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+from workos import WorkOSClient
+
+import harness
+from contract import Contract
+from fakedns import FakeDns
+
+# The SDK falls back to these; a developer's shell must not leak into the tests.
+for _var in ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL", "WORKOS_REQUEST_TIMEOUT"):
+    os.environ.pop(_var, None)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    try:
+        return [f"vestibule binary: {harness.vestibule_bin()}", f"spec: {harness.spec_path()}"]
+    except RuntimeError as e:
+        return [f"setup problem: {e}"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dns() -> Iterator[FakeDns]:
+    """The DNS server every started `vestibule` verifies domains against."""
+    server = FakeDns()
+    harness.DNS_RESOLVER = server.addr
+    yield server
+    harness.DNS_RESOLVER = None
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return Contract(harness.spec_path())
+
+
+def _serve(*args: str) -> Iterator[harness.ServerProcess]:
+    server = harness.start_server(*args)
+    try:
+        yield server
+    finally:
+        crashed = server.proc.poll()
+        code = server.stop()
+        if crashed is not None:
+            pytest.fail(
+                f"vestibule exited by itself with {crashed} while tests ran; "
+                f"stderr tail:\n{server.stderr_text()[-4000:]}"
+            )
+        del code
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[harness.ServerProcess]:
+    """A fresh `vestibule server --dev` shared by one test module."""
+    yield from _serve("--dev")
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[harness.ServerProcess]:
+    """A fresh `vestibule server --dev` for one test that needs an empty database."""
+    yield from _serve("--dev")
+
+
+@pytest.fixture
+def expiring_client() -> Iterator[WorkOSClient]:
+    """A fresh dev server whose domain verification period is zero: a DNS miss fails."""
+    for server in _serve("--dev", "--domain-verification-period", "0"):
+        c = harness.sdk(server)
+        yield c
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def client(server: harness.ServerProcess) -> Iterator[WorkOSClient]:
+    c = harness.sdk(server)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def fresh_client(fresh_server: harness.ServerProcess) -> Iterator[WorkOSClient]:
+    c = harness.sdk(fresh_server)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def api(server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
+    a = harness.Api(server.base_url, harness.DEV_API_KEY, contract)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def fresh_api(fresh_server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
+    a = harness.Api(fresh_server.base_url, harness.DEV_API_KEY, contract)
+    yield a
+    a.close()
