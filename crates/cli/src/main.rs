@@ -149,6 +149,9 @@ struct ServerArgs {
     /// Seconds a domain may stay pending before a failed DNS lookup fails it (default 7 days).
     #[arg(long, env = "VESTIBULE_DOMAIN_VERIFICATION_PERIOD", value_name = "SECONDS")]
     domain_verification_period: Option<u64>,
+    /// Let webhook endpoints point at private networks and loopback (refused by default).
+    #[arg(long, env = "VESTIBULE_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
     /// Sender of outbound mail.
     #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
     smtp_from: Option<String>,
@@ -187,6 +190,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         smtp_url: args.smtp_url,
         smtp_from: args.smtp_from,
         domain_verification_period_secs: args.domain_verification_period,
+        webhook_allow_private: args.webhook_allow_private.then_some(true),
+        // Retry schedules are set in the TOML file only.
+        webhook_retry_delays_ms: None,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

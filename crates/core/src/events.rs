@@ -71,6 +71,8 @@ pub struct EventFilter {
 pub trait EventStore {
     /// Events of one environment matching `filter`, oldest first, at most `limit`.
     async fn list_events(&self, environment_id: &str, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+    /// One event.
+    async fn get_event(&self, environment_id: &str, id: &str) -> Result<Option<Event>, StoreError>;
 }
 
 impl Vestibule {

@@ -21,6 +21,7 @@ pub mod seed;
 pub mod store;
 pub mod time;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{CoreError, FieldError};
 pub use store::{Store, StoreError};
@@ -51,6 +52,8 @@ pub struct Vestibule {
     pub mail_queued: Arc<tokio::sync::Notify>,
     /// How long a domain may stay pending before a failed lookup fails it for good.
     pub domain_verification_period_ms: i64,
+    /// Decides which webhook targets may be called.
+    pub webhook_targets: Arc<dyn webhooks::TargetGuard>,
 }
 
 impl Vestibule {
@@ -64,6 +67,7 @@ impl Vestibule {
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
         Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
+            webhook_targets: Arc::new(webhooks::AllowAll),
         }
     }
 }

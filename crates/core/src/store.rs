@@ -7,6 +7,7 @@ use crate::invitations::InvitationStore;
 use crate::mail::MailStore;
 use crate::memberships::MembershipStore;
 use crate::users::UserStore;
+use crate::webhooks::WebhookStore;
 use crate::events::EventStore;
 use crate::idempotency::IdempotencyStore;
 use crate::organizations::OrganizationStore;
@@ -38,6 +39,7 @@ pub trait Store:
     + AuthorizationStore
     + InvitationStore
     + MailStore
+    + WebhookStore
     + Send
     + Sync
 {

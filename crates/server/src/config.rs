@@ -33,6 +33,10 @@ pub struct Config {
     pub smtp_from: String,
     /// How long a domain may stay pending before a failed DNS lookup fails it.
     pub domain_verification_period_secs: u64,
+    /// Let webhook endpoints point at private networks and loopback.
+    pub webhook_allow_private: bool,
+    /// Delays between webhook attempts, in ms; the production or `--dev` schedule when unset.
+    pub webhook_retry_delays_ms: Option<Vec<i64>>,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +54,8 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
             .field("domain_verification_period_secs", &self.domain_verification_period_secs)
+            .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("webhook_retry_delays_ms", &self.webhook_retry_delays_ms)
             .finish()
     }
 }
@@ -100,6 +106,10 @@ pub struct FileConfig {
     pub smtp_from: Option<String>,
     /// See [`Config::domain_verification_period_secs`].
     pub domain_verification_period_secs: Option<u64>,
+    /// See [`Config::webhook_allow_private`].
+    pub webhook_allow_private: Option<bool>,
+    /// See [`Config::webhook_retry_delays_ms`].
+    pub webhook_retry_delays_ms: Option<Vec<i64>>,
 }
 
 impl FileConfig {
@@ -133,6 +143,8 @@ impl FileConfig {
                 .domain_verification_period_secs
                 .or(self.domain_verification_period_secs)
                 .unwrap_or((vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64),
+            webhook_allow_private: over.webhook_allow_private.or(self.webhook_allow_private).unwrap_or(false),
+            webhook_retry_delays_ms: over.webhook_retry_delays_ms.or(self.webhook_retry_delays_ms),
         };
         config.validate()?;
         Ok(config)
@@ -155,6 +167,8 @@ impl Config {
             smtp_url: None,
             smtp_from: "Vestibule <no-reply@localhost>".to_owned(),
             domain_verification_period_secs: (vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64,
+            webhook_allow_private: false,
+            webhook_retry_delays_ms: None,
         }
     }
 

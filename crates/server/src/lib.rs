@@ -11,6 +11,7 @@ pub mod extract;
 pub mod mailer;
 pub mod middleware;
 pub mod state;
+pub mod webhooks;
 
 use anyhow::Context;
 use axum::ServiceExt;
@@ -144,6 +145,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let mut app = app.with_public_url(&config.public_base(addr));
     app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
+    let policy = match (config.webhook_allow_private, config.dev) {
+        (true, _) => webhooks::TargetPolicy::AllowPrivate,
+        (false, true) => webhooks::TargetPolicy::AllowLoopback,
+        (false, false) => webhooks::TargetPolicy::PublicOnly,
+    };
+    let guard: Arc<dyn vestibule_core::webhooks::TargetGuard> = Arc::new(webhooks::DnsTargetGuard { policy });
+    app.webhook_targets = guard.clone();
+    let delivery = webhooks::DeliverySettings {
+        schedule: match (&config.webhook_retry_delays_ms, config.dev) {
+            (Some(delays), _) => delays.clone().into(),
+            (None, true) => vestibule_core::webhooks::DEV_SCHEDULE_MS.into(),
+            (None, false) => vestibule_core::webhooks::PRODUCTION_SCHEDULE_MS.into(),
+        },
+        timeout: if config.dev { Duration::from_secs(5) } else { Duration::from_secs(10) },
+        guard,
+    };
     let (mailer, mailbox): (Arc<dyn vestibule_core::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
         (Some(url), _) => (Arc::new(mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
         (None, true) => {
@@ -165,6 +182,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
     let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
+    let webhook_worker = tokio::spawn(webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
             .with_graceful_shutdown(async move {
@@ -173,6 +191,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await;
         housekeeping.abort();
         let _ = mail_worker.await;
+        let _ = webhook_worker.await;
         served
     });
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })

@@ -7,6 +7,7 @@
 mod migrate;
 mod sql;
 mod sql_people;
+mod sql_webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

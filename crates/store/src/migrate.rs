@@ -17,6 +17,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_people.sql"),
         include_str!("../migrations/postgres/0002_people.sql"),
     ),
+    (
+        3,
+        "webhooks",
+        include_str!("../migrations/sqlite/0003_webhooks.sql"),
+        include_str!("../migrations/postgres/0003_webhooks.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

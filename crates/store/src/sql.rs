@@ -20,6 +20,7 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
     ("roles_slug", "roles.environment_id, roles.organization_id, roles.slug", "roles.slug"),
     ("permissions_slug", "permissions.environment_id, permissions.slug", "permissions.slug"),
     ("invitations_token", "invitations.token", "invitations.token"),
+    ("webhook_endpoints_url", "webhook_endpoints.environment_id, webhook_endpoints.endpoint_url", "webhook_endpoints.url"),
 ];
 
 /// Maps a unique-constraint violation to the stable name the core matches on.
@@ -100,6 +101,21 @@ macro_rules! backend {
                     .bind(e.context.to_string())
                     .bind(&e.organization_id)
                     .bind(e.created_at.millis())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
+                    // Fan out to subscribed endpoints in the same transaction: an event
+                    // that is committed is also queued for delivery.
+                    sqlx::query(
+                        "INSERT INTO webhook_deliveries (environment_id, endpoint_id, event_id, event_name, state, attempts, next_attempt_at, created_at) \
+                         SELECT environment_id, id, $2, $3, 'pending', 0, $4, $4 FROM webhook_endpoints \
+                         WHERE environment_id = $1 AND status = 'enabled' AND (events = '[]' OR events LIKE $5 ESCAPE '\\')",
+                    )
+                    .bind(&e.environment_id)
+                    .bind(&e.id)
+                    .bind(&e.event)
+                    .bind(e.created_at.millis())
+                    .bind(format!("%\"{}\"%", like_escape(&e.event)))
                     .execute(&mut *conn)
                     .await
                     .map_err(map_err)?;
@@ -566,6 +582,18 @@ macro_rules! backend {
                     }
                     let rows = q.fetch_all(&self.read).await.map_err(map_err)?;
                     rows.iter().map(|r| event(r).map_err(map_err)).collect()
+                }
+
+                async fn get_event(&self, env: &str, id: &str) -> Result<Option<Event>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT environment_id, id, event, data, context, organization_id, created_at FROM events WHERE environment_id = $1 AND id = $2",
+                    )
+                    .bind(env)
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(map_err)?;
+                    row.as_ref().map(event).transpose().map_err(map_err)
                 }
             }
 

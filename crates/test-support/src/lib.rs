@@ -226,3 +226,86 @@ pub async fn execute_sql(url: &str, statement: &str) {
         pool.close().await;
     }
 }
+
+/// A webhook receiver on loopback: records every request and answers with scripted
+/// statuses (200 once the script runs out).
+pub struct Receiver {
+    /// `http://127.0.0.1:PORT/hook`
+    pub url: String,
+    state: Arc<ReceiverState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The `WorkOS-Signature` header.
+    pub signature: String,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The status it was answered with.
+    pub answered: u16,
+}
+
+struct ReceiverState {
+    script: std::sync::Mutex<std::collections::VecDeque<u16>>,
+    seen: std::sync::Mutex<Vec<Received>>,
+    changed: tokio::sync::Notify,
+}
+
+impl Receiver {
+    /// Starts a receiver answering `script` in order, then 200.
+    pub async fn start(script: &[u16]) -> Receiver {
+        let state = Arc::new(ReceiverState {
+            script: std::sync::Mutex::new(script.iter().copied().collect()),
+            seen: std::sync::Mutex::new(Vec::new()),
+            changed: tokio::sync::Notify::new(),
+        });
+        let handler_state = state.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = handler_state.clone();
+                async move {
+                    let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
+                    let signature = headers.get("workos-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    state.seen.lock().unwrap().push(Received { signature, body: body.to_vec(), answered: status });
+                    state.changed.notify_waiters();
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, state, task }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `timeout`) until `done` holds for what was received.
+    pub async fn wait_for(&self, timeout: std::time::Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let wait = async {
+            loop {
+                let notified = self.state.changed.notified();
+                let seen = self.received();
+                if done(&seen) {
+                    return seen;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| panic!("receiver condition not met; got {:?}", self.received()))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

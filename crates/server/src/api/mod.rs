@@ -10,6 +10,7 @@ pub mod organization_domains;
 pub mod organizations;
 pub mod system;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::middleware;
@@ -30,6 +31,11 @@ pub fn ok<T: Serialize>(v: T) -> Response {
 /// 201 with a JSON body.
 pub fn created<T: Serialize>(v: T) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
+}
+
+/// 202 with a JSON body.
+pub fn accepted<T: Serialize>(v: T) -> Response {
+    (StatusCode::ACCEPTED, Json(v)).into_response()
 }
 
 /// 204 with no body and no content type.
@@ -110,6 +116,13 @@ pub fn router(state: AppState) -> Router {
             get(authorization::get_permission).patch(authorization::update_permission).delete(authorization::delete_permission),
         )
         .route("/_dev/emails", get(dev::list_emails))
+        .route("/webhook_endpoints", get(webhooks::list_webhook_endpoints).post(webhooks::create_webhook_endpoint))
+        .route(
+            "/webhook_endpoints/{id}",
+            get(webhooks::get_webhook_endpoint).patch(webhooks::update_webhook_endpoint).delete(webhooks::delete_webhook_endpoint),
+        )
+        .route("/webhook_endpoints/{id}/deliveries", get(webhooks::list_webhook_deliveries))
+        .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(webhooks::retry_webhook_delivery))
         // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))

@@ -1,0 +1,227 @@
+//! Webhook delivery: the worker that drains the delivery queue, and the guard that
+//! keeps it (and endpoint registration) away from addresses it must not reach.
+
+use async_trait::async_trait;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use vestibule_core::webhooks::{
+    delivery_body, next_attempt, signature_header, AttemptOutcome, ClaimedDelivery, DeliveryAttempt, TargetGuard,
+};
+use vestibule_core::{Timestamp, Vestibule};
+
+/// Which addresses webhook targets may resolve to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetPolicy {
+    /// Public addresses only (production default).
+    PublicOnly,
+    /// Public and loopback (`--dev`).
+    AllowLoopback,
+    /// Anything, private networks included (`--webhook-allow-private`).
+    AllowPrivate,
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// Addresses no webhook should reach unless allowed: private, link-local (cloud
+/// metadata lives there), shared, unspecified, multicast and reserved ranges.
+fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_non_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Resolves endpoint hosts and applies a [`TargetPolicy`].
+pub struct DnsTargetGuard {
+    /// What is allowed.
+    pub policy: TargetPolicy,
+}
+
+#[async_trait]
+impl TargetGuard for DnsTargetGuard {
+    async fn resolve(&self, raw: &str) -> Result<Vec<SocketAddr>, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let host = url.host_str().ok_or("no host")?.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = url.port_or_known_default().ok_or("no port")?;
+        let addrs: Vec<SocketAddr> = match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port))).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return Err(format!("{host} does not resolve ({e})")),
+            Err(_) => return Err(format!("resolving {host} timed out")),
+        };
+        if addrs.is_empty() {
+            return Err(format!("{host} does not resolve"));
+        }
+        for a in &addrs {
+            let ip = a.ip();
+            let allowed = match self.policy {
+                TargetPolicy::AllowPrivate => true,
+                TargetPolicy::AllowLoopback => !is_non_public(ip) || is_loopback(ip),
+                TargetPolicy::PublicOnly => !is_non_public(ip),
+            };
+            if !allowed {
+                return Err(format!("{host} resolves to {ip}, a private or reserved address"));
+            }
+        }
+        Ok(addrs)
+    }
+}
+
+/// How the worker delivers.
+#[derive(Clone)]
+pub struct DeliverySettings {
+    /// Delays between attempts; its length plus one is the number of attempts.
+    pub schedule: Arc<[i64]>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Checks and pins the target address of each request.
+    pub guard: Arc<dyn TargetGuard>,
+}
+
+/// Drains the webhook queue until `stop`, several deliveries at a time.
+pub async fn run_worker(app: Vestibule, settings: DeliverySettings, mut stop: watch::Receiver<bool>) {
+    let lease_ms = settings.timeout.as_millis() as i64 + 30_000;
+    loop {
+        match app.store.claim_webhook_deliveries(Timestamp::now(), lease_ms, 32).await {
+            Ok(batch) if !batch.is_empty() => {
+                let mut set = JoinSet::new();
+                for d in batch {
+                    let (app, settings) = (app.clone(), settings.clone());
+                    set.spawn(async move { deliver(&app, &settings, d).await });
+                }
+                while set.join_next().await.is_some() {}
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn deliver(app: &Vestibule, settings: &DeliverySettings, d: ClaimedDelivery) {
+    let started = Instant::now();
+    let attempted_at = Timestamp::now();
+    let (event, endpoint) = match (
+        app.store.get_event(&d.environment_id, &d.event_id).await,
+        app.store.get_webhook_endpoint(&d.environment_id, &d.endpoint_id).await,
+    ) {
+        (Ok(Some(e)), Ok(Some(ep))) => (e, ep),
+        (Ok(_), Ok(_)) => {
+            let attempt = DeliveryAttempt { attempt: d.attempt, status_code: None, latency_ms: 0, error: Some("the event or endpoint no longer exists".into()), attempted_at };
+            let _ = app.store.record_webhook_attempt(&d, &attempt, &AttemptOutcome::Abandon).await;
+            return;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "loading a webhook delivery failed");
+            return;
+        }
+    };
+    let body = delivery_body(&event);
+    let result = send(settings, &endpoint.endpoint_url, &endpoint.secret, body).await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let (status_code, error) = match &result {
+        Ok(status) if (200..300).contains(status) => (Some(i64::from(*status)), None),
+        Ok(status) => (Some(i64::from(*status)), Some(format!("the endpoint answered {status}"))),
+        Err(e) => (None, Some(e.clone())),
+    };
+    let outcome = if error.is_none() {
+        AttemptOutcome::Delivered
+    } else {
+        match next_attempt(&settings.schedule, d.attempt, Timestamp::now()) {
+            Some(at) => AttemptOutcome::RetryAt(at),
+            None => AttemptOutcome::GiveUp(format!(
+                "Disabled after {} failed delivery attempts of event {}; last error: {}",
+                d.attempt,
+                d.event_id,
+                error.as_deref().unwrap_or_default()
+            )),
+        }
+    };
+    metrics::counter!("vestibule_webhook_attempts_total", "outcome" => if error.is_none() { "delivered" } else { "failed" }).increment(1);
+    let attempt = DeliveryAttempt { attempt: d.attempt, status_code, latency_ms, error, attempted_at };
+    if let Err(e) = app.store.record_webhook_attempt(&d, &attempt, &outcome).await {
+        tracing::error!(error = %e, "recording a webhook attempt failed");
+    }
+}
+
+/// POSTs `body` signed with `secret`; the HTTP status, or why there was none.
+async fn send(settings: &DeliverySettings, url: &str, secret: &str, body: Vec<u8>) -> Result<u16, String> {
+    // Resolve and check now, then connect to exactly the checked address: a second
+    // lookup by the HTTP client could be answered differently (DNS rebinding).
+    let addrs = settings.guard.resolve(url).await?;
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout);
+    if let Some(addr) = addrs.first() {
+        client = client.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
+    }
+    let client = client.build().map_err(|e| e.to_string())?;
+    let signature = signature_header(secret, Timestamp::now().millis(), &body);
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("Vestibule-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .header("workos-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| if e.is_timeout() { "the endpoint timed out".to_owned() } else { format!("request failed: {e}") })?;
+    Ok(resp.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_classes() {
+        for ip in ["10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "127.0.0.1", "0.0.0.0", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"] {
+            assert!(is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn guard_refuses_private_targets_unless_allowed() {
+        let strict = DnsTargetGuard { policy: TargetPolicy::PublicOnly };
+        assert!(strict.resolve("http://127.0.0.1:9/hook").await.is_err());
+        assert!(strict.resolve("http://10.1.2.3/hook").await.is_err());
+        assert!(strict.resolve("http://[::1]:9/hook").await.is_err());
+        let dev = DnsTargetGuard { policy: TargetPolicy::AllowLoopback };
+        assert!(dev.resolve("http://127.0.0.1:9/hook").await.is_ok());
+        assert!(dev.resolve("http://169.254.169.254/latest").await.is_err());
+        let open = DnsTargetGuard { policy: TargetPolicy::AllowPrivate };
+        assert!(open.resolve("http://10.1.2.3/hook").await.is_ok());
+        assert!(open.resolve("http://no-such-host.invalid/hook").await.is_err());
+    }
+}
