@@ -49,6 +49,16 @@ pub enum CoreError {
         /// Human-readable message.
         message: String,
     },
+    /// The request cannot be processed as asked (400), with the reasons listed.
+    #[error("{message}")]
+    Refused {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+        /// What exactly was refused.
+        errors: Vec<FieldError>,
+    },
     /// The request cannot be processed as asked (400).
     #[error("{message}")]
     BadRequest {

@@ -248,8 +248,12 @@ impl Vestibule {
     /// `POST /user_management/invitations/{id}/resend`: sends the email again.
     pub async fn resend_invitation(&self, env: &str, id: &str) -> Result<Invitation> {
         let mut inv = self.get_invitation(env, id).await?;
-        if inv.state != "pending" {
-            return Err(not_pending(&inv));
+        let refused = |code: &'static str| CoreError::BadRequest { code, message: format!("Invitation is {}; it cannot be resent.", inv.state) };
+        match inv.state.as_str() {
+            "pending" => {}
+            "expired" => return Err(refused("invite_expired")),
+            "revoked" => return Err(refused("invite_revoked")),
+            _ => return Err(refused("invite_accepted")),
         }
         let org_name = match &inv.organization_id {
             Some(o) => self.store.get_organization(env, o).await?.map(|o| o.name),

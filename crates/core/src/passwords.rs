@@ -24,7 +24,11 @@ pub struct StoredPassword {
 }
 
 fn strength_error(code: &str, message: &str) -> CoreError {
-    CoreError::BadRequest { code: "password_strength_error", message: format!("{message} ({code})") }
+    CoreError::Refused {
+        code: "password_strength_error",
+        message: message.to_owned(),
+        errors: vec![crate::FieldError::new("password", code)],
+    }
 }
 
 /// Checks length limits before any hashing work is spent.
@@ -94,8 +98,8 @@ mod tests {
 
     #[tokio::test]
     async fn length_limits() {
-        assert!(matches!(hash("short".into()).await, Err(CoreError::BadRequest { code: "password_strength_error", .. })));
-        assert!(matches!(hash("x".repeat(129)).await, Err(CoreError::BadRequest { code: "password_strength_error", .. })));
+        assert!(matches!(hash("short".into()).await, Err(CoreError::Refused { code: "password_strength_error", .. })));
+        assert!(matches!(hash("x".repeat(129)).await, Err(CoreError::Refused { code: "password_strength_error", .. })));
     }
 
     #[test]

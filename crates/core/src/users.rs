@@ -111,9 +111,10 @@ fn not_found(id: &str) -> CoreError {
 
 pub(crate) fn map_user_conflict(e: StoreError) -> CoreError {
     match e {
-        StoreError::Conflict("users.email") => CoreError::BadRequest {
+        StoreError::Conflict("users.email") => CoreError::Refused {
             code: "user_creation_error",
             message: "A user with this email already exists.".into(),
+            errors: vec![crate::FieldError::new("email", "email_not_available")],
         },
         StoreError::Conflict("users.external_id") => CoreError::BadRequest {
             code: "external_id_already_used",
@@ -125,7 +126,8 @@ pub(crate) fn map_user_conflict(e: StoreError) -> CoreError {
 
 /// Reads `password` or `password_hash` + `password_hash_type` (mutually exclusive).
 async fn read_password(f: &mut Fields<'_>, body: &Value) -> Result<Option<StoredPassword>> {
-    let password = f.optional_string_raw("password", passwords::MAX_LENGTH * 4);
+    // Generous here so that a long password gets the strength error, not a field error.
+    let password = f.optional_string_raw("password", 64 * 1024);
     let hash = f.optional_string("password_hash", 1024);
     let kind = f.optional_string("password_hash_type", 32);
     let has = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
@@ -264,6 +266,12 @@ impl Vestibule {
             match self.store.update_user(env, &user, current.version, &[event]).await {
                 Ok(()) => return Ok(user),
                 Err(StoreError::Contended) => continue,
+                Err(StoreError::Conflict("users.email")) => {
+                    return Err(CoreError::BadRequest {
+                        code: "email_not_available",
+                        message: "Another user already has this email.".into(),
+                    });
+                }
                 Err(e) => return Err(map_user_conflict(e)),
             }
         }

@@ -68,6 +68,9 @@ impl IntoResponse for ApiError {
             ApiError::Core(CoreError::Unprocessable { code, message }) => {
                 body(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": message, "code": code}))
             }
+            ApiError::Core(CoreError::Refused { code, message, errors }) => {
+                body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code, "errors": errors}))
+            }
             ApiError::Core(CoreError::BadRequest { code, message }) => {
                 body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
             }

@@ -32,9 +32,9 @@ async fn users_are_unique_by_email_and_hash_passwords(store: Arc<dyn Store>) {
     let pw = stored.password.expect("password stored");
     assert!(pw.hash.starts_with("$argon2id$") && !pw.hash.contains("passphrase"));
     let dup = app.create_user(&e.id, &json!({"email": "ADA@example.com"})).await;
-    assert!(matches!(dup, Err(CoreError::BadRequest { code: "user_creation_error", .. })), "{dup:?}");
+    assert!(matches!(dup, Err(CoreError::Refused { code: "user_creation_error", .. })), "{dup:?}");
     let long = app.create_user(&e.id, &json!({"email": "long@example.com", "password": "x".repeat(129)})).await;
-    assert!(matches!(long, Err(CoreError::BadRequest { code: "password_strength_error", .. })));
+    assert!(matches!(long, Err(CoreError::Refused { code: "password_strength_error", .. })));
     let imported = app
         .create_user(&e.id, &json!({"email": "imp@example.com", "password_hash": "$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "password_hash_type": "bcrypt"}))
         .await
