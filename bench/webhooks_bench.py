@@ -75,7 +75,9 @@ def main() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port)
         for p in ("/a", "/b", "/c"):
             conn.request("POST", "/webhook_endpoints", json.dumps({"endpoint_url": f"http://127.0.0.1:{port_r}{p}", "events": ["organization.created"]}), headers)
-            assert conn.getresponse().read() and True
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 201, r.status
         counter = iter(range(a.events))
         lock = threading.Lock()
 
@@ -87,8 +89,9 @@ def main() -> None:
                 if i is None:
                     return
                 c.request("POST", "/organizations", json.dumps({"name": f"Org {i}"}), headers)
-                assert c.getresponse().status == 201
-                c.getresponse  # keep-alive
+                r = c.getresponse()
+                r.read()
+                assert r.status == 201, r.status
 
         t0 = time.perf_counter()
         threads = [threading.Thread(target=writer) for _ in range(8)]
