@@ -12,6 +12,7 @@ from workos import WorkOSClient
 import harness
 from contract import Contract
 from fakedns import FakeDns
+from smtpsink import SmtpSink
 
 # The SDK falls back to these; a developer's shell must not leak into the tests.
 for _var in ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL", "WORKOS_REQUEST_TIMEOUT"):
@@ -100,5 +101,33 @@ def api(server: harness.ServerProcess, contract: Contract) -> Iterator[harness.A
 @pytest.fixture
 def fresh_api(fresh_server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
     a = harness.Api(fresh_server.base_url, harness.DEV_API_KEY, contract)
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a loopback port; messages land in a queue."""
+    sink = SmtpSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture(scope="module")
+def mail_server(smtp: SmtpSink) -> Iterator[harness.ServerProcess]:
+    """A `vestibule server --dev` that sends its mail to the `smtp` sink."""
+    yield from _serve("--dev", "--smtp-url", smtp.url)
+
+
+@pytest.fixture(scope="module")
+def mail_client(mail_server: harness.ServerProcess) -> Iterator[WorkOSClient]:
+    c = harness.sdk(mail_server)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def mail_api(mail_server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
+    a = harness.Api(mail_server.base_url, harness.DEV_API_KEY, contract)
     yield a
     a.close()

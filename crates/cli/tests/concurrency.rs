@@ -21,23 +21,7 @@ impl Drop for Proc {
 }
 
 fn spawn(db: &str) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["server", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--database", db])
-        .env("VESTIBULE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut key = None;
-    loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(k) = line.strip_prefix("initial API key: ") {
-            key = Some(k.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("vestibule listening on ") {
-            return Proc { child, base: url.to_owned(), key };
-        }
-    }
+    spawn_with(db, &["--rate-limit", "0"])
 }
 
 #[tokio::test]

@@ -10,12 +10,20 @@ pub struct FieldError {
     pub field: String,
     /// A snake_case reason, e.g. `required`, `invalid`, `too_long`.
     pub code: String,
+    /// A human-readable explanation, where the API gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl FieldError {
     /// A field error with `field` and `code`.
     pub fn new(field: impl Into<String>, code: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into() }
+        Self { field: field.into(), code: code.into(), message: None }
+    }
+
+    /// The same with an explanation.
+    pub fn explained(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: Some(message.into()) }
     }
 }
 

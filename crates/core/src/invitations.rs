@@ -248,7 +248,8 @@ impl Vestibule {
     /// `POST /user_management/invitations/{id}/resend`: sends the email again.
     pub async fn resend_invitation(&self, env: &str, id: &str) -> Result<Invitation> {
         let mut inv = self.get_invitation(env, id).await?;
-        let refused = |code: &'static str| CoreError::BadRequest { code, message: format!("Invitation is {}; it cannot be resent.", inv.state) };
+        let state = inv.state.clone();
+        let refused = |code: &'static str| CoreError::BadRequest { code, message: format!("Invitation is {state}; it cannot be resent.") };
         match inv.state.as_str() {
             "pending" => {}
             "expired" => return Err(refused("invite_expired")),

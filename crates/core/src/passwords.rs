@@ -27,7 +27,7 @@ fn strength_error(code: &str, message: &str) -> CoreError {
     CoreError::Refused {
         code: "password_strength_error",
         message: message.to_owned(),
-        errors: vec![crate::FieldError::new("password", code)],
+        errors: vec![crate::FieldError::explained("password", code, message)],
     }
 }
 

@@ -114,7 +114,7 @@ pub(crate) fn map_user_conflict(e: StoreError) -> CoreError {
         StoreError::Conflict("users.email") => CoreError::Refused {
             code: "user_creation_error",
             message: "A user with this email already exists.".into(),
-            errors: vec![crate::FieldError::new("email", "email_not_available")],
+            errors: vec![crate::FieldError::explained("email", "email_not_available", "This email is already in use.")],
         },
         StoreError::Conflict("users.external_id") => CoreError::BadRequest {
             code: "external_id_already_used",

@@ -123,6 +123,25 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// Runs `sql` (a DELETE bound to environment and id) and records `events`, in one
+            /// transaction; false, with nothing written, when no row matched.
+            pub(crate) async fn delete_with_events(
+                pool: &sqlx::Pool<$db>,
+                sql: &'static str,
+                env: &str,
+                id: &str,
+                events: &[Event],
+            ) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await.map_err(map_err)?;
+                let done = sqlx::query(sql).bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_events(&mut tx, events).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
+            }
+
             fn environment(r: &$row) -> Result<Environment, sqlx::Error> {
                 Ok(Environment {
                     id: r.try_get("id")?,
@@ -524,19 +543,8 @@ macro_rules! backend {
                 }
 
                 async fn delete_organization_domain(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query("DELETE FROM organization_domains WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)?;
-                    Ok(true)
+                    let sql = "DELETE FROM organization_domains WHERE environment_id = $1 AND id = $2";
+                    delete_with_events(&self.write, sql, env, id, events).await
                 }
             }
 

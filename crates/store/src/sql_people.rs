@@ -38,7 +38,7 @@ macro_rules! people {
             use vestibule_core::Timestamp;
 
             type Conn = <$db as sqlx::Database>::Connection;
-            use crate::sql::$base::insert_events;
+            use crate::sql::$base::{delete_with_events, insert_events};
 
             fn ts(r: &$row, col: &str) -> Result<Option<Timestamp>, sqlx::Error> {
                 Ok(r.try_get::<Option<i64>, _>(col)?.map(Timestamp))
@@ -331,19 +331,7 @@ macro_rules! people {
                 }
 
                 async fn delete_user(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query("DELETE FROM users WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)?;
-                    Ok(true)
+                    delete_with_events(&self.write, "DELETE FROM users WHERE environment_id = $1 AND id = $2", env, id, events).await
                 }
 
                 async fn list_users(&self, env: &str, f: &UserFilter, page: &PageRequest) -> Result<Page<User>, StoreError> {
@@ -395,19 +383,7 @@ macro_rules! people {
                 }
 
                 async fn delete_membership(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query("DELETE FROM organization_memberships WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)?;
-                    Ok(true)
+                    delete_with_events(&self.write, "DELETE FROM organization_memberships WHERE environment_id = $1 AND id = $2", env, id, events).await
                 }
 
                 async fn list_memberships(&self, env: &str, f: &MembershipFilter, page: &PageRequest) -> Result<Page<Membership>, StoreError> {
