@@ -2,6 +2,7 @@
 //! and the store trait it needs. Nothing here knows about HTTP or SQL.
 #![forbid(unsafe_code)]
 
+pub mod audit_logs;
 pub mod authorization;
 pub mod dns;
 pub mod environments;
@@ -22,7 +23,7 @@ pub mod store;
 pub mod time;
 pub mod users;
 
-pub use error::{CoreError, FieldError};
+pub use error::{CoreError, FieldError, SchemaViolation};
 pub use store::{Store, StoreError};
 pub use time::Timestamp;
 
@@ -51,6 +52,8 @@ pub struct Vestibule {
     pub mail_queued: Arc<tokio::sync::Notify>,
     /// How long a domain may stay pending before a failed lookup fails it for good.
     pub domain_verification_period_ms: i64,
+    /// Woken when an audit-log export is requested, so the export worker starts at once.
+    pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Vestibule {
@@ -64,6 +67,7 @@ impl Vestibule {
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
         Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
+            audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
