@@ -27,6 +27,16 @@ impl FieldError {
     }
 }
 
+/// One place where a document breaks a JSON Schema: `{"instancePath": "/targets/0", "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaViolation {
+    /// JSON Pointer to the offending value (`""` for the whole document).
+    #[serde(rename = "instancePath")]
+    pub instance_path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -75,6 +85,17 @@ pub enum CoreError {
         /// Human-readable message.
         message: String,
     },
+    /// The caller may not do this, whoever they are (403), e.g. a bad download signature.
+    #[error("{message}")]
+    Forbidden {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
+    /// An audit-log event does not match its action's schema (400 `invalid_audit_log_event`).
+    #[error("Invalid Audit Log event.")]
+    InvalidAuditLogEvent(Vec<SchemaViolation>),
     /// Storage failed; the cause is logged, never shown.
     #[error("storage error")]
     Store(#[from] StoreError),

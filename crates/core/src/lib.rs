@@ -2,6 +2,7 @@
 //! and the store trait it needs. Nothing here knows about HTTP or SQL.
 #![forbid(unsafe_code)]
 
+pub mod audit_logs;
 pub mod authorization;
 pub mod dns;
 pub mod environments;
@@ -23,7 +24,7 @@ pub mod time;
 pub mod users;
 pub mod webhooks;
 
-pub use error::{CoreError, FieldError};
+pub use error::{CoreError, FieldError, SchemaViolation};
 pub use store::{Store, StoreError};
 pub use time::Timestamp;
 
@@ -54,6 +55,8 @@ pub struct Vestibule {
     pub domain_verification_period_ms: i64,
     /// Decides which webhook targets may be called.
     pub webhook_targets: Arc<dyn webhooks::TargetGuard>,
+    /// Woken when an audit-log export is requested, so the export worker starts at once.
+    pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Vestibule {
@@ -68,6 +71,7 @@ impl Vestibule {
         Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
             webhook_targets: Arc::new(webhooks::AllowAll),
+            audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

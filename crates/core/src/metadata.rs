@@ -219,6 +219,34 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A nested object read by `each`, whose fields are named `name.field`. Absent or
+    /// `null` gives `None`, recorded as `required` when `required` is set.
+    pub fn object<T>(&mut self, name: &str, required: bool, each: impl FnOnce(&mut Fields<'a>) -> Option<T>) -> Option<T> {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.fail(name, "required");
+                }
+                None
+            }
+            Some(Value::Object(obj)) => {
+                let mut sub = Fields { obj, prefix: format!("{}{name}.", self.prefix), errors: Vec::new() };
+                let parsed = each(&mut sub);
+                self.errors.append(&mut sub.errors);
+                parsed
+            }
+            Some(_) => {
+                self.fail(name, "invalid_type");
+                None
+            }
+        }
+    }
+
+    /// The raw value of a field; `None` when absent or `null`.
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.get(name)
+    }
+
     /// Records a problem found by the caller's own check.
     pub fn invalid(&mut self, name: &str, code: &str) {
         self.fail(name, code);

@@ -1,6 +1,7 @@
 //! The storage contract: one trait per area, gathered in [`Store`]. The store crate
 //! implements all of them for SQLite and PostgreSQL.
 
+use crate::audit_logs::AuditLogStore;
 use crate::authorization::AuthorizationStore;
 use crate::environments::EnvironmentStore;
 use crate::invitations::InvitationStore;
@@ -40,6 +41,7 @@ pub trait Store:
     + InvitationStore
     + MailStore
     + WebhookStore
+    + AuditLogStore
     + Send
     + Sync
 {

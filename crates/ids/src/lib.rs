@@ -40,6 +40,14 @@ pub enum Kind {
     Directory,
     /// `we_…`
     WebhookEndpoint,
+    /// `audit_log_event_…`
+    AuditLogEvent,
+    /// `audit_log_export_…`
+    AuditLogExport,
+    /// `ala_…`: an audit-log action, named only in list cursors.
+    AuditLogAction,
+    /// `als_…`: an audit-log schema version, named only in list cursors.
+    AuditLogSchema,
 }
 
 impl Kind {
@@ -60,6 +68,10 @@ impl Kind {
             Kind::Connection => "conn",
             Kind::Directory => "directory",
             Kind::WebhookEndpoint => "we",
+            Kind::AuditLogEvent => "audit_log_event",
+            Kind::AuditLogExport => "audit_log_export",
+            Kind::AuditLogAction => "ala",
+            Kind::AuditLogSchema => "als",
         }
     }
 }

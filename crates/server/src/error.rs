@@ -74,6 +74,13 @@ impl IntoResponse for ApiError {
             ApiError::Core(CoreError::BadRequest { code, message }) => {
                 body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
             }
+            ApiError::Core(CoreError::Forbidden { code, message }) => {
+                body(StatusCode::FORBIDDEN, json!({"message": message, "code": code}))
+            }
+            ApiError::Core(CoreError::InvalidAuditLogEvent(errors)) => body(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "Invalid Audit Log event.", "code": "invalid_audit_log_event", "errors": errors}),
+            ),
             ApiError::Core(CoreError::Store(e)) => {
                 tracing::error!(error = %e, "store failure");
                 body(

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit_log_exports;
 pub mod config;
 pub mod dns;
 pub mod error;
@@ -183,6 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
     let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
     let webhook_worker = tokio::spawn(webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
+    let export_worker = tokio::spawn(audit_log_exports::run_worker(app.clone(), tx.subscribe()));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
             .with_graceful_shutdown(async move {
@@ -192,12 +194,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         housekeeping.abort();
         let _ = mail_worker.await;
         let _ = webhook_worker.await;
+        let _ = export_worker.await;
         served
     });
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })
 }
 
-/// Deletes expired idempotency keys and old rate-limit windows once a minute.
+/// Deletes expired idempotency keys, old rate-limit windows, and audit-log events past
+/// their retention once a minute.
 async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -211,6 +215,9 @@ async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<
         }
         if let Err(e) = app.store.purge_rate_limits(now.millis() - 2 * window_ms.max(1000)).await {
             tracing::warn!(error = %e, "purging rate-limit windows failed");
+        }
+        if let Err(e) = app.purge_audit_logs(now).await {
+            tracing::warn!(error = ?e, "purging audit logs failed");
         }
     }
 }

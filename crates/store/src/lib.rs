@@ -6,6 +6,7 @@
 
 mod migrate;
 mod sql;
+mod sql_audit_logs;
 mod sql_people;
 mod sql_webhooks;
 

@@ -23,6 +23,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_webhooks.sql"),
         include_str!("../migrations/postgres/0003_webhooks.sql"),
     ),
+    (
+        4,
+        "audit_logs",
+        include_str!("../migrations/sqlite/0004_audit_logs.sql"),
+        include_str!("../migrations/postgres/0004_audit_logs.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

@@ -1,6 +1,7 @@
 //! The HTTP API: one module per area. Handlers parse, call one use case, and shape the
 //! response; nothing else.
 
+pub mod audit_logs;
 pub mod authorization;
 pub mod dev;
 pub mod events;
@@ -123,6 +124,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/webhook_endpoints/{id}/deliveries", get(webhooks::list_webhook_deliveries))
         .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(webhooks::retry_webhook_delivery))
+        .route(
+            "/audit_logs/events",
+            post(audit_logs::create_audit_log_event)
+                .layer(DefaultBodyLimit::max(state.config.max_body_bytes.min(vestibule_core::audit_logs::MAX_EVENT_BODY_BYTES))),
+        )
+        .route("/audit_logs/actions", get(audit_logs::list_audit_log_actions))
+        .route(
+            "/audit_logs/actions/{action}/schemas",
+            get(audit_logs::list_audit_log_schemas).post(audit_logs::create_audit_log_schema),
+        )
+        .route("/audit_logs/exports", post(audit_logs::create_audit_log_export))
+        .route("/audit_logs/exports/{id}", get(audit_logs::get_audit_log_export))
+        .route(
+            "/organizations/{id}/audit_logs_retention",
+            get(audit_logs::get_audit_logs_retention).put(audit_logs::set_audit_logs_retention),
+        )
+        .route("/organizations/{id}/audit_log_configuration", get(audit_logs::get_audit_log_configuration))
         // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -130,6 +148,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
+        // Signed links are their own credential: export downloads take no API key.
+        .route("/audit_logs/exports/{id}/download", get(audit_logs::download_audit_log_export))
         .merge(authenticated)
         .fallback(|req: axum::extract::Request| async { crate::middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound).await })
         .method_not_allowed_fallback(|req: axum::extract::Request| async {
