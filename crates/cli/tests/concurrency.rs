@@ -63,6 +63,7 @@ async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
 }
 
 
+#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
 fn spawn_with(db: &str, extra: &[&str]) -> Proc {
     let mut child = Command::new(BIN)
         .args(["server", "--addr", "127.0.0.1:0", "--database", db])

@@ -17,6 +17,7 @@ struct Proc {
     initial_key: Option<String>,
 }
 
+#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
 fn spawn(args: &[&str]) -> Proc {
     let mut child = Command::new(BIN)
         .arg("server")
@@ -239,6 +240,7 @@ apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
 }
 
 #[tokio::test]
+#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
 async fn config_file_and_environment_variables_layer_under_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("vestibule.toml");

@@ -110,7 +110,7 @@ fn not_pending(inv: &Invitation) -> CoreError {
 
 impl Vestibule {
     fn invitation_mail(&self, env: &str, inv: &Invitation, org_name: Option<&str>) -> OutboxMail {
-        let place = org_name.map_or_else(|| "the application".to_owned(), |n| format!("{n}"));
+        let place = org_name.map_or_else(|| "the application".to_owned(), str::to_owned);
         OutboxMail::new(
             env,
             &inv.email,

@@ -62,11 +62,11 @@ pub fn validate(doc: &Value) -> Result<()> {
                         }
                     }
                     if let Some(id) = o.get("id")
-                        && !id.as_str().is_some_and(|s| vestibule_ids::parse(Kind::Organization, s, false).is_ok())
+                        && id.as_str().is_none_or(|s| vestibule_ids::parse(Kind::Organization, s, false).is_err())
                     {
                         errors.push(bad(format!("organizations[{i}].id"), "invalid_id"));
                     }
-                    if !o.get("name").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty()) {
+                    if o.get("name").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
                         errors.push(bad(format!("organizations[{i}].name"), "required"));
                     }
                     if let Some(ds) = o.get("domains") {
