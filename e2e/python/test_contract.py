@@ -9,6 +9,9 @@ below was actually seen and validated.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from harness import Api, missing_id, unique, unique_domain
@@ -273,4 +276,94 @@ def test_people_operations_match_the_spec(fresh_api: Api) -> None:
     assert len(events["data"]) >= 18
 
     missing_pairs = PEOPLE_EXPECTED - api.seen
+    assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"
+
+
+AUDIT_LOGS_EXPECTED = {
+    ("POST", "/audit_logs/events", 200),
+    ("POST", "/audit_logs/actions/{actionName}/schemas", 201),
+    ("GET", "/audit_logs/actions/{actionName}/schemas", 200),
+    ("GET", "/audit_logs/actions", 200),
+    ("POST", "/audit_logs/exports", 201),
+    ("GET", "/audit_logs/exports/{auditLogExportId}", 200),
+    ("GET", "/organizations/{id}/audit_logs_retention", 200),
+    ("PUT", "/organizations/{id}/audit_logs_retention", 200),
+    ("GET", "/organizations/{id}/audit_log_configuration", 200),
+}
+
+
+def test_audit_log_operations_match_the_spec(fresh_api: Api) -> None:
+    """Events, schemas, actions, exports (pending and ready), retention: every 2xx body validated."""
+    api = fresh_api
+    ok = lambda r, status=200: r.status_code == status or pytest.fail(f"{r.status_code}: {r.text}")  # noqa: E731
+    iso = lambda t: t.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
+    now = datetime.now(timezone.utc)
+
+    org = api.post("/organizations", json={"name": "Audit Corp"}).json()
+    schema = {
+        "actor": {"metadata": {"type": "object", "properties": {"role": {"type": "string"}}}},
+        "targets": [{"type": "invoice", "metadata": {"type": "object", "properties": {"cost": {"type": "number"}}}},
+                    {"type": "team"}],
+        "metadata": {"type": "object", "properties": {"reason": {"type": "string"}}},
+    }
+    r = api.post("/audit_logs/actions/invoice.paid/schemas", json=schema)
+    ok(r, 201)
+    assert (r.json()["object"], r.json()["version"]) == ("audit_log_schema", 1)
+    ok(api.post("/audit_logs/actions/user.signed_in/schemas", json={"targets": [{"type": "user"}]}), 201)
+    r = api.get("/audit_logs/actions/invoice.paid/schemas")
+    ok(r)
+    assert [s["version"] for s in r.json()["data"]] == [1]
+    r = api.get("/audit_logs/actions", params={"limit": 10})
+    ok(r)
+    assert sorted(a["name"] for a in r.json()["data"]) == ["invoice.paid", "user.signed_in"]
+
+    r = api.post("/audit_logs/events", headers={"Idempotency-Key": unique("idem")}, json={
+        "organization_id": org["id"],
+        "event": {
+            "action": "invoice.paid",
+            "occurred_at": iso(now - timedelta(minutes=5)),
+            "version": 1,
+            "actor": {"id": "user_1", "type": "user", "name": "Ada", "metadata": {"role": "admin"}},
+            "targets": [{"id": "inv_1", "type": "invoice", "metadata": {"cost": 9.5}}, {"id": "team_1", "type": "team"}],
+            "context": {"location": "192.0.2.1", "user_agent": "contract/1"},
+            "metadata": {"reason": "renewal"},
+        },
+    })
+    ok(r)
+    assert r.json() == {"success": True}
+    ok(api.post("/audit_logs/events", json={
+        "organization_id": org["id"],
+        "event": {"action": "doc.viewed", "occurred_at": iso(now - timedelta(minutes=4)),
+                  "actor": {"id": "user_2", "type": "user"}, "targets": [],
+                  "context": {"location": "192.0.2.2"}},
+    }))
+
+    r = api.post("/audit_logs/exports", json={
+        "organization_id": org["id"], "range_start": iso(now - timedelta(days=1)),
+        "range_end": iso(now + timedelta(minutes=1)), "actions": ["invoice.paid"],
+    })
+    ok(r, 201)
+    export = r.json()
+    assert (export["state"], export["url"]) == ("pending", None)
+    deadline = time.monotonic() + 20.0
+    while True:
+        r = api.get(f"/audit_logs/exports/{export['id']}")
+        ok(r)
+        if r.json()["state"] != "pending" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.json()["state"] == "ready" and r.json()["url"], r.text
+
+    path = f"/organizations/{org['id']}/audit_logs_retention"
+    r = api.get(path)
+    ok(r)
+    assert r.json() == {"retention_period_in_days": None}
+    r = api.put(path, json={"retention_period_in_days": 30})
+    ok(r)
+    assert r.json() == {"retention_period_in_days": 30}
+    r = api.get(f"/organizations/{org['id']}/audit_log_configuration")
+    ok(r)
+    assert r.json() == {"organization_id": org["id"], "retention_period_in_days": 30, "state": "active"}
+
+    missing_pairs = AUDIT_LOGS_EXPECTED - api.seen
     assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"

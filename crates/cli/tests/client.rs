@@ -469,3 +469,60 @@ fn help_shows_an_example_and_completions_are_generated() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("organization-domains"));
 }
+
+#[test]
+fn audit_log_events_come_back_in_a_real_export() {
+    use vestibule_core::Timestamp;
+    const HOUR: i64 = 60 * 60 * 1000;
+    let server = DevServer::start();
+    let org = server.json(&["organizations", "create", "--name", "Audited"]);
+    let org_id = org["id"].as_str().unwrap();
+    let now = Timestamp::now();
+    let event = |action: &str, actor: &str, at: Timestamp| {
+        json!({
+            "action": action,
+            "occurred_at": at.to_iso(),
+            "actor": {"id": actor, "type": "user", "name": format!("Name of {actor}")},
+            "targets": [{"id": "doc_1", "type": "doc"}],
+            "context": {"location": "192.0.2.1", "user_agent": "vestibule-cli-test"},
+            "metadata": {"note": "a, \"quoted\"\nvalue"},
+        })
+    };
+    // (action, actor, hours ago); the first is out of range, `doc.written` is filtered out.
+    let sent: [(&str, &str, i64); 5] = [("doc.read", "user_old", 72), ("doc.read", "user_a", 5), ("doc.written", "user_b", 4), ("doc.read", "user_c", 3), ("doc.read", "user_d", 2)];
+    for (i, (action, actor, hours)) in sent.iter().enumerate() {
+        let e = event(action, actor, now.plus_millis(-hours * HOUR));
+        let created = if i % 2 == 0 {
+            server.json(&["audit-logs", "create-event", "--organization-id", org_id, "--event", &e.to_string()])
+        } else {
+            server.json(&["request", "POST", "/audit_logs/events", "--data", &json!({"organization_id": org_id, "event": e}).to_string()])
+        };
+        assert_eq!(created, json!({"success": true}));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.csv");
+    let (start, end) = (now.plus_millis(-24 * HOUR).to_iso(), now.plus_millis(60_000).to_iso());
+    let export = server.json(&["audit-logs", "export", "--organization-id", org_id, "--range-start", &start, "--range-end", &end,
+        "--actions", "doc.read", "--poll-interval", "0.05", "--wait", "20", "-o", file.to_str().unwrap()]);
+    assert_eq!((&export["object"], &export["state"]), (&json!("audit_log_export"), &json!("ready")), "{export}");
+    assert!(!dir.path().join("audit.csv.part").exists(), "no partial file left behind");
+
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(headers, ["id", "occurred_at", "action", "version", "actor_id", "actor_type", "actor_name", "targets", "location", "user_agent", "metadata"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let got: Vec<(String, String, String)> = rows.iter().map(|r| (r[1].to_owned(), r[2].to_owned(), r[4].to_owned())).collect();
+    let want: Vec<(String, String, String)> = sent[1..]
+        .iter()
+        .filter(|(action, _, _)| *action == "doc.read")
+        .map(|(action, actor, hours)| (now.plus_millis(-hours * HOUR).to_iso(), action.to_string(), actor.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    for r in &rows {
+        assert!(r[0].starts_with("audit_log_event_"), "{r:?}");
+        assert_eq!((&r[5], &r[6], &r[8], &r[9]), ("user", format!("Name of {}", &r[4]).as_str(), "192.0.2.1", "vestibule-cli-test"));
+        assert_eq!(serde_json::from_str::<Value>(&r[7]).unwrap(), json!([{"id": "doc_1", "type": "doc", "metadata": {}}]));
+        assert_eq!(serde_json::from_str::<Value>(&r[10]).unwrap(), json!({"note": "a, \"quoted\"\nvalue"}));
+    }
+}

@@ -640,19 +640,21 @@ impl Vestibule {
         let organization_id = f.required_string("organization_id", 100);
         let start = read_timestamp(&mut f, "range_start");
         let end = read_timestamp(&mut f, "range_end");
-        if let (Some(s), Some(e)) = (start, end) {
-            if s >= e {
-                f.invalid("range_end", "must_be_after_range_start");
-            } else if e.millis() - s.millis() > MAX_EXPORT_RANGE_MS {
-                f.invalid("range_end", "range_too_long");
-            }
-        }
+        // An impossible range is the spec's 400, not a field error.
+        let bad_range = match (start, end) {
+            (Some(s), Some(e)) if s >= e => Some("range_start must be before range_end."),
+            (Some(s), Some(e)) if e.millis() - s.millis() > MAX_EXPORT_RANGE_MS => Some("The range may span at most 92 days."),
+            _ => None,
+        };
         let actions = f.optional_strings("actions", 100, 100).unwrap_or_default();
         let mut actor_names = f.optional_strings("actor_names", 100, 255).unwrap_or_default();
         actor_names.extend(f.optional_strings("actors", 100, 255).unwrap_or_default());
         let actor_ids = f.optional_strings("actor_ids", 100, 255).unwrap_or_default();
         let targets = f.optional_strings("targets", 100, 100).unwrap_or_default();
         f.finish()?;
+        if let Some(message) = bad_range {
+            return Err(CoreError::BadRequest { code: "invalid_audit_log_export_range_date", message: message.into() });
+        }
         let (Some(org_id), Some(start), Some(end)) = (organization_id, start, end) else {
             return Err(CoreError::field("organization_id", "required"));
         };
@@ -788,9 +790,19 @@ impl Vestibule {
     /// `PUT /organizations/{id}/audit_logs_retention`: 30 or 365 days.
     pub async fn set_audit_logs_retention(&self, env: &str, organization_id: &str, body: &Value) -> Result<i64> {
         let mut f = Fields::new(body)?;
-        let days = f.optional_int("retention_period_in_days");
+        let mut days = f.optional_int("retention_period_in_days");
+        // The Node SDK sends `retention_period` as a duration name instead.
+        if days.is_none() {
+            match f.optional_string("retention_period", 16).as_deref() {
+                Some("1_MONTH") => days = Some(30),
+                Some("1_YEAR") => days = Some(365),
+                Some(_) => f.invalid("retention_period", "invalid_retention_period"),
+                None => {}
+            }
+        }
         match days {
             None if f.errors.is_empty() => f.invalid("retention_period_in_days", "required"),
+            None => {}
             Some(d) if !RETENTION_PERIODS.contains(&d) => f.invalid("retention_period_in_days", "invalid_retention_period"),
             _ => {}
         }
