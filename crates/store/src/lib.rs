@@ -55,6 +55,14 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
             .connect_with(opts)
             .await?;
         migrate::postgres(&pool).await?;
+        // Fresh statistics so the planner uses the indexes from the first request, even
+        // where autovacuum is off or has not run yet.
+        sqlx::raw_sql(
+            "ANALYZE organizations, organization_domains, users, organization_memberships, events, api_keys, \
+             webhook_deliveries, audit_log_events",
+        )
+        .execute(&pool)
+        .await?;
         return Ok(Arc::new(PgStore { write: pool.clone(), read: pool }));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
@@ -88,6 +96,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         .connect_with(file.clone())
         .await?;
     migrate::sqlite(&write).await?;
+    // Let SQLite gather the statistics its planner needs (cheap when they are current).
+    sqlx::raw_sql("PRAGMA optimize=0x10002").execute(&write).await?;
     let read = SqlitePoolOptions::new()
         .max_connections(4)
         .idle_timeout(None)

@@ -238,9 +238,12 @@ macro_rules! backend {
                 if orgs.is_empty() {
                     return Ok(());
                 }
+                // No ORDER BY: a planner without statistics would walk the primary key to
+                // satisfy it instead of using the organization index. The few rows are
+                // sorted here.
                 let sql = format!(
                     "SELECT {DOMAIN_COLUMNS} FROM organization_domains WHERE environment_id = $1 \
-                     AND organization_id IN {} ORDER BY id",
+                     AND organization_id IN {}",
                     placeholders(2, orgs.len())
                 );
                 let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env);
@@ -248,10 +251,13 @@ macro_rules! backend {
                     q = q.bind(o.id.clone());
                 }
                 let rows = q.fetch_all(pool).await.map_err(map_err)?;
-                for r in &rows {
-                    let d = domain(r).map_err(map_err)?;
-                    if let Some(o) = orgs.iter_mut().find(|o| o.id == d.organization_id) {
-                        o.domains.push(d);
+                let mut domains = rows.iter().map(domain).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                domains.sort_by(|a, b| a.id.cmp(&b.id));
+                let index: std::collections::HashMap<String, usize> =
+                    orgs.iter().enumerate().map(|(i, o)| (o.id.clone(), i)).collect();
+                for d in domains {
+                    if let Some(&i) = index.get(&d.organization_id) {
+                        orgs[i].domains.push(d);
                     }
                 }
                 Ok(())
