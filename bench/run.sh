@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Vestibule read benchmark: the real server against a minimal axum baseline serving the
+# same JSON from memory, on SQLite and on PostgreSQL. See bench/README.md.
+#
+#   bench/run.sh                       # everything, both backends (about 8 minutes)
+#   BENCH_BACKENDS=sqlite bench/run.sh # one backend
+#
+# Knobs (environment): BENCH_ORGS (10000), BENCH_DURATION (seconds per load run, 10),
+# BENCH_ROUNDS (3), BENCH_CONNECTIONS (16), BENCH_STARTUP_RUNS (10),
+# BENCH_SERVER_CPU (0), BENCH_LOAD_CPU (1), BENCH_PG (postgres://postgres@127.0.0.1:5432),
+# BENCH_BACKENDS ("sqlite postgres"), BENCH_KEEP=1 keeps the work directory.
+# Every load run is bounded in time and goes to 127.0.0.1 only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+COUNT=${BENCH_ORGS:-10000}
+DURATION=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNECTIONS:-16}
+STARTUP_RUNS=${BENCH_STARTUP_RUNS:-10}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
+KEY=sk_test_bench_0123456789abcdefghijklmnopqrstuvwxyzABCDEF
+PG_DB=vestibule_bench_$$
+
+WORK=$(mktemp -d /tmp/vestibule-bench.XXXXXX)
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+PIDS=()
+PG_CREATED=
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]:-}"; do
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  done
+  if [[ -n $PG_CREATED ]]; then
+    psql "$PG_BASE/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $PG_DB"
+  fi
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools -------------------------------------------------------------------------
+need() { command -v "$1" >/dev/null 2>&1; }
+need taskset || die "taskset (util-linux) is required"
+need python3 || die "python3 is required"
+if ! need wrk; then
+  log "installing wrk"; apt-get install -y wrk >/dev/null || die "install wrk: apt-get install -y wrk"
+fi
+if ! need oha; then
+  log "installing oha (cargo install oha --locked; needs cmake)"
+  need cmake || apt-get install -y cmake >/dev/null || die "install cmake"
+  cargo install oha --locked >/dev/null || die "install oha: cargo install oha --locked"
+fi
+[[ $(nproc --all) -ge 2 ]] || die "needs two CPUs (server and load generator each pinned to one)"
+
+log "building release binaries"
+(cd "$ROOT" && cargo build --release --quiet --bin vestibule --bin vestibule-bench-baseline)
+VESTIBULE=$ROOT/target/release/vestibule
+BASELINE=$ROOT/target/release/vestibule-bench-baseline
+
+python3 "$BENCH/gen_seed.py" --count "$COUNT" --key "$KEY" --out "$WORK/seed.json" --ids "$WORK/ids.txt"
+
+# --- processes -------------------------------------------------------------------
+# start NAME TIMEOUT_SECONDS CMD...: runs CMD pinned to the server CPU and waits for its
+# "listening on http://…" line; sets SPID and SURL.
+start() {
+  local name=$1 timeout=$2; shift 2
+  local out=$WORK/$name.out err=$WORK/$name.err
+  taskset -c "$SERVER_CPU" "$@" >"$out" 2>"$err" &
+  SPID=$!
+  PIDS+=("$SPID")
+  local deadline=$((SECONDS + timeout))
+  until SURL=$(grep -o 'listening on http://[0-9.:]*' "$out" 2>/dev/null | head -1 | sed 's/listening on //') && [[ -n $SURL ]]; do
+    if ! kill -0 "$SPID" 2>/dev/null; then tail -5 "$err" >&2; die "$name exited during start"; fi
+    ((SECONDS < deadline)) || die "$name did not start within ${timeout}s"
+    sleep 0.05
+  done
+}
+
+stop() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local i
+  for i in "${!PIDS[@]}"; do [[ ${PIDS[$i]} == "$pid" ]] && unset 'PIDS[i]'; done
+  return 0
+}
+
+rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# --- load --------------------------------------------------------------------------
+# closed loop: wrk on the load CPU. load_wrk BACKEND ROUND CASE URL [IDS_FILE]
+load_wrk() {
+  local backend=$1 round=$2 case=$3 url=$4 ids=${5:-} dur=${6:-$DURATION}
+  local out
+  out=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${dur}s" --timeout 5s \
+    -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url" | grep '^RESULT') || die "wrk failed on $case"
+  local kv; declare -A r
+  for kv in ${out#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+  local errs=$((r[err_connect] + r[err_read] + r[err_write] + r[err_status] + r[err_timeout]))
+  ((errs == 0)) || die "$case: $errs errors ($out)"
+  [[ $round == warmup ]] && return 0
+  printf 'wrk\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$case" "$round" "${r[rps]}" "${r[p50_us]}" "${r[p99_us]}" >>"$RESULTS"
+  log "$backend $case round $round: ${r[rps]} req/s (closed loop p50 ${r[p50_us]} µs, p99 ${r[p99_us]} µs)"
+}
+
+# open loop at a fixed rate: oha on the load CPU. load_rate BACKEND CASE RATE_LABEL RATE URL|URLS_FILE [--urls-from-file]
+load_rate() {
+  local backend=$1 case=$2 label=$3 rate=$4 target=$5; shift 5
+  local json=$WORK/oha-$backend-$case-$label.json
+  taskset -c "$LOAD_CPU" oha --no-tui --output-format json -o "$json" -z "${DURATION}s" -w -c "$CONNS" \
+    -q "$rate" --latency-correction -t 5s -H "Authorization: Bearer $KEY" "$@" "$target" >/dev/null ||
+    die "oha failed on $case"
+  python3 - "$json" "$backend" "$case" "$label" "$rate" >>"$RESULTS" <<'EOF'
+import json, sys
+path, backend, case, label, rate = sys.argv[1:]
+d = json.load(open(path))
+codes = d["statusCodeDistribution"]
+bad = {k: v for k, v in codes.items() if k != "200"}
+errs = d["errorDistribution"]
+if bad or errs:
+    sys.exit(f"{case} at {rate}/s: non-200 answers {bad} errors {errs}")
+m = d["metrics"]
+print(f"oha\t{backend}\t{case}\t{label}\t{rate}\t{m['requests_per_sec']:.1f}\t{m['latency_ms']['p50']:.3f}\t{m['latency_ms']['p99']:.3f}\t{m['latency_ms']['max']:.3f}")
+EOF
+  log "$backend $case at $rate req/s: $(tail -1 "$RESULTS" | cut -f6-9 | tr '\t' ' ') (achieved rps, p50 ms, p99 ms, max ms)"
+}
+
+median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# --- one backend ---------------------------------------------------------------------
+bench_backend() {
+  local backend=$1 db
+  case $backend in
+    sqlite) mkdir -p "$WORK/sqlite"; db=sqlite://$WORK/sqlite/bench.db ;;
+    postgres)
+      psql "$PG_BASE/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $PG_DB" >/dev/null
+      PG_CREATED=1
+      db=$PG_BASE/$PG_DB ;;
+    *) die "unknown backend $backend" ;;
+  esac
+  local dir=$WORK/$backend; mkdir -p "$dir"
+  local -a server=("$VESTIBULE" server --database "$db" --rate-limit 0)
+
+  log "$backend: seeding $COUNT organizations"
+  local t0=$SECONDS
+  VESTIBULE_LOG=warn start "$backend-seed" 900 "${server[@]}" --addr 127.0.0.1:0 --seed "$WORK/seed.json"
+  printf 'seed\t%s\t%s\n' "$backend" "$((SECONDS - t0))" >>"$RESULTS"
+  python3 "$BENCH/capture.py" --base "$SURL" --key "$KEY" --ids "$WORK/ids.txt" \
+    --orgs-out "$dir/orgs.jsonl" --list-out "$dir/list.json" >&2
+  stop "$SPID"
+
+  log "$backend: startup to /health, $STARTUP_RUNS runs, database holding $COUNT organizations"
+  local s
+  s=$(VESTIBULE_LOG=warn python3 "$BENCH/startup.py" --runs "$STARTUP_RUNS" --cpu "$SERVER_CPU" -- \
+    "${server[@]}" --addr '127.0.0.1:{port}')
+  printf 'startup\t%s\treal\t%s\n' "$backend" "$(echo "$s" | sed -n 's/^median_ms=\([0-9.]*\).*/\1/p')" >>"$RESULTS"
+  log "$backend real startup: $(echo "$s" | tr '\n' ' ')"
+  s=$(python3 "$BENCH/startup.py" --runs "$STARTUP_RUNS" --cpu "$SERVER_CPU" -- \
+    "$BASELINE" --key "$KEY" --orgs "$dir/orgs.jsonl" --list "$dir/list.json" --addr '127.0.0.1:{port}')
+  printf 'startup\t%s\tbaseline\t%s\n' "$backend" "$(echo "$s" | sed -n 's/^median_ms=\([0-9.]*\).*/\1/p')" >>"$RESULTS"
+  log "$backend baseline startup: $(echo "$s" | tr '\n' ' ')"
+
+  log "$backend: throughput, $ROUNDS rounds x 4 cases x ${DURATION}s, wrk -t1 -c$CONNS"
+  VESTIBULE_LOG=warn start "$backend-real" 30 "${server[@]}" --addr 127.0.0.1:0
+  local real_pid=$SPID real=$SURL
+  start "$backend-baseline" 30 "$BASELINE" --key "$KEY" --orgs "$dir/orgs.jsonl" --list "$dir/list.json" --addr 127.0.0.1:0
+  local base_pid=$SPID base=$SURL
+  printf 'rss0\t%s\treal\t%s\n' "$backend" "$(rss_kb "$real_pid" VmRSS)" >>"$RESULTS"
+  printf 'rss0\t%s\tbaseline\t%s\n' "$backend" "$(rss_kb "$base_pid" VmRSS)" >>"$RESULTS"
+
+  local c
+  for c in real base; do
+    local u=$real; [[ $c == base ]] && u=$base
+    load_wrk "$backend" warmup "$c-id" "$u/organizations/x" "$WORK/ids.txt" 2
+    load_wrk "$backend" warmup "$c-list" "$u/organizations?limit=100" "" 2
+  done
+  local round
+  for ((round = 1; round <= ROUNDS; round++)); do
+    load_wrk "$backend" "$round" real-id "$real/organizations/x" "$WORK/ids.txt"
+    load_wrk "$backend" "$round" base-id "$base/organizations/x" "$WORK/ids.txt"
+    load_wrk "$backend" "$round" real-list "$real/organizations?limit=100"
+    load_wrk "$backend" "$round" base-list "$base/organizations?limit=100"
+  done
+
+  # Open-loop latency at half the baseline's rate (the acceptance rate), and for
+  # reference at half the real server's own rate and on the baseline itself.
+  sed "s|^|$real/organizations/|" "$WORK/ids.txt" >"$dir/real-urls.txt"
+  sed "s|^|$base/organizations/|" "$WORK/ids.txt" >"$dir/base-urls.txt"
+  local ep
+  for ep in id list; do
+    local base_rps real_rps
+    base_rps=$(median $(awk -v b="$backend" -v c="base-$ep" '$1=="wrk" && $2==b && $3==c {print $5}' "$RESULTS"))
+    real_rps=$(median $(awk -v b="$backend" -v c="real-$ep" '$1=="wrk" && $2==b && $3==c {print $5}' "$RESULTS"))
+    local half_base half_real
+    half_base=$(python3 -c "print(max(1, int($base_rps / 2)))")
+    half_real=$(python3 -c "print(max(1, int($real_rps / 2)))")
+    if [[ $ep == id ]]; then
+      load_rate "$backend" real-id half-baseline "$half_base" "$dir/real-urls.txt" --urls-from-file
+      load_rate "$backend" base-id half-baseline "$half_base" "$dir/base-urls.txt" --urls-from-file
+      load_rate "$backend" real-id half-real "$half_real" "$dir/real-urls.txt" --urls-from-file
+    else
+      load_rate "$backend" real-list half-baseline "$half_base" "$real/organizations?limit=100"
+      load_rate "$backend" base-list half-baseline "$half_base" "$base/organizations?limit=100"
+      load_rate "$backend" real-list half-real "$half_real" "$real/organizations?limit=100"
+    fi
+  done
+
+  printf 'rss\t%s\treal\t%s\t%s\n' "$backend" "$(rss_kb "$real_pid" VmRSS)" "$(rss_kb "$real_pid" VmHWM)" >>"$RESULTS"
+  printf 'rss\t%s\tbaseline\t%s\t%s\n' "$backend" "$(rss_kb "$base_pid" VmRSS)" "$(rss_kb "$base_pid" VmHWM)" >>"$RESULTS"
+  stop "$real_pid"
+  stop "$base_pid"
+}
+
+log "work directory $WORK; $COUNT organizations; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
+# The machine may be shared: record how busy it was, to judge the numbers by.
+printf 'load\tstart\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
+for b in $BACKENDS; do bench_backend "$b"; done
+printf 'load\tend\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
+
+python3 "$BENCH/report.py" "$RESULTS" --orgs "$COUNT" --duration "$DURATION" --connections "$CONNS" --rounds "$ROUNDS"
