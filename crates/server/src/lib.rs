@@ -161,6 +161,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         timeout: if config.dev { Duration::from_secs(5) } else { Duration::from_secs(10) },
         guard,
+        clients: Default::default(),
     };
     let (mailer, mailbox): (Arc<dyn vestibule_core::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
         (Some(url), _) => (Arc::new(mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),

@@ -101,6 +101,8 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// Checks and pins the target address of each request.
     pub guard: Arc<dyn TargetGuard>,
+    /// HTTP clients by (host, pinned address), reused across deliveries.
+    pub clients: Arc<std::sync::Mutex<std::collections::HashMap<(String, Option<SocketAddr>), reqwest::Client>>>,
 }
 
 /// Drains the webhook queue until `stop`, several deliveries at a time.
@@ -179,11 +181,25 @@ async fn send(settings: &DeliverySettings, url: &str, secret: &str, body: Vec<u8
     // lookup by the HTTP client could be answered differently (DNS rebinding).
     let addrs = settings.guard.resolve(url).await?;
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-    let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout);
-    if let Some(addr) = addrs.first() {
-        client = client.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
-    }
-    let client = client.build().map_err(|e| e.to_string())?;
+    let key = (host.clone(), addrs.first().copied());
+    let cached = settings.clients.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+    let client = match cached {
+        Some(c) => c,
+        None => {
+            let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout);
+            if let Some(addr) = addrs.first() {
+                builder = builder.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
+            }
+            let c = builder.build().map_err(|e| e.to_string())?;
+            let mut clients = settings.clients.lock().unwrap_or_else(|e| e.into_inner());
+            // Bounded: a client per distinct target, dropped wholesale if it ever grows large.
+            if clients.len() > 1024 {
+                clients.clear();
+            }
+            clients.insert(key, c.clone());
+            c
+        }
+    };
     let signature = signature_header(secret, Timestamp::now().millis(), &body);
     let resp = client
         .post(url)

@@ -29,6 +29,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_audit_logs.sql"),
         include_str!("../migrations/postgres/0004_audit_logs.sql"),
     ),
+    (
+        5,
+        "webhook_heads",
+        include_str!("../migrations/sqlite/0005_webhook_heads.sql"),
+        include_str!("../migrations/postgres/0005_webhook_heads.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

@@ -109,15 +109,18 @@ macro_rules! webhooks {
                     // endpoint receives its events in order; a leased one blocks its successors
                     // until it is delivered or rescheduled.
                     let sql = format!(
+                        // The head of each enabled endpoint is found from the endpoints side, one
+                        // index lookup each (webhook_deliveries_pending), so a long backlog costs
+                        // nothing per claim.
                         "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2 \
                          WHERE (environment_id, endpoint_id, event_id) IN ( \
                            SELECT d.environment_id, d.endpoint_id, d.event_id FROM webhook_deliveries d \
-                           WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-                             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.environment_id = d.environment_id \
-                               AND p.endpoint_id = d.endpoint_id AND p.state = 'pending' AND p.event_id < d.event_id) \
-                             AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.environment_id = d.environment_id \
-                               AND w.id = d.endpoint_id AND w.status = 'enabled') \
-                           ORDER BY d.next_attempt_at LIMIT {limit} {}) \
+                           WHERE (d.environment_id, d.endpoint_id, d.event_id) IN ( \
+                               SELECT w.environment_id, w.id, (SELECT MIN(p.event_id) FROM webhook_deliveries p \
+                                 WHERE p.environment_id = w.environment_id AND p.endpoint_id = w.id AND p.state = 'pending') \
+                               FROM webhook_endpoints w WHERE w.status = 'enabled') \
+                             AND d.state = 'pending' AND d.next_attempt_at <= $1 \
+                           LIMIT {limit} {}) \
                          RETURNING environment_id, endpoint_id, event_id, attempts",
                         $skip_locked
                     );
