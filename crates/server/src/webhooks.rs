@@ -102,8 +102,11 @@ pub struct DeliverySettings {
     /// Checks and pins the target address of each request.
     pub guard: Arc<dyn TargetGuard>,
     /// HTTP clients by (host, pinned address), reused across deliveries.
-    pub clients: Arc<std::sync::Mutex<std::collections::HashMap<(String, Option<SocketAddr>), reqwest::Client>>>,
+    pub clients: Arc<ClientCache>,
 }
+
+/// HTTP clients by (host, pinned address).
+pub type ClientCache = std::sync::Mutex<std::collections::HashMap<(String, Option<SocketAddr>), reqwest::Client>>;
 
 /// Drains the webhook queue until `stop`, several deliveries at a time.
 pub async fn run_worker(app: Vestibule, settings: DeliverySettings, mut stop: watch::Receiver<bool>) {
