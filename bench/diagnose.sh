@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where the real server spends its time on the two benchmarked reads (see bench/README.md).
 # Not part of the acceptance run: it measures cost per layer, counts SQL statements per
-# request, and repeats the reads after ANALYZE to show what the query plans cost.
+# request, shows the query plans of those statements, and repeats the reads after a
+# manual ANALYZE to show what missing planner statistics cost.
 #
 #   bench/diagnose.sh                        # SQLite and PostgreSQL, about 4 minutes
 #   BENCH_BACKENDS=sqlite bench/diagnose.sh
@@ -102,13 +103,34 @@ header() {
   echo "|---|---:|---:|---:|---:|---|"
 }
 
-count_statements() { # count_statements PATH: SQL statements the server runs for one request
-  local before after
+count_statements() { # count_statements PATH OUT: SQL statements run inside one request's span
+  local log=$WORK/$CURRENT_BACKEND-q.err n
   curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$SURL$1"   # opens pool connections first
-  sleep 0.2; before=$(grep '"db.statement"' "$WORK/$CURRENT_BACKEND-q.err" | grep -vc '"summary":"PRAGMA' || true)
+  sleep 0.2; n=$(wc -l <"$log")
   curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$SURL$1"
-  sleep 0.2; after=$(grep '"db.statement"' "$WORK/$CURRENT_BACKEND-q.err" | grep -vc '"summary":"PRAGMA' || true)
-  echo "| \`GET $1\` | $((after - before)) |"
+  sleep 0.2
+  tail -n +"$((n + 1))" "$log" | python3 -c '
+import json, sys
+stmts = []
+for line in sys.stdin:
+    d = json.loads(line)
+    if "db.statement" in d and (d.get("span") or {}).get("name") == "request" and not d.get("summary", "").startswith("PRAGMA"):
+        stmts.append(" ".join(d["db.statement"].split()))
+json.dump(stmts, open(sys.argv[2], "w"))
+print(f"| `GET {sys.argv[1]}` | {len(stmts)} |")' "$1" "$2"
+}
+
+background_statements() { # statements per second the idle server runs outside any request
+  local log=$WORK/$CURRENT_BACKEND-q.err n
+  n=$(wc -l <"$log"); sleep 3
+  tail -n +"$((n + 1))" "$log" | python3 -c '
+import collections, json, sys
+c = collections.Counter()
+for line in sys.stdin:
+    d = json.loads(line)
+    if "db.statement" in d and not d.get("span"):
+        c[d.get("summary", "?").split(" SET")[0]] += 1
+print(", ".join(f"{k}: {v / 3:.1f}/s" for k, v in c.most_common()) or "none")'
 }
 
 layers() { # layers PID URL BASE_URL
@@ -137,13 +159,15 @@ diagnose() {
 
   echo "## $backend"
   echo
-  echo "SQL statements per request (sqlx statement log; connection-setup PRAGMAs not counted):"
+  echo "SQL statements per request (sqlx statement log, inside the request's span; connection-setup PRAGMAs not counted):"
   echo
   echo "| request | statements |"
   echo "|---|---:|"
-  VESTIBULE_LOG=warn,sqlx=debug start "$backend-q" 30 "${server[@]}"
-  count_statements "/organizations/$FIRST_ID"
-  count_statements "/organizations?limit=100"
+  VESTIBULE_LOG=info,sqlx=debug start "$backend-q" 30 "${server[@]}"
+  count_statements "/organizations/$FIRST_ID" "$WORK/$backend-id.sql.json"
+  count_statements "/organizations?limit=100" "$WORK/$backend-list.sql.json"
+  echo
+  echo "Statements the idle server runs in the background (pollers): $(background_statements)"
   stop "$SPID"
 
   start "$backend-base" 30 "$BASELINE" --key "$KEY" --orgs "$WORK/$backend-orgs.jsonl" --list "$WORK/$backend-list.json" --addr 127.0.0.1:0
@@ -151,24 +175,24 @@ diagnose() {
   log "$backend: cost per layer, database as the server leaves it"
   VESTIBULE_LOG=warn start "$backend-real" 30 "${server[@]}"
   echo
-  echo "### Database as the server leaves it (no ANALYZE)"
+  echo "### Database as the server leaves it"
   layers "$SPID" "$SURL" "$base"
   stop "$SPID"
   echo
-  echo "Query plans of the domains lookup (\`attach_domains\`) and the list page, as written:"
+  echo "Query plans of the statements the two requests ran (from the statement log, parameters filled in):"
   echo
   echo '```'
   plans "$backend" "$db"
   echo '```'
 
-  log "$backend: the same after ANALYZE (a what-if: the server does not run ANALYZE)"
+  log "$backend: the same after a manual ANALYZE"
   case $backend in
     sqlite) python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('ANALYZE'); c.commit()" "$WORK/bench.db" ;;
     postgres) psql "$db" -qX -c ANALYZE ;;
   esac
   VESTIBULE_LOG=warn start "$backend-analyzed" 30 "${server[@]}"
   echo
-  echo "### After \`ANALYZE\` (what-if)"
+  echo "### After a manual \`ANALYZE\` (what-if, for servers that do not gather statistics themselves)"
   header
   measure "real \`GET /organizations/{id}\`" "$SPID" "$SURL/organizations/x" "$WORK/ids.txt"
   measure "real \`GET /organizations?limit=100\`" "$SPID" "$SURL/organizations?limit=100"
@@ -185,36 +209,44 @@ diagnose() {
   echo
 }
 
-plans() { # plans BACKEND DB: EXPLAIN of the statements the store runs, with real values
-  python3 - "$1" "$2" "$WORK/bench.db" <<'EOF'
-import subprocess, sys
-backend, db, path = sys.argv[1:]
-OC = "id, name, allow_profiles_outside_organization, metadata, external_id, stripe_customer_id, created_at, updated_at, version"
-DC = "id, organization_id, domain, state, verification_strategy, verification_token, verification_prefix, created_at, updated_at"
+plans() { # plans BACKEND DB: EXPLAIN of the statements the requests ran, with real values
+  python3 - "$1" "$2" "$WORK/bench.db" "$WORK/$1-id.sql.json" "$WORK/$1-list.sql.json" "$KEY" "$FIRST_ID" <<'EOF'
+import hashlib, json, re, subprocess, sys
+backend, db, path, id_sql, list_sql, key, first_id = sys.argv[1:]
+digest = hashlib.sha256(key.encode()).hexdigest()
 if backend == "sqlite":
     import sqlite3
     c = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    q = lambda s, a=(): c.execute(s, a).fetchall()
-    env = q("SELECT environment_id FROM organizations LIMIT 1")[0][0]
-    ids = [r[0] for r in q("SELECT id FROM organizations ORDER BY id DESC LIMIT 101")]
-    for name, sql, args in [
-        ("domains of 1 organization", f"SELECT {DC} FROM organization_domains WHERE environment_id = ? AND organization_id IN (?) ORDER BY id", (env, ids[0])),
-        ("domains of 101 organizations", f"SELECT {DC} FROM organization_domains WHERE environment_id = ? AND organization_id IN ({','.join('?' * 101)}) ORDER BY id", (env, *ids)),
-        ("list page", f"SELECT {OC} FROM organizations WHERE environment_id = ? ORDER BY id DESC LIMIT 101", (env,)),
-    ]:
-        print(f"{name}: " + "; ".join(r[3] for r in q("EXPLAIN QUERY PLAN " + sql, args)) + f"  (Python's SQLite {sqlite3.sqlite_version})")
+    query = lambda s: c.execute(s).fetchall()
+    explain = lambda s: "; ".join(r[3] for r in query("EXPLAIN QUERY PLAN " + s)) + f"  (Python's SQLite {sqlite3.sqlite_version})"
+    scalar = lambda s: query(s)[0][0]
+    column = lambda s: [r[0] for r in query(s)]
 else:
     run = lambda s: subprocess.run(["psql", db, "-XAt", "-c", s], capture_output=True, text=True, check=True).stdout
-    env = run("SELECT environment_id FROM organizations LIMIT 1").strip()
-    ids = run("SELECT id FROM organizations ORDER BY id DESC LIMIT 101").split()
-    lit = ", ".join(f"'{i}'" for i in ids)
-    for name, sql in [
-        ("domains of 101 organizations", f"SELECT {DC} FROM organization_domains WHERE environment_id = '{env}' AND organization_id IN ({lit}) ORDER BY id"),
-        ("list page", f"SELECT {OC} FROM organizations WHERE environment_id = '{env}' ORDER BY id DESC LIMIT 101"),
-    ]:
-        lines = run("EXPLAIN ANALYZE " + sql).splitlines()
-        keep = [l.strip() for l in lines if "Scan" in l or "Sort" in l and "Key" not in l or "Execution" in l]
-        print(f"{name}:\n  " + "\n  ".join(l[:160] for l in keep))
+    def explain(s):
+        lines = run("EXPLAIN ANALYZE " + s).splitlines()
+        keep = [l.strip() for l in lines if "Scan" in l or ("Sort" in l and "Key" not in l) or "Execution" in l]
+        return "\n    ".join(l[:150] for l in keep)
+    scalar = lambda s: run(s).strip()
+    column = lambda s: run(s).split()
+env = scalar("SELECT environment_id FROM organizations LIMIT 1")
+page = column("SELECT id FROM organizations ORDER BY id DESC LIMIT 101")
+
+def fill(sql, ids):
+    def value(m):
+        n = int(m.group(1))
+        if "FROM api_keys" in sql:
+            return f"'{digest}'"
+        return f"'{env}'" if n == 1 else f"'{ids[n - 2]}'"
+    return re.sub(r"\$(\d+)", value, sql)
+
+for label, f, ids in (("GET /organizations/{id}", id_sql, [first_id]), ("GET /organizations?limit=100", list_sql, page)):
+    for sql in json.load(open(f)):
+        if "FROM api_keys" in sql:
+            continue
+        short = re.sub(r"IN \(\$2(, \$\d+)*\)", lambda m: f"IN (…{m.group(0).count('$')} ids)", sql)
+        short = re.sub(r"SELECT .*? FROM", "SELECT … FROM", short)
+        print(f"{label}: {short}\n    {explain(fill(sql, ids))}")
 EOF
 }
 

@@ -27,8 +27,8 @@ def main() -> None:
     for line in open(a.results):
         f = line.rstrip("\n").split("\t")
         kind, backend = f[0], f[1]
-        if kind == "load":
-            load[backend] = f[2]
+        if kind == "other":
+            load.update(kv.split("=") for kv in backend.split())
             continue
         if backend not in backends:
             backends.append(backend)
@@ -52,8 +52,9 @@ def main() -> None:
     print(f"## Results ({a.orgs} organizations; wrk -t1 -c{a.connections} -d{a.duration}s, "
           f"median of {a.rounds} interleaved rounds; server and load generator on one core each)\n")
     if load:
-        print(f"Load average (1, 5, 15 min) before the run: {load.get('start', '?')}; at its end: {load.get('end', '?')} "
-              "(the benchmark itself keeps about 2 busy; more means other work shared the two cores).\n")
+        print(f"Other processes (not the benchmark's, PostgreSQL excluded) used {load.get('other_cpu_mean', '?')}% "
+              f"of one core on average during the run, {load.get('other_cpu_max', '?')}% at most in a 5 s sample; "
+              "more than a few percent means the numbers are disturbed.\n")
     for b in backends:
         print(f"### {b}\n")
         print("| endpoint | real req/s | baseline req/s | real / baseline | ≥ 50%? | rounds real | rounds baseline |")

@@ -222,9 +222,12 @@ bench_backend() {
 }
 
 log "work directory $WORK; $COUNT organizations; server on CPU $SERVER_CPU, load on CPU $LOAD_CPU"
-# The machine may be shared: record how busy it was, to judge the numbers by.
-printf 'load\tstart\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
+# The machine may be shared: record how much CPU other processes took meanwhile.
+python3 "$BENCH/othercpu.py" --root $$ >"$WORK/othercpu.txt" &
+OTHER_PID=$!
+PIDS+=("$OTHER_PID")
 for b in $BACKENDS; do bench_backend "$b"; done
-printf 'load\tend\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
+stop "$OTHER_PID"
+printf 'other\t%s\n' "$(cat "$WORK/othercpu.txt")" >>"$RESULTS"
 
 python3 "$BENCH/report.py" "$RESULTS" --orgs "$COUNT" --duration "$DURATION" --connections "$CONNS" --rounds "$ROUNDS"
