@@ -205,7 +205,57 @@ async fn admin_environments_are_isolated_and_keys_revocable() {
     assert_eq!(listed.as_array().unwrap().len(), 3);
     assert!(!listed.to_string().contains(key_b2), "keys are listed obfuscated");
     admin(&db.url, &["api-keys", "revoke", extra["id"].as_str().unwrap()]);
-    assert_eq!(server.call(key_b2, reqwest::Method::GET, "/organizations", None).await.0, 401);
+    // The server trusts a resolved key for up to a second without asking the database.
+    let revoked = eventually(Duration::from_secs(3), || async {
+        server.call(key_b2, reqwest::Method::GET, "/organizations", None).await.0 == 401
+    })
+    .await;
+    assert!(revoked, "a revoked key stops working within a second");
+}
+
+/// Polls `check` until it holds or `limit` passes; whether it held.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check().await
+}
+
+#[tokio::test]
+async fn cached_reads_follow_changes_made_by_another_instance() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let a = spawn(&["--database", &db.url]);
+    let key = a.initial_key.clone().unwrap();
+    let b = spawn(&["--database", &db.url]);
+    let (_, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Before", "domains": ["before.example"]}))).await;
+    let path = format!("/organizations/{}", org["id"].as_str().unwrap());
+    let name_on_b = || async { b.call(&key, reqwest::Method::GET, &path, None).await.1["name"].clone() };
+    let first_on_b = || async { b.call(&key, reqwest::Method::GET, "/organizations?limit=1", None).await.1["data"][0]["name"].clone() };
+    // B reads twice, so both answers come from its cache the second time.
+    for _ in 0..2 {
+        assert_eq!(name_on_b().await, "Before");
+        assert_eq!(first_on_b().await, "Before");
+    }
+    let (status, _) = a.call(&key, reqwest::Method::PUT, &path, Some(json!({"name": "After", "domains": ["after.example"]}))).await;
+    assert_eq!(status, 200);
+    assert!(eventually(Duration::from_secs(5), || async { name_on_b().await == "After" }).await, "B sees A's update by id");
+    assert_eq!(first_on_b().await, "After", "and in lists");
+    let (_, got) = b.call(&key, reqwest::Method::GET, &path, None).await;
+    assert_eq!(got["domains"][0]["domain"], "after.example", "domain changes too");
+    // A writer's own instance never serves its old answer.
+    assert_eq!(a.call(&key, reqwest::Method::GET, &path, None).await.1["name"], "After");
+    assert_eq!(a.call(&key, reqwest::Method::DELETE, &path, None).await.0, 204);
+    assert_eq!(a.call(&key, reqwest::Method::GET, &path, None).await.0, 404);
+    assert!(eventually(Duration::from_secs(5), || async { b.call(&key, reqwest::Method::GET, &path, None).await.0 == 404 }).await);
+    assert_eq!(b.call(&key, reqwest::Method::GET, "/organizations", None).await.1["data"], json!([]));
 }
 
 #[tokio::test]

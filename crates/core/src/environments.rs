@@ -161,11 +161,16 @@ impl Vestibule {
             return Ok(None);
         }
         let digest = secrets::digest(token);
+        if let Some(caller) = self.keys.get(&digest) {
+            return Ok(Some(caller));
+        }
         let Some(key) = self.store.find_api_key(&digest).await? else { return Ok(None) };
         if key.revoked_at.is_some() || !secrets::digests_match(&key.key_digest, &digest) {
             return Ok(None);
         }
-        Ok(Some(Caller { environment_id: key.environment_id, api_key_id: key.id }))
+        let caller = Caller { environment_id: key.environment_id, api_key_id: key.id };
+        self.keys.put(digest, caller.clone());
+        Ok(Some(caller))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod audit_logs;
 pub mod authorization;
+pub mod cache;
 pub mod dns;
 pub mod environments;
 pub mod error;
@@ -57,6 +58,10 @@ pub struct Vestibule {
     pub webhook_targets: Arc<dyn webhooks::TargetGuard>,
     /// Woken when an audit-log export is requested, so the export worker starts at once.
     pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
+    /// Serialized organization reads, invalidated by every organization or domain write.
+    pub organizations_cache: Arc<cache::ReadCache>,
+    /// API keys resolved in the last second.
+    pub keys: Arc<cache::KeyCache>,
 }
 
 impl Vestibule {
@@ -72,6 +77,8 @@ impl Vestibule {
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
             webhook_targets: Arc::new(webhooks::AllowAll),
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
+            organizations_cache: Arc::new(cache::ReadCache::new(true)),
+            keys: Arc::default(),
         }
     }
 }

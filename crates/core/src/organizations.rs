@@ -220,6 +220,14 @@ fn map_conflict(e: StoreError) -> CoreError {
 use crate::{plausible, to_json};
 
 impl Vestibule {
+    /// Awaits a write to organizations or their domains, then drops the environment's
+    /// cached reads: after the commit, and whatever the outcome, so none can outlive it.
+    async fn written<T>(&self, env: &str, write: impl std::future::Future<Output = T>) -> T {
+        let outcome = write.await;
+        self.organizations_cache.invalidate(env);
+        outcome
+    }
+
     /// `POST /organizations`.
     pub async fn create_organization(&self, env: &str, body: &Value) -> Result<Organization> {
         let mut f = Fields::new(body)?;
@@ -254,14 +262,14 @@ impl Vestibule {
             version: 1,
         };
         let event = Event::new(env, "organization.created", to_json(&org), Some(&org.id), now);
-        self.store.insert_organization(env, &org, &[event]).await.map_err(map_conflict)?;
+        self.written(env, self.store.insert_organization(env, &org, &[event])).await.map_err(map_conflict)?;
         Ok(org)
     }
 
     /// Inserts an organization exactly as given (seed files pin ids and domains).
     pub async fn seed_organization(&self, env: &str, org: &Organization) -> Result<()> {
         let event = Event::new(env, "organization.created", to_json(org), Some(&org.id), org.created_at);
-        self.store.insert_organization(env, org, &[event]).await.map_err(map_conflict)
+        self.written(env, self.store.insert_organization(env, org, &[event])).await.map_err(map_conflict)
     }
 
     /// `GET /organizations/{id}`.
@@ -355,7 +363,7 @@ impl Vestibule {
             org.version = current.version + 1;
             let mut events = vec![Event::new(env, "organization.updated", to_json(&org), Some(id), now)];
             events.extend(domain_events.into_iter().map(|(name, data)| Event::new(env, name, data, Some(id), now)));
-            match self.store.update_organization(env, &org, current.version, &events).await {
+            match self.written(env, self.store.update_organization(env, &org, current.version, &events)).await {
                 Ok(()) => return Ok(org),
                 Err(StoreError::Contended) => continue,
                 Err(e) => return Err(map_conflict(e)),
@@ -369,7 +377,7 @@ impl Vestibule {
         let org = self.get_organization(env, id).await?;
         let now = Timestamp::now();
         let event = Event::new(env, "organization.deleted", to_json(&org), Some(id), now);
-        if self.store.delete_organization(env, id, &[event]).await? { Ok(()) } else { Err(not_found(id)) }
+        if self.written(env, self.store.delete_organization(env, id, &[event])).await? { Ok(()) } else { Err(not_found(id)) }
     }
 
     /// `GET /organizations`.
@@ -400,7 +408,7 @@ impl Vestibule {
         let now = Timestamp::now();
         let d = OrganizationDomain::new(&org.id, domain, "pending", "dns", now);
         let event = Event::new(env, "organization_domain.created", to_json(&d), Some(&org.id), now);
-        self.store.insert_organization_domain(env, &d, &[event]).await.map_err(map_conflict)?;
+        self.written(env, self.store.insert_organization_domain(env, &d, &[event])).await.map_err(map_conflict)?;
         Ok(d)
     }
 
@@ -416,7 +424,7 @@ impl Vestibule {
     pub async fn delete_organization_domain(&self, env: &str, id: &str) -> Result<()> {
         let d = self.get_organization_domain(env, id).await?;
         let event = Event::new(env, "organization_domain.deleted", to_json(&d), Some(&d.organization_id), Timestamp::now());
-        if self.store.delete_organization_domain(env, id, &[event]).await? { Ok(()) } else { Err(domain_not_found(id)) }
+        if self.written(env, self.store.delete_organization_domain(env, id, &[event])).await? { Ok(()) } else { Err(domain_not_found(id)) }
     }
 
     /// `POST /organization_domains/{id}/verify`: looks up the TXT record now.
@@ -448,7 +456,7 @@ impl Vestibule {
             // pending and can be verified again until the period runs out.
             return Ok(d);
         };
-        self.store.update_organization_domain(env, &d, &[event]).await?;
+        self.written(env, self.store.update_organization_domain(env, &d, &[event])).await?;
         Ok(d)
     }
 }

@@ -179,10 +179,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         mailbox,
     };
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
+    let database = state.config.database.clone();
     let router = api::router(state);
     let service = tower::util::MapRequestLayer::new(middleware::normalize_path).layer(router);
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
+    let change_feed = (app.store.backend() == "postgres").then(|| {
+        // Other instances write too: serve cached reads only while their changes are heard.
+        app.organizations_cache.set_enabled(false);
+        tokio::spawn(follow_changes(app.clone(), database, tx.subscribe()))
+    });
     let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
     let webhook_worker = tokio::spawn(webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
     let export_worker = tokio::spawn(audit_log_exports::run_worker(app.clone(), tx.subscribe()));
@@ -193,12 +199,57 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await;
         housekeeping.abort();
+        if let Some(feed) = change_feed {
+            feed.abort();
+        }
         let _ = mail_worker.await;
         let _ = webhook_worker.await;
         let _ = export_worker.await;
         served
     });
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })
+}
+
+/// Follows the PostgreSQL change feed: drops cached organization reads when another
+/// instance (or this one) changes organizations. While the feed is down the cache is
+/// bypassed; on every (re)connection everything cached is dropped, since changes may have
+/// been missed in between.
+async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Receiver<bool>) {
+    let cache = &app.organizations_cache;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = tokio::select! {
+            c = vestibule_store::changes::ChangeFeed::connect(&database) => c,
+            _ = stop.changed() => return,
+        };
+        let mut feed = match connected {
+            Ok(feed) => feed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the change feed; organization reads are not cached");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        cache.invalidate_all();
+        cache.set_enabled(true);
+        loop {
+            let change = tokio::select! {
+                c = feed.next() => c,
+                _ = stop.changed() => return,
+            };
+            let Some(change) = change else { break };
+            if change.event.starts_with("organization.") || change.event.starts_with("organization_domain.") {
+                cache.invalidate(&change.environment_id);
+            }
+        }
+        cache.set_enabled(false);
+        tracing::warn!("lost the change feed; reconnecting");
+    }
 }
 
 /// Deletes expired idempotency keys, old rate-limit windows, and audit-log events past

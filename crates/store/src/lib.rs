@@ -4,6 +4,7 @@
 //! statement is written once and the few dialect differences are named constants.
 #![forbid(unsafe_code)]
 
+pub mod changes;
 mod migrate;
 mod sql;
 mod sql_audit_logs;

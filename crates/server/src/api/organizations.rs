@@ -1,19 +1,46 @@
 //! `organizations` tag.
 
-use super::{created, list, no_content, ok};
+use super::{created, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
 use crate::state::AppState;
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use vestibule_core::organizations::OrganizationFilter;
+use vestibule_core::pagination::ListEnvelope;
+
+/// Answers a read from the organizations cache, or runs it and caches the answer.
+/// Only successes are cached; the cache drops them when anything in the environment is
+/// written (see `vestibule_core::cache`).
+async fn cached<T: Serialize>(
+    s: &AppState,
+    env: &Env,
+    key: &str,
+    read: impl Future<Output = vestibule_core::error::Result<T>>,
+) -> ApiResult<Response> {
+    let cache = &s.app.organizations_cache;
+    let body = match cache.get(env.id(), key) {
+        Some(body) => body,
+        None => {
+            let stamp = cache.stamp(env.id());
+            let value = read.await?;
+            let body = bytes::Bytes::from(serde_json::to_vec(&value).expect("models serialize"));
+            cache.put(env.id(), key, stamp, body.clone());
+            body
+        }
+    };
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
 
 /// `GET /organizations`
-pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
+pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
-    Ok(list(s.app.list_organizations(env.id(), filter, page).await?))
+    let key = format!("list?{}", raw.unwrap_or_default());
+    cached(&s, &env, &key, async { Ok(ListEnvelope::from(s.app.list_organizations(env.id(), filter, page).await?)) }).await
 }
 
 /// `POST /organizations`
@@ -23,12 +50,12 @@ pub async fn create_organization(State(s): State<AppState>, env: Env, Body(body)
 
 /// `GET /organizations/{id}`
 pub async fn get_organization(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
-    Ok(ok(s.app.get_organization(env.id(), &id).await?))
+    cached(&s, &env, &format!("id/{id}"), s.app.get_organization(env.id(), &id)).await
 }
 
 /// `GET /organizations/external_id/{external_id}`
 pub async fn get_organization_by_external_id(State(s): State<AppState>, env: Env, Segment(ext): Segment) -> ApiResult<Response> {
-    Ok(ok(s.app.get_organization_by_external_id(env.id(), &ext).await?))
+    cached(&s, &env, &format!("external_id/{ext}"), s.app.get_organization_by_external_id(env.id(), &ext)).await
 }
 
 /// `PUT /organizations/{id}`

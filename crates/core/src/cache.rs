@@ -1,0 +1,189 @@
+//! In-process read caches, so that the hottest reads run no SQL.
+//!
+//! - [`ReadCache`] holds serialized responses of an area (organizations) per environment.
+//!   Every write to that area bumps the environment's epoch *after* its transaction
+//!   commits; an entry is served only while the epoch it was read under is current, so a
+//!   read that raced a write can never be served later. Other instances learn of writes
+//!   through the database's change feed (PostgreSQL `NOTIFY`); while that feed is down the
+//!   cache is bypassed, and when it comes back everything is invalidated, since writes may
+//!   have been missed.
+//! - [`KeyCache`] remembers resolved API keys for [`KEY_TTL`]: a key revoked by any process
+//!   (`vestibule admin api-keys revoke` writes the database directly) stops working within
+//!   that time. Unknown keys are never cached.
+
+use crate::environments::Caller;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a resolved API key is trusted without asking the database again.
+pub const KEY_TTL: Duration = Duration::from_secs(1);
+
+/// Upper bounds that keep the caches small whatever the traffic.
+const MAX_ENTRIES: usize = 20_000;
+const MAX_BYTES: usize = 32 << 20;
+const MAX_KEYS: usize = 10_000;
+const MAX_KEY_LEN: usize = 512;
+
+/// The version of everything cached, for one environment or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    all: u64,
+    env: u64,
+}
+
+/// Serialized responses by environment and request, valid while nothing was written.
+pub struct ReadCache {
+    enabled: AtomicBool,
+    all: AtomicU64,
+    epochs: RwLock<HashMap<String, u64>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<(String, String), (Stamp, bytes::Bytes)>,
+    bytes: usize,
+}
+
+impl ReadCache {
+    /// A cache that serves entries at once (one instance, or a live change feed).
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled: AtomicBool::new(enabled), all: AtomicU64::new(0), epochs: RwLock::default(), entries: Mutex::default() }
+    }
+
+    /// The current version for `env`; take it *before* reading the database.
+    pub fn stamp(&self, env: &str) -> Stamp {
+        let env = self.epochs.read().expect("epochs lock").get(env).copied().unwrap_or(0);
+        Stamp { all: self.all.load(Ordering::Acquire), env }
+    }
+
+    /// The cached response for `key` in `env`, if it is still current.
+    pub fn get(&self, env: &str, key: &str) -> Option<bytes::Bytes> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
+        let now = self.stamp(env);
+        let entries = self.entries.lock().expect("cache lock");
+        // Lookup by borrowed parts would need a custom key type; the clone is small.
+        match entries.map.get(&(env.to_owned(), key.to_owned())) {
+            Some((stamp, body)) if *stamp == now => Some(body.clone()),
+            _ => None,
+        }
+    }
+
+    /// Stores `body`, read under `stamp`; ignored when a write has happened since.
+    pub fn put(&self, env: &str, key: &str, stamp: Stamp, body: bytes::Bytes) {
+        if !self.enabled.load(Ordering::Acquire) || key.len() > MAX_KEY_LEN || body.len() > MAX_BYTES / 16 || self.stamp(env) != stamp {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.map.len() >= MAX_ENTRIES || entries.bytes + body.len() > MAX_BYTES {
+            // Stale entries are never evicted one by one; a full cache starts over.
+            entries.map.clear();
+            entries.bytes = 0;
+        }
+        entries.bytes += body.len();
+        if let Some((_, old)) = entries.map.insert((env.to_owned(), key.to_owned()), (stamp, body)) {
+            entries.bytes -= old.len();
+        }
+    }
+
+    /// Something in `env` changed (called after the change committed).
+    pub fn invalidate(&self, env: &str) {
+        *self.epochs.write().expect("epochs lock").entry(env.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Anything may have changed: changes from other instances may have been missed.
+    pub fn invalidate_all(&self) {
+        self.all.fetch_add(1, Ordering::AcqRel);
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.map.clear();
+        entries.bytes = 0;
+    }
+
+    /// Serves entries again (`true`, after [`Self::invalidate_all`]) or bypasses the cache.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Release);
+    }
+}
+
+/// API keys resolved recently, by the digest of their secret.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+impl KeyCache {
+    /// The caller of `digest`, if it was resolved less than [`KEY_TTL`] ago.
+    pub fn get(&self, digest: &str) -> Option<Caller> {
+        let keys = self.keys.lock().expect("key cache lock");
+        keys.get(digest).filter(|(_, at)| at.elapsed() < KEY_TTL).map(|(caller, _)| caller.clone())
+    }
+
+    /// Remembers a key that resolved to `caller` just now.
+    pub fn put(&self, digest: String, caller: Caller) {
+        let mut keys = self.keys.lock().expect("key cache lock");
+        if keys.len() >= MAX_KEYS {
+            keys.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
+        }
+        if keys.len() < MAX_KEYS {
+            keys.insert(digest, (caller, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(s: &str) -> bytes::Bytes {
+        bytes::Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn entries_serve_until_their_environment_changes() {
+        let c = ReadCache::new(true);
+        let stamp = c.stamp("env_a");
+        c.put("env_a", "/organizations/org_1", stamp, body("v1"));
+        c.put("env_b", "/organizations/org_1", c.stamp("env_b"), body("b"));
+        assert_eq!(c.get("env_a", "/organizations/org_1"), Some(body("v1")));
+        c.invalidate("env_a");
+        assert_eq!(c.get("env_a", "/organizations/org_1"), None);
+        assert_eq!(c.get("env_b", "/organizations/org_1"), Some(body("b")), "other environments keep theirs");
+    }
+
+    #[test]
+    fn a_read_that_raced_a_write_is_never_stored() {
+        let c = ReadCache::new(true);
+        let before = c.stamp("env_a"); // a reader starts, reads the old row …
+        c.invalidate("env_a"); // … a writer commits meanwhile …
+        c.put("env_a", "k", before, body("old")); // … the reader's result is refused.
+        assert_eq!(c.get("env_a", "k"), None);
+    }
+
+    #[test]
+    fn a_disabled_cache_serves_nothing_and_invalidate_all_drops_everything() {
+        let c = ReadCache::new(false);
+        c.put("env_a", "k", c.stamp("env_a"), body("x"));
+        assert_eq!(c.get("env_a", "k"), None);
+        c.set_enabled(true);
+        let stamp = c.stamp("env_a");
+        c.put("env_a", "k", stamp, body("x"));
+        assert_eq!(c.get("env_a", "k"), Some(body("x")));
+        c.invalidate_all();
+        assert_eq!(c.get("env_a", "k"), None);
+        c.put("env_a", "k", stamp, body("x"));
+        assert_eq!(c.get("env_a", "k"), None, "a stamp from before invalidate_all is stale");
+    }
+
+    #[test]
+    fn keys_resolve_only_once_seen() {
+        let k = KeyCache::default();
+        let caller = Caller { environment_id: "environment_1".into(), api_key_id: "api_key_1".into() };
+        k.put("digest".into(), caller.clone());
+        assert_eq!(k.get("digest"), Some(caller));
+        assert_eq!(k.get("other"), None);
+    }
+}
