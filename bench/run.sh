@@ -8,7 +8,8 @@
 # Knobs (environment): BENCH_ORGS (10000), BENCH_DURATION (seconds per load run, 10),
 # BENCH_ROUNDS (3), BENCH_CONNECTIONS (16), BENCH_STARTUP_RUNS (10),
 # BENCH_SERVER_CPU (0), BENCH_LOAD_CPU (1), BENCH_PG (postgres://postgres@127.0.0.1:5432),
-# BENCH_BACKENDS ("sqlite postgres"), BENCH_KEEP=1 keeps the work directory.
+# BENCH_BACKENDS ("sqlite postgres"), BENCH_KEEP=1 keeps the work directory,
+# BENCH_SKIP_BUILD=1 measures the release binaries already built.
 # Every load run is bounded in time and goes to 127.0.0.1 only.
 set -euo pipefail
 
@@ -62,8 +63,10 @@ if ! need oha; then
 fi
 [[ $(nproc --all) -ge 2 ]] || die "needs two CPUs (server and load generator each pinned to one)"
 
-log "building release binaries"
-(cd "$ROOT" && cargo build --release --quiet --bin vestibule --bin vestibule-bench-baseline)
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  log "building release binaries"
+  (cd "$ROOT" && cargo build --release --quiet --bin vestibule --bin vestibule-bench-baseline)
+fi
 VESTIBULE=$ROOT/target/release/vestibule
 BASELINE=$ROOT/target/release/vestibule-bench-baseline
 

@@ -299,21 +299,23 @@ macro_rules! audit_logs {
                     after: Option<(Timestamp, String)>,
                     limit: u32,
                 ) -> Result<Vec<AuditLogEvent>, StoreError> {
+                    // After the first page the cursor itself is the lower bound, as a row
+                    // value: the index range starts there instead of at `range_start`, so
+                    // each page costs the same wherever it falls in the range.
+                    let (lower, bound) = match after {
+                        None => ("occurred_at >= $4", vec![Arg::Int(x.range_start.millis())]),
+                        Some((at, id)) => ("(occurred_at, id) > ($4, $5)", vec![Arg::Int(at.millis()), Arg::Text(id)]),
+                    };
                     let mut sql = format!(
                         "SELECT {EVENT_COLUMNS} FROM audit_log_events WHERE environment_id = $1 AND organization_id = $2 \
-                         AND occurred_at >= $3 AND occurred_at <= $4"
+                         AND occurred_at <= $3 AND {lower}"
                     );
                     let mut args = vec![
                         Arg::Text(x.environment_id.clone()),
                         Arg::Text(x.organization_id.clone()),
-                        Arg::Int(x.range_start.millis()),
                         Arg::Int(x.range_end.millis()),
                     ];
-                    if let Some((at, id)) = after {
-                        let n = args.len();
-                        sql.push_str(&format!(" AND (occurred_at > ${} OR (occurred_at = ${} AND id > ${}))", n + 1, n + 2, n + 3));
-                        args.extend([Arg::Int(at.millis()), Arg::Int(at.millis()), Arg::Text(id)]);
-                    }
+                    args.extend(bound);
                     let f = &x.filter;
                     if !f.actions.is_empty() {
                         sql.push_str(&format!(" AND action IN {}", placeholders(args.len() + 1, f.actions.len())));
