@@ -56,14 +56,17 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
             .connect_with(opts)
             .await?;
         migrate::postgres(&pool).await?;
-        // Fresh statistics so the planner uses the indexes from the first request, even
-        // where autovacuum is off or has not run yet.
-        sqlx::raw_sql(
-            "ANALYZE organizations, organization_domains, users, organization_memberships, events, api_keys, \
-             webhook_deliveries, audit_log_events",
-        )
-        .execute(&pool)
-        .await?;
+        // Fresh statistics so the planner uses the indexes, even where autovacuum is off or
+        // has not run yet. In the background: on a large database it takes longer than
+        // starting should.
+        let analyze = pool.clone();
+        tokio::spawn(async move {
+            let sql = "ANALYZE organizations, organization_domains, users, organization_memberships, events, api_keys, \
+                       webhook_deliveries, audit_log_events";
+            if let Err(e) = sqlx::raw_sql(sql).execute(&analyze).await {
+                tracing::warn!(error = %e, "ANALYZE after start failed");
+            }
+        });
         return Ok(Arc::new(PgStore { write: pool.clone(), read: pool }));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
