@@ -4,6 +4,7 @@
 
 pub mod audit_logs;
 pub mod authorization;
+pub mod directories;
 pub mod dns;
 pub mod environments;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod metadata;
 pub mod organizations;
 pub mod pagination;
 pub mod passwords;
+pub mod scim;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;

@@ -7,6 +7,7 @@
 mod migrate;
 mod sql;
 mod sql_audit_logs;
+mod sql_directories;
 mod sql_people;
 mod sql_webhooks;
 
