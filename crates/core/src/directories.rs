@@ -354,6 +354,20 @@ pub struct MemberChange {
     pub event: Event,
 }
 
+/// One change to a group: its new row (when its attributes changed), the events that
+/// always go with it, and membership changes applied one row at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupChange<'a> {
+    /// The new row and the version it must still have.
+    pub group: Option<(&'a DirectoryGroup, i64)>,
+    /// Events recorded unconditionally (e.g. `dsync.group.updated`).
+    pub events: &'a [Event],
+    /// Members to add.
+    pub add: &'a [MemberChange],
+    /// Members to remove.
+    pub remove: &'a [MemberChange],
+}
+
 /// How many memberships a [`DirectoryStore::change_group`] call really changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemberCounts {
@@ -415,16 +429,7 @@ pub trait DirectoryStore {
     /// In one transaction: replaces the group row (when given, if its version is still the
     /// expected one), records `events`, then applies each membership change as a single
     /// statement, recording its event only when a row really changed.
-    async fn change_group(
-        &self,
-        env: &str,
-        directory_id: &str,
-        group_id: &str,
-        group: Option<(&DirectoryGroup, i64)>,
-        events: &[Event],
-        add: &[MemberChange],
-        remove: &[MemberChange],
-    ) -> Result<MemberCounts, StoreError>;
+    async fn change_group(&self, env: &str, directory_id: &str, group_id: &str, change: &GroupChange<'_>) -> Result<MemberCounts, StoreError>;
     /// Deletes a group and its memberships.
     async fn delete_directory_group(&self, env: &str, directory_id: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// Groups of a directory matching a SCIM filter, ordered by id, from 0-based `offset`.

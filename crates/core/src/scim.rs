@@ -6,7 +6,7 @@
 //! condition tree over the fields the store indexes; the store turns it into
 //! parameterised SQL, so filters are evaluated by the database.
 
-use crate::directories::{fold, DirectoryCredentials, DirectoryGroup, DirectoryUser, MemberChange};
+use crate::directories::{fold, DirectoryCredentials, DirectoryGroup, DirectoryUser, GroupChange, MemberChange};
 use crate::error::{CoreError, Result};
 use crate::events::Event;
 use crate::store::StoreError;
@@ -128,7 +128,10 @@ fn literal(field: Field, op: CompareOp, value: &CompValue, path: &AttrPath) -> s
     }
 }
 
-fn field_of(scope: Scope, path: &AttrPath) -> std::result::Result<(Field, Option<fn(Box<Cond>) -> Cond>), ScimError> {
+/// Wraps a condition on a multi-valued attribute's values (`Cond::AnyEmail`, …).
+type Wrap = fn(Box<Cond>) -> Cond;
+
+fn field_of(scope: Scope, path: &AttrPath) -> std::result::Result<(Field, Option<Wrap>), ScimError> {
     if !path.is_core() {
         return Err(unsupported(path));
     }
@@ -144,10 +147,10 @@ fn field_of(scope: Scope, path: &AttrPath) -> std::result::Result<(Field, Option
         (Scope::User, "name", Some("givenname")) => (Field::GivenName, None),
         (Scope::User, "name", Some("familyname")) => (Field::FamilyName, None),
         (Scope::User, "active", None) => (Field::Active, None),
-        (Scope::User, "emails", None | Some("value")) => (Field::EmailValue, Some(Cond::AnyEmail as fn(Box<Cond>) -> Cond)),
-        (Scope::User, "emails", Some("type")) => (Field::EmailType, Some(Cond::AnyEmail as fn(Box<Cond>) -> Cond)),
-        (Scope::User, "emails", Some("primary")) => (Field::EmailPrimary, Some(Cond::AnyEmail as fn(Box<Cond>) -> Cond)),
-        (Scope::Group, "members", None | Some("value")) => (Field::MemberValue, Some(Cond::AnyMember as fn(Box<Cond>) -> Cond)),
+        (Scope::User, "emails", None | Some("value")) => (Field::EmailValue, Some(Cond::AnyEmail as Wrap)),
+        (Scope::User, "emails", Some("type")) => (Field::EmailType, Some(Cond::AnyEmail as Wrap)),
+        (Scope::User, "emails", Some("primary")) => (Field::EmailPrimary, Some(Cond::AnyEmail as Wrap)),
+        (Scope::Group, "members", None | Some("value")) => (Field::MemberValue, Some(Cond::AnyMember as Wrap)),
         (Scope::Email, "value", None) => (Field::EmailValue, None),
         (Scope::Email, "type", None) => (Field::EmailType, None),
         (Scope::Email, "primary", None) => (Field::EmailPrimary, None),
@@ -440,7 +443,7 @@ impl Vestibule {
         v["groups"] = Value::Array(
             groups
                 .iter()
-                .map(|g| json!({"value": g.id, "display": g.display_name(), "$ref": format!("{base}/Groups/{}", g.id), "type": "direct"}))
+                .map(|g| json!({"value": g.id, "display": g.display_name(), "$ref": format!("{base}/Groups/{}", g.id)}))
                 .collect(),
         );
         if groups.is_empty()
@@ -460,7 +463,8 @@ impl Vestibule {
             v["members"] = Value::Array(
                 members
                     .iter()
-                    .map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{base}/Users/{id}"), "type": "User"}))
+                    // Exactly the sub-attributes `/Schemas` publishes: strict clients refuse others.
+                    .map(|(id, _)| json!({"value": id, "$ref": format!("{base}/Users/{id}")}))
                     .collect(),
             );
         }
@@ -708,7 +712,8 @@ impl Vestibule {
         }
         let add = self.member_changes(c, &next, adds, "dsync.group.user_added", true).await?;
         let remove = self.member_changes(c, &next, removes, "dsync.group.user_removed", false).await?;
-        match self.store.change_group(&c.environment_id, &c.directory.id, &current.id, row, &events, &add, &remove).await {
+        let change = GroupChange { group: row, events: &events, add: &add, remove: &remove };
+        match self.store.change_group(&c.environment_id, &c.directory.id, &current.id, &change).await {
             Ok(_) => Ok(true),
             Err(StoreError::Contended) => Ok(false),
             Err(e) => Err(e.into()),

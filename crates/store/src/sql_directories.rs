@@ -159,7 +159,7 @@ macro_rules! directories {
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use vestibule_core::directories::{
-                Directory, DirectoryCredentials, DirectoryFilter, DirectoryGroup, DirectoryMemberFilter, DirectoryStore, MemberChange,
+                Directory, DirectoryCredentials, DirectoryFilter, DirectoryGroup, DirectoryMemberFilter, DirectoryStore, GroupChange,
                 MemberCounts, ScimPage,
             };
             use vestibule_core::events::Event;
@@ -602,18 +602,10 @@ macro_rules! directories {
                     row.as_ref().map(group).transpose().map_err(map_err)
                 }
 
-                async fn change_group(
-                    &self,
-                    env: &str,
-                    directory_id: &str,
-                    group_id: &str,
-                    g: Option<(&DirectoryGroup, i64)>,
-                    events: &[Event],
-                    add: &[MemberChange],
-                    remove: &[MemberChange],
-                ) -> Result<MemberCounts, StoreError> {
+                async fn change_group(&self, env: &str, directory_id: &str, group_id: &str, change: &GroupChange<'_>) -> Result<MemberCounts, StoreError> {
+                    let GroupChange { group: row, events, add, remove } = *change;
                     let mut tx = self.write.begin().await.map_err(map_err)?;
-                    if let Some((g, expected)) = g {
+                    if let Some((g, expected)) = row {
                         let done = sqlx::query(
                             "UPDATE directory_groups SET resource = $3, display_name_key = $4, external_id = $5, updated_at = $6, version = $7 \
                              WHERE environment_id = $1 AND id = $2 AND version = $8",
