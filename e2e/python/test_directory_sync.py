@@ -151,8 +151,6 @@ def test_scim2_tester_checks_all_pass(fresh_server: harness.ServerProcess) -> No
     headers = {"Authorization": f"Bearer {directory['scim']['bearer_token']}"}
     with httpx2.Client(base_url=directory["scim"]["endpoint"], headers=headers, timeout=30.0) as http:
         results = check_server(SyncSCIMClient(http), raise_exceptions=False)
-    failures = [(r.title, r.resource_type, r.reason) for r in results if r.status not in (Status.SUCCESS, Status.SKIPPED)]
-    assert results, "scim2-tester ran no checks"
-    assert failures == [], "\n".join(map(str, failures))
-    passed = [r for r in results if r.status == Status.SUCCESS]
-    assert len(passed) > 20
+    not_passed = [(r.status.name, r.title, r.resource_type, r.reason) for r in results if r.status != Status.SUCCESS]
+    assert not_passed == [], "\n".join(map(str, not_passed))
+    assert len(results) > 100, "scim2-tester ran its whole suite"

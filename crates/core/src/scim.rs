@@ -846,6 +846,30 @@ impl Vestibule {
         Err(CoreError::Conflict { code: "concurrent_update", message: "The group changed concurrently; retry.".into() })
     }
 
+    /// `POST /.search`: Users then Groups in one list. A filter that only one of the two
+    /// resource types understands selects that type alone (`None` for a type leaves it out).
+    pub async fn scim_search_all(&self, c: &DirectoryCredentials, users: Option<&Cond>, groups: Option<&Cond>, start_index: u64, count: u64, with_members: bool) -> Result<Value> {
+        let start = start_index.max(1);
+        let count = count.min(MAX_COUNT);
+        let (mut resources, users_total) = match users {
+            Some(cond) => {
+                let list = self.scim_list_users(c, cond, start, count).await?;
+                let total = list["totalResults"].as_u64().unwrap_or(0);
+                (list["Resources"].as_array().cloned().unwrap_or_default(), total)
+            }
+            None => (Vec::new(), 0),
+        };
+        let mut total = users_total;
+        if let Some(cond) = groups {
+            let group_start = if start > users_total { start - users_total } else { 1 };
+            let left = count.saturating_sub(resources.len() as u64);
+            let list = self.scim_list_groups(c, cond, group_start, left, with_members).await?;
+            total += list["totalResults"].as_u64().unwrap_or(0);
+            resources.extend(list["Resources"].as_array().cloned().unwrap_or_default());
+        }
+        Ok(list_response(total, start, resources))
+    }
+
     /// `DELETE /Groups/{id}`.
     pub async fn scim_delete_group(&self, c: &DirectoryCredentials, id: &str) -> Result<()> {
         let g = self.scim_group(c, id).await?;

@@ -398,8 +398,14 @@ async fn schema(State(s): State<AppState>, Directory(c): Directory, axum::extrac
         .ok_or_else(|| failure(404, None, &format!("Schema '{id}' not found.")))
 }
 
-async fn search_all(Directory(_): Directory) -> ScimResult {
-    Err(failure(501, None, "Searching several resource types at once is not supported."))
+async fn search_all(State(s): State<AppState>, Directory(c): Directory, ScimBody(b): ScimBody) -> ScimResult {
+    let r = ListRequest::from_body(&b)?;
+    let (users, groups) = (r.cond(false), r.cond(true));
+    if let (Err(e), Err(_)) = (&users, &groups) {
+        return Err(ScimFailure(e.0.clone()));
+    }
+    let list = s.app.scim_search_all(&c, users.as_ref().ok(), groups.as_ref().ok(), r.start_index, r.count, wants_members(&r.projection)).await?;
+    Ok(scim_json(StatusCode::OK, &project_list(list, &r.projection)))
 }
 
 async fn unknown(Directory(_): Directory) -> ScimResult {
