@@ -343,6 +343,10 @@ pub struct DirectoryMemberFilter {
     pub directory_id: Option<String>,
     /// Users of this group (for users) or groups of this user (for groups).
     pub related_id: Option<String>,
+    /// Users with this identity-provider id (users only).
+    pub idp_id: Option<String>,
+    /// Users with this primary email, compared case-insensitively (users only).
+    pub email: Option<String>,
 }
 
 /// A change to one membership, with the event to record if the row really changes.

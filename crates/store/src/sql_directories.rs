@@ -538,6 +538,19 @@ macro_rules! directories {
                     let n = args.len() + 1 + usize::from(filter.directory_id.is_some());
                     let related = format!("u.id IN (SELECT user_id FROM directory_group_members WHERE environment_id = $1 AND group_id = ${n})");
                     sql.push_str(&member_filter(filter, "u", &related, &mut args));
+                    if let Some(idp) = &filter.idp_id {
+                        args.push(idp.clone());
+                        let n = args.len();
+                        sql.push_str(&format!(" AND (u.external_id = ${n} OR (u.external_id IS NULL AND u.id = ${n}))"));
+                    }
+                    if let Some(email) = &filter.email {
+                        args.push(fold(email));
+                        sql.push_str(&format!(
+                            " AND EXISTS (SELECT 1 FROM directory_user_emails e WHERE e.environment_id = u.environment_id AND e.user_id = u.id \
+                             AND e.value_key = ${} AND (e.is_primary = TRUE OR e.position = 0))",
+                            args.len()
+                        ));
+                    }
                     let dir = if q.scan_ascending { "ASC" } else { "DESC" };
                     sql.push_str(&format!(" ORDER BY u.id {dir} LIMIT {}", q.fetch));
                     let mut query = sqlx::query(AssertSqlSafe(sql));

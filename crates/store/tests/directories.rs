@@ -119,6 +119,12 @@ async fn updates_emit_only_real_changes(store: Arc<dyn Store>) {
     assert_eq!(last.data["previous_attributes"], json!({"active": true}));
     let workos = s.app.get_directory_user(&s.env, &id).await.unwrap();
     assert_eq!((workos["state"].clone(), workos["first_name"].clone(), workos["email"].clone()), (json!("inactive"), json!("Ada"), json!("ada@acme.com")));
+    let page = PageRequest { limit: 10, ..Default::default() };
+    let dir = Some(s.creds.directory.id.clone());
+    for (idp, email, found) in [(Some("ext-Ada"), None, 1), (Some("ext-ada"), None, 0), (None, Some("ADA@acme.com"), 1), (None, Some("Ada@home.example"), 0)] {
+        let f = DirectoryMemberFilter { directory_id: dir.clone(), idp_id: idp.map(str::to_owned), email: email.map(str::to_owned), ..Default::default() };
+        assert_eq!(s.app.list_directory_users(&s.env, f, page.clone()).await.unwrap().data.len(), found, "{idp:?} {email:?}");
+    }
     // Unknown attributes stay in raw_attributes.
     let mut extra = user("ada@acme.com", "Ada", "ada@acme.com", false);
     extra["urn:example:custom:1.0:User"] = json!({"badge": "42"});
@@ -175,10 +181,10 @@ async fn memberships_are_idempotent_and_evented_once(store: Arc<dyn Store>) {
     assert_eq!(members, [ids[2].as_str()]);
     // The WorkOS API sees the same.
     let page = PageRequest { limit: 10, ..Default::default() };
-    let by_group = s.app.list_directory_users(&s.env, DirectoryMemberFilter { directory_id: None, related_id: Some(gid.clone()) }, page.clone()).await.unwrap();
+    let by_group = s.app.list_directory_users(&s.env, DirectoryMemberFilter { related_id: Some(gid.clone()), ..Default::default() }, page.clone()).await.unwrap();
     assert_eq!(by_group.data.iter().map(|u| u["id"].as_str().unwrap()).collect::<Vec<_>>(), [ids[2].as_str()]);
     assert_eq!(by_group.data[0]["groups"][0]["name"], json!("Engineering"));
-    let groups = s.app.list_directory_groups(&s.env, DirectoryMemberFilter { directory_id: Some(s.creds.directory.id.clone()), related_id: Some(ids[2].clone()) }, page.clone()).await.unwrap();
+    let groups = s.app.list_directory_groups(&s.env, DirectoryMemberFilter { directory_id: Some(s.creds.directory.id.clone()), related_id: Some(ids[2].clone()), ..Default::default() }, page.clone()).await.unwrap();
     assert_eq!(groups.data.len(), 1);
     // Unknown members are refused and change nothing.
     let before = event_names(&s.app, &s.env).await;

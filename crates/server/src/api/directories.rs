@@ -49,6 +49,8 @@ pub async fn list_directory_users(State(s): State<AppState>, env: Env, q: Query)
     let filter = DirectoryMemberFilter {
         directory_id: q.get("directory").map(str::to_owned),
         related_id: q.get("group").map(str::to_owned),
+        idp_id: q.get("idp_id").map(str::to_owned),
+        email: q.get("email").map(str::to_owned),
     };
     Ok(list(s.app.list_directory_users(env.id(), filter, page).await?))
 }
@@ -64,6 +66,7 @@ pub async fn list_directory_groups(State(s): State<AppState>, env: Env, q: Query
     let filter = DirectoryMemberFilter {
         directory_id: q.get("directory").map(str::to_owned),
         related_id: q.get("user").map(str::to_owned),
+        ..Default::default()
     };
     Ok(list(s.app.list_directory_groups(env.id(), filter, page).await?))
 }
