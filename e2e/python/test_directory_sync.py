@@ -71,7 +71,7 @@ def replay(scim: httpx.Client, fixture: Dict[str, Any]) -> Dict[str, str]:
 
 
 @pytest.mark.parametrize("idp,kind", [("okta", "okta scim v2.0"), ("entra", "azure scim v2.0")])
-def test_recorded_provisioning_is_what_the_sdk_sees(fresh_server: harness.ServerProcess, idp: str, kind: str) -> None:
+def test_recorded_provisioning_is_what_the_sdk_sees(fresh_server: harness.ServerProcess, fresh_api: harness.Api, idp: str, kind: str) -> None:
     fixture = json.loads((FIXTURES / f"{idp}.json").read_text())
     client = harness.sdk(fresh_server)
     directory = create_directory(fresh_server, client, kind)
@@ -107,6 +107,16 @@ def test_recorded_provisioning_is_what_the_sdk_sees(fresh_server: harness.Server
 
     events = [e.event for e in client.events.list_events(events=DSYNC_EVENTS, limit=100).auto_paging_iter()]
     assert events == want["events"]
+
+    # Every read answer matches the official spec's schemas (the contract check raises).
+    some_user, some_group = next(iter(users.values())), next(iter(groups.values()))
+    for path in [
+        "/directories", f"/directories/{directory['id']}", f"/directories?organization_id={directory['organization_id']}",
+        f"/directory_users?directory={directory['id']}", f"/directory_users?group={some_group.id}", f"/directory_users/{some_user.id}",
+        f"/directory_groups?directory={directory['id']}", f"/directory_groups?user={some_user.id}", f"/directory_groups/{some_group.id}",
+    ]:
+        assert fresh_api.get(path).status_code == 200, path
+    assert fresh_api.get(f"/directory_users/{harness.missing_id('directory_user')}").status_code == 404
 
     # Deleting the directory deletes its users and groups and says so.
     client.directory_sync.delete_directory(directory["id"])
