@@ -12,6 +12,7 @@ use crate::{plausible, secrets, to_json, Vestibule};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use vestibule_ids::Kind;
 use vestibule_scim::filter::get_ci;
 use vestibule_scim::ENTERPRISE_SCHEMA;
@@ -54,7 +55,14 @@ pub struct Directory {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// Extra `custom_attributes` of its users: name → SCIM attribute path (e.g.
+    /// `badge` → `urn:example:ext:1.0:User:badge`), on top of the standard ones.
+    #[serde(skip)]
+    pub custom_attribute_mapping: BTreeMap<String, String>,
 }
+
+/// Most entries of a directory's custom attribute mapping.
+pub const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 
 impl HasId for Directory {
     fn id(&self) -> &str {
@@ -94,6 +102,8 @@ pub struct DirectoryUser {
     pub organization_id: String,
     /// The SCIM resource.
     pub resource: Value,
+    /// The normalized attributes, computed with the directory's mapping when written.
+    pub custom_attributes: Value,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -188,8 +198,25 @@ impl DirectoryUser {
         self.external_id().unwrap_or_else(|| self.id.clone())
     }
 
-    /// The attributes WorkOS normalizes from the enterprise extension and the core schema.
-    pub fn custom_attributes(&self) -> Value {
+    /// The attributes WorkOS normalizes from the enterprise extension and the core
+    /// schema, plus those `mapping` names (name → SCIM attribute path).
+    pub fn map_custom_attributes(&self, mapping: &BTreeMap<String, String>) -> Value {
+        let mut out = self.standard_custom_attributes();
+        for (name, path) in mapping {
+            let Some(p) = vestibule_scim::filter::AttrPath::parse(path) else { continue };
+            let holder = if p.is_core() { Some(&self.resource) } else { p.schema.as_deref().and_then(|s| get_ci(&self.resource, s)) };
+            let value = holder.and_then(|h| get_ci(h, &p.attr)).and_then(|v| match &p.sub {
+                Some(sub) => get_ci(v, sub),
+                None => Some(v),
+            });
+            if let (Some(v), Value::Object(o)) = (value, &mut out) {
+                o.insert(name.clone(), v.clone());
+            }
+        }
+        out
+    }
+
+    fn standard_custom_attributes(&self) -> Value {
         let mut out = Map::new();
         let ent = get_ci(&self.resource, ENTERPRISE_SCHEMA);
         for (from, to) in [
@@ -246,7 +273,7 @@ impl DirectoryUser {
             "username": Some(self.user_name()).filter(|u| !u.is_empty()),
             "job_title": text(get_ci(&self.resource, "title")),
             "state": state,
-            "custom_attributes": self.custom_attributes(),
+            "custom_attributes": self.custom_attributes,
             "raw_attributes": self.resource,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -485,6 +512,23 @@ impl Vestibule {
         let name = f.required_string("name", 255);
         let kind = f.optional_string("type", 64).map(|t| t.to_ascii_lowercase());
         let domain = f.optional_string("domain", 253);
+        let mut mapping = BTreeMap::new();
+        match f.value("custom_attributes") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) if m.len() <= MAX_CUSTOM_ATTRIBUTES => {
+                for (name, path) in m {
+                    let valid = name.len() <= 64
+                        && !name.is_empty()
+                        && path.as_str().is_some_and(|p| p.len() <= 256 && vestibule_scim::filter::AttrPath::parse(p).is_some_and(|a| !a.attr.is_empty()));
+                    if valid {
+                        mapping.insert(name.clone(), path.as_str().unwrap_or_default().to_owned());
+                    } else {
+                        f.invalid(&format!("custom_attributes.{name}"), "invalid");
+                    }
+                }
+            }
+            Some(_) => f.invalid("custom_attributes", "invalid"),
+        }
         if let Some(k) = &kind
             && !SCIM_TYPES.contains(&k.as_str())
         {
@@ -504,6 +548,7 @@ impl Vestibule {
             domain: domain.or_else(|| org.domains.first().map(|d| d.domain.clone())),
             created_at: now,
             updated_at: now,
+            custom_attribute_mapping: mapping,
         };
         let token = secrets::random_base62(48);
         self.store.insert_directory(env, &d, &secrets::digest(&token), &[]).await?;

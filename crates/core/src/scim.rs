@@ -507,15 +507,17 @@ impl Vestibule {
         patch::normalize(&mut resource, &patch::USER);
         check_user(&resource).map_err(scim)?;
         let now = Timestamp::now();
-        let u = DirectoryUser {
+        let mut u = DirectoryUser {
             id: vestibule_ids::generate(Kind::DirectoryUser),
             directory_id: c.directory.id.clone(),
             organization_id: c.directory.organization_id.clone(),
             resource,
+            custom_attributes: Value::Null,
             created_at: now,
             updated_at: now,
             version: 1,
         };
+        u.custom_attributes = u.map_custom_attributes(&c.directory.custom_attribute_mapping);
         let event = self.dsync_event(c, "dsync.user.created", u.view(), now);
         self.store.insert_directory_user(&c.environment_id, &u, &[event]).await.map_err(conflict)?;
         Ok(self.scim_user_json(c, &u, &[]))
@@ -555,6 +557,7 @@ impl Vestibule {
         let now = Timestamp::now();
         let mut next = current.clone();
         next.resource = resource;
+        next.custom_attributes = next.map_custom_attributes(&c.directory.custom_attribute_mapping);
         next.updated_at = now;
         next.version = current.version + 1;
         let mut data = next.view();

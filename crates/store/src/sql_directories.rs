@@ -10,8 +10,8 @@ use vestibule_core::scim::{Cond, Field, Literal};
 use vestibule_core::StoreError;
 use vestibule_scim::filter::CompareOp;
 
-const DIRECTORY_COLUMNS: &str = "id, organization_id, external_key, type, state, name, domain, created_at, updated_at";
-const USER_COLUMNS: &str = "u.id, u.directory_id, u.organization_id, u.resource, u.created_at, u.updated_at, u.version";
+const DIRECTORY_COLUMNS: &str = "id, organization_id, external_key, type, state, name, domain, custom_attribute_mapping, created_at, updated_at";
+const USER_COLUMNS: &str = "u.id, u.directory_id, u.organization_id, u.resource, u.custom_attributes, u.created_at, u.updated_at, u.version";
 const GROUP_COLUMNS: &str = "g.id, g.directory_id, g.organization_id, g.resource, g.created_at, g.updated_at, g.version";
 
 /// A value bound to a placeholder.
@@ -181,6 +181,7 @@ macro_rules! directories {
                     domain: r.try_get("domain")?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
+                    custom_attribute_mapping: serde_json::from_str(&r.try_get::<String, _>("custom_attribute_mapping")?).unwrap_or_default(),
                 })
             }
 
@@ -191,6 +192,7 @@ macro_rules! directories {
                     directory_id: r.try_get("directory_id")?,
                     organization_id: r.try_get("organization_id")?,
                     resource: serde_json::from_str(&resource).unwrap_or_default(),
+                    custom_attributes: serde_json::from_str(&r.try_get::<String, _>("custom_attributes")?).unwrap_or_default(),
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                     version: r.try_get("version")?,
@@ -273,8 +275,8 @@ macro_rules! directories {
                 async fn insert_directory(&self, env: &str, d: &Directory, token_digest: &str, events: &[Event]) -> Result<(), StoreError> {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     sqlx::query(
-                        "INSERT INTO directories (environment_id, id, organization_id, external_key, type, state, name, domain, token_digest, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        "INSERT INTO directories (environment_id, id, organization_id, external_key, type, state, name, domain, token_digest, created_at, updated_at, \
+                         custom_attribute_mapping) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
                     .bind(env)
                     .bind(&d.id)
@@ -287,6 +289,7 @@ macro_rules! directories {
                     .bind(token_digest)
                     .bind(d.created_at.millis())
                     .bind(d.updated_at.millis())
+                    .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
@@ -404,8 +407,8 @@ macro_rules! directories {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     sqlx::query(
                         "INSERT INTO directory_users (environment_id, id, directory_id, organization_id, resource, user_name, user_name_key, \
-                         external_id, display_name_key, given_name_key, family_name_key, active, created_at, updated_at, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                         external_id, display_name_key, given_name_key, family_name_key, active, created_at, updated_at, version, custom_attributes) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                     )
                     .bind(env)
                     .bind(&u.id)
@@ -422,6 +425,7 @@ macro_rules! directories {
                     .bind(u.created_at.millis())
                     .bind(u.updated_at.millis())
                     .bind(u.version)
+                    .bind(u.custom_attributes.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
@@ -464,7 +468,7 @@ macro_rules! directories {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     let done = sqlx::query(
                         "UPDATE directory_users SET resource = $3, user_name = $4, user_name_key = $5, external_id = $6, display_name_key = $7, \
-                         given_name_key = $8, family_name_key = $9, active = $10, updated_at = $11, version = $12 \
+                         given_name_key = $8, family_name_key = $9, active = $10, updated_at = $11, version = $12, custom_attributes = $14 \
                          WHERE environment_id = $1 AND id = $2 AND version = $13",
                     )
                     .bind(env)
@@ -480,6 +484,7 @@ macro_rules! directories {
                     .bind(u.updated_at.millis())
                     .bind(u.version)
                     .bind(expected_version)
+                    .bind(u.custom_attributes.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;

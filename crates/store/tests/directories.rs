@@ -131,6 +131,18 @@ async fn updates_emit_only_real_changes(store: Arc<dyn Store>) {
     s.app.scim_replace_user(&s.creds, &id, &extra).await.unwrap();
     let workos = s.app.get_directory_user(&s.env, &id).await.unwrap();
     assert_eq!(workos["raw_attributes"]["urn:example:custom:1.0:User"], json!({"badge": "42"}));
+    assert_eq!(workos["custom_attributes"]["username"], json!("ada@acme.com"));
+    // A directory's own mapping adds custom attributes from any SCIM attribute.
+    let org = s.app.create_organization(&s.env, &json!({"name": "Mapped"})).await.unwrap();
+    let bad = s.app.create_directory(&s.env, &json!({"organization_id": org.id, "name": "M", "custom_attributes": {"x": "not a path!"}})).await;
+    assert!(matches!(bad, Err(CoreError::Validation(_))), "{bad:?}");
+    let mapping = json!({"badge": "urn:example:custom:1.0:User:badge", "given": "name.givenName", "missing": "nickName"});
+    let d = s.app.create_directory(&s.env, &json!({"organization_id": org.id, "name": "M", "custom_attributes": mapping})).await.unwrap();
+    let c = s.app.authenticate_scim(&d.directory.external_key, &d.scim.bearer_token).await.unwrap().unwrap();
+    let mapped = s.app.scim_create_user(&c, &extra).await.unwrap();
+    let workos = s.app.get_directory_user(&s.env, mapped["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!((workos["custom_attributes"]["badge"].clone(), workos["custom_attributes"]["given"].clone()), (json!("42"), json!("Ada")));
+    assert!(workos["custom_attributes"].get("missing").is_none());
     // A bad path changes nothing.
     let before = event_names(&s.app, &s.env).await;
     let err = s

@@ -11,6 +11,8 @@ CREATE TABLE directories (
     name             TEXT NOT NULL,
     domain           TEXT,
     token_digest     TEXT NOT NULL,
+    -- JSON: custom attribute name -> SCIM attribute path.
+    custom_attribute_mapping  TEXT NOT NULL,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     PRIMARY KEY (environment_id, id),
@@ -25,6 +27,7 @@ CREATE TABLE directory_users (
     directory_id      TEXT NOT NULL,
     organization_id   TEXT NOT NULL,
     resource          TEXT NOT NULL,
+    custom_attributes TEXT NOT NULL,
     user_name         TEXT NOT NULL,
     user_name_key     TEXT NOT NULL,
     external_id       TEXT,
