@@ -60,7 +60,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         // where autovacuum is off or has not run yet.
         sqlx::raw_sql(
             "ANALYZE organizations, organization_domains, users, organization_memberships, events, api_keys, \
-             webhook_deliveries, audit_log_events",
+             webhook_deliveries, audit_log_events, directories, directory_users, directory_user_emails, directory_groups, \
+             directory_group_members",
         )
         .execute(&pool)
         .await?;
