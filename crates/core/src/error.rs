@@ -99,6 +99,9 @@ pub enum CoreError {
     /// Storage failed; the cause is logged, never shown.
     #[error("storage error")]
     Store(#[from] StoreError),
+    /// A SCIM request failed in a way RFC 7644 names (status and `scimType`).
+    #[error("{0}")]
+    Scim(vestibule_scim::ScimError),
     /// An outbound dependency (DNS, SMTP, …) failed.
     #[error("upstream error: {0}")]
     Upstream(String),

@@ -5,6 +5,7 @@
 pub mod audit_logs;
 pub mod authorization;
 pub mod cache;
+pub mod directories;
 pub mod dns;
 pub mod environments;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod metadata;
 pub mod organizations;
 pub mod pagination;
 pub mod passwords;
+pub mod scim;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;

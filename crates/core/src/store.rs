@@ -3,6 +3,7 @@
 
 use crate::audit_logs::AuditLogStore;
 use crate::authorization::AuthorizationStore;
+use crate::directories::DirectoryStore;
 use crate::environments::EnvironmentStore;
 use crate::invitations::InvitationStore;
 use crate::mail::MailStore;
@@ -42,6 +43,7 @@ pub trait Store:
     + MailStore
     + WebhookStore
     + AuditLogStore
+    + DirectoryStore
     + Send
     + Sync
 {

@@ -38,6 +38,10 @@ pub enum Kind {
     Connection,
     /// `directory_…`
     Directory,
+    /// `directory_user_…`
+    DirectoryUser,
+    /// `directory_group_…`
+    DirectoryGroup,
     /// `we_…`
     WebhookEndpoint,
     /// `audit_log_event_…`
@@ -67,6 +71,8 @@ impl Kind {
             Kind::Permission => "perm",
             Kind::Connection => "conn",
             Kind::Directory => "directory",
+            Kind::DirectoryUser => "directory_user",
+            Kind::DirectoryGroup => "directory_group",
             Kind::WebhookEndpoint => "we",
             Kind::AuditLogEvent => "audit_log_event",
             Kind::AuditLogExport => "audit_log_export",

@@ -88,6 +88,10 @@ impl IntoResponse for ApiError {
                     json!({"message": "Something went wrong on our side.", "code": "server_error"}),
                 )
             }
+            ApiError::Core(CoreError::Scim(e)) => body(
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+                json!({"message": e.detail, "code": e.scim_type.unwrap_or("invalid_request")}),
+            ),
             ApiError::Core(CoreError::Upstream(e)) => {
                 tracing::warn!(error = %e, "upstream failure");
                 body(

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod error;
 pub mod extract;
 pub mod mailer;
+pub mod scim;
 pub mod middleware;
 pub mod state;
 pub mod webhooks;

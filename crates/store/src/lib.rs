@@ -8,6 +8,7 @@ pub mod changes;
 mod migrate;
 mod sql;
 mod sql_audit_logs;
+mod sql_directories;
 mod sql_people;
 mod sql_webhooks;
 
@@ -62,7 +63,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         let analyze = pool.clone();
         tokio::spawn(async move {
             let sql = "ANALYZE organizations, organization_domains, users, organization_memberships, events, api_keys, \
-                       webhook_deliveries, audit_log_events";
+                       webhook_deliveries, audit_log_events, directories, directory_users, directory_user_emails, \
+                       directory_groups, directory_group_members";
             if let Err(e) = sqlx::raw_sql(sql).execute(&analyze).await {
                 tracing::warn!(error = %e, "ANALYZE after start failed");
             }

@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_webhook_heads.sql"),
         include_str!("../migrations/postgres/0005_webhook_heads.sql"),
     ),
+    (
+        6,
+        "directories",
+        include_str!("../migrations/sqlite/0006_directories.sql"),
+        include_str!("../migrations/postgres/0006_directories.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

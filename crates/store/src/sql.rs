@@ -20,6 +20,12 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
     ("roles_slug", "roles.environment_id, roles.organization_id, roles.slug", "roles.slug"),
     ("permissions_slug", "permissions.environment_id, permissions.slug", "permissions.slug"),
     ("invitations_token", "invitations.token", "invitations.token"),
+    ("directories_external_key", "directories.external_key", "directories.external_key"),
+    (
+        "directory_users_user_name",
+        "directory_users.environment_id, directory_users.directory_id, directory_users.user_name_key",
+        "directory_users.user_name",
+    ),
     ("webhook_endpoints_url", "webhook_endpoints.environment_id, webhook_endpoints.endpoint_url", "webhook_endpoints.url"),
 ];
 

@@ -4,6 +4,7 @@
 pub mod audit_logs;
 pub mod authorization;
 pub mod dev;
+pub mod directories;
 pub mod events;
 pub mod invitations;
 pub mod memberships;
@@ -67,6 +68,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/organization_domains/{id}/verify", post(organization_domains::verify_organization_domain))
         .route("/events", get(events::list_events))
+        .route("/directories", get(directories::list_directories).post(directories::create_directory))
+        .route("/directories/{id}", get(directories::get_directory).delete(directories::delete_directory))
+        .route("/directories/{id}/scim_token", post(directories::rotate_directory_token))
+        .route("/directory_users", get(directories::list_directory_users))
+        .route("/directory_users/{id}", get(directories::get_directory_user))
+        .route("/directory_groups", get(directories::list_directory_groups))
+        .route("/directory_groups/{id}", get(directories::get_directory_group))
         .route("/user_management/users", get(users::list_users).post(users::create_user))
         .route("/user_management/users/external_id/{external_id}", get(users::get_user_by_external_id))
         .route("/user_management/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
@@ -151,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         // Signed links are their own credential: export downloads take no API key.
         .route("/audit_logs/exports/{id}/download", get(audit_logs::download_audit_log_export))
         .merge(authenticated)
+        // The identity provider's SCIM endpoint: its own bearer token, never an API key.
+        .merge(crate::scim::router(state.clone()))
         .fallback(|req: axum::extract::Request| async { crate::middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound).await })
         .method_not_allowed_fallback(|req: axum::extract::Request| async {
             crate::middleware::reject(req, 1024 * 1024, ApiError::MethodNotAllowed).await
