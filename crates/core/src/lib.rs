@@ -19,6 +19,10 @@ pub mod passwords;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
+pub mod sso;
+pub mod sso_flow;
+pub mod sso_oidc;
+pub mod sso_profile;
 pub mod store;
 pub mod time;
 pub mod users;
@@ -57,6 +61,8 @@ pub struct Vestibule {
     pub webhook_targets: Arc<dyn webhooks::TargetGuard>,
     /// Woken when an audit-log export is requested, so the export worker starts at once.
     pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
+    /// How SSO verifies responses and which redirect URIs it accepts unregistered.
+    pub sso: sso::SsoSettings,
 }
 
 impl Vestibule {
@@ -72,6 +78,7 @@ impl Vestibule {
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
             webhook_targets: Arc::new(webhooks::AllowAll),
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
+            sso: sso::SsoSettings::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::events::EventStore;
 use crate::idempotency::IdempotencyStore;
 use crate::organizations::OrganizationStore;
 use crate::rate_limit::RateLimitStore;
+use crate::sso::SsoStore;
 
 /// Failures a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,7 @@ pub trait Store:
     + MailStore
     + WebhookStore
     + AuditLogStore
+    + SsoStore
     + Send
     + Sync
 {

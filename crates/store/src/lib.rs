@@ -8,6 +8,7 @@ mod migrate;
 mod sql;
 mod sql_audit_logs;
 mod sql_people;
+mod sql_sso;
 mod sql_webhooks;
 
 use std::str::FromStr;

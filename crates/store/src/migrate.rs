@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_webhook_heads.sql"),
         include_str!("../migrations/postgres/0005_webhook_heads.sql"),
     ),
+    (
+        7,
+        "sso",
+        include_str!("../migrations/sqlite/0007_sso.sql"),
+        include_str!("../migrations/postgres/0007_sso.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =
