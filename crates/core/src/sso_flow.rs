@@ -79,6 +79,12 @@ impl From<CoreError> for TokenError {
     }
 }
 
+impl From<crate::store::StoreError> for TokenError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CoreError::from(e).into()
+    }
+}
+
 fn refuse(message: &str) -> CoreError {
     CoreError::BadRequest { code: "invalid_request", message: message.to_owned() }
 }
@@ -469,11 +475,5 @@ mod tests {
         assert!(is_localhost("http://localhost:3000/cb"));
         assert!(is_localhost("http://127.0.0.1/cb"));
         assert!(!is_localhost("http://localhost.evil.com/cb"));
-    }
-}
-
-impl From<crate::store::StoreError> for TokenError {
-    fn from(e: crate::store::StoreError) -> Self {
-        CoreError::from(e).into()
     }
 }

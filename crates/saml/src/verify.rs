@@ -321,7 +321,7 @@ fn check_signed_assertion(a: &Assertion, expect: &Expectations<'_>) -> Result<Ve
     let conditions = a.conditions.as_ref().ok_or(Rejection::Audience)?;
     let audiences = conditions.audience_restrictions.as_deref().unwrap_or_default();
     // Every AudienceRestriction must name us (SAML core 2.5.1.4).
-    if audiences.is_empty() || !audiences.iter().all(|r| r.audience.iter().any(|x| *x == expect.sp.entity_id)) {
+    if audiences.is_empty() || !audiences.iter().all(|r| r.audience.contains(&expect.sp.entity_id)) {
         return Err(Rejection::Audience);
     }
     let subject = a.subject.as_ref().ok_or(Rejection::NameId)?;
