@@ -276,3 +276,18 @@ def test_sso_and_connection_responses_match_the_official_spec(flow: Flow, client
         assert profile.status_code == 200 and profile.json()["id"] == token.json()["profile"]["id"]
     finally:
         api.close()
+
+
+def test_logout_authorize_and_redirect(flow: Flow, client: WorkOSClient) -> None:
+    req = flow.authorize(client)
+    code, _ = code_and_state(flow.post(encode(flow.idp.sign_assertion(flow.idp.response_tree(req, audience=flow.audience)))))
+    profile = client.sso.get_profile_and_token(code=code).profile
+    out = client.sso.authorize_logout(profile_id=profile.id)
+    assert out.logout_url == f"{flow.server.base_url}/sso/logout?token={out.logout_token}"
+    assert client.sso.get_logout_url(token=out.logout_token).endswith(f"/sso/logout?token={out.logout_token}")
+    first = flow.browser.get(out.logout_url)
+    assert first.status_code in (200, 302), first.text
+    again = flow.browser.get(out.logout_url)
+    assert again.status_code == 400, "a logout token is single-use"
+    with pytest.raises(Exception):
+        client.sso.authorize_logout(profile_id=harness.missing_id("prof"))

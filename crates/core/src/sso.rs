@@ -205,7 +205,7 @@ pub struct SsoRequest {
 /// A code or access token, stored by digest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SsoGrant {
-    /// `code` or `access_token`.
+    /// `code`, `access_token` or `logout`.
     pub kind: &'static str,
     /// The profile it is for.
     pub profile_id: String,
@@ -267,6 +267,8 @@ pub trait SsoStore {
     async fn remember_assertion(&self, env: &str, connection_id: &str, assertion_id: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
     /// Inserts or refreshes the profile of (connection, idp_id); returns its stable id.
     async fn upsert_profile(&self, env: &str, connection_id: &str, idp_id: &str, new_id: &str, data: &Value, now: Timestamp) -> Result<String, StoreError>;
+    /// A stored profile by id.
+    async fn get_profile(&self, env: &str, id: &str) -> Result<Option<Value>, StoreError>;
     /// Stores a code or access token under `digest`.
     async fn insert_sso_grant(&self, env: &str, digest: &str, g: &SsoGrant) -> Result<(), StoreError>;
     /// Removes and returns an unexpired code (single use).

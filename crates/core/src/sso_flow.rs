@@ -446,6 +446,49 @@ impl Vestibule {
 
 use sha2::Digest as _;
 
+/// How long a logout token may be used.
+pub const LOGOUT_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
+
+impl Vestibule {
+    /// `POST /sso/logout/authorize {profile_id}`: a single-use logout token and the URL
+    /// that uses it.
+    pub async fn authorize_sso_logout(&self, env: &str, body: &Value) -> Result<Value> {
+        let mut f = crate::metadata::Fields::new(body)?;
+        let profile_id = f.required_string("profile_id", 100);
+        f.finish()?;
+        let profile_id = profile_id.unwrap_or_default();
+        let not_found = || CoreError::NotFound { entity: "Profile", id: profile_id.clone() };
+        if !crate::plausible(Kind::Profile, &profile_id) {
+            return Err(not_found());
+        }
+        let profile = self.store.get_profile(env, &profile_id).await?.ok_or_else(not_found)?;
+        let token = secrets::random_base62(40);
+        let grant = SsoGrant {
+            kind: "logout",
+            profile_id: profile_id.clone(),
+            data: json!({"connection_id": profile["connection_id"]}),
+            expires_at: Timestamp::now().plus_millis(LOGOUT_TOKEN_TTL_MS),
+        };
+        self.store.insert_sso_grant(env, &secrets::digest(&token), &grant).await?;
+        let logout_url = with_query(&format!("{}/sso/logout", self.public_url), &[("token", Some(&token))]);
+        Ok(json!({"logout_url": logout_url, "logout_token": token}))
+    }
+
+    /// `GET /sso/logout?token=…`: ends the SSO session the token was issued for (its
+    /// access tokens stop working when they expire; IdP single logout is not offered) and
+    /// sends the browser to the environment's default redirect URI.
+    pub async fn sso_logout(&self, token: &str) -> Result<Option<Redirect>> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(refuse("The logout token is invalid or expired."));
+        }
+        let Some((env, _)) = self.store.take_sso_grant(&secrets::digest(token), "logout", Timestamp::now()).await? else {
+            return Err(refuse("The logout token is invalid or expired."));
+        };
+        let uris = self.store.list_redirect_uris(&env).await?;
+        Ok(uris.iter().find(|u| u.default).or(uris.first()).map(|u| Redirect::To(u.uri.clone())))
+    }
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();

@@ -49,7 +49,11 @@ macro_rules! sso {
                 Ok((
                     r.try_get("environment_id")?,
                     SsoGrant {
-                        kind: if kind == "code" { "code" } else { "access_token" },
+                        kind: match kind.as_str() {
+                            "code" => "code",
+                            "logout" => "logout",
+                            _ => "access_token",
+                        },
                         profile_id: r.try_get("profile_id")?,
                         data: serde_json::from_str(&data).unwrap_or_default(),
                         expires_at: Timestamp(r.try_get("expires_at")?),
@@ -281,6 +285,19 @@ macro_rules! sso {
                     .await
                     .map_err(map_err)?;
                     Ok(id)
+                }
+
+                async fn get_profile(&self, env: &str, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+                    let data: Option<String> = sqlx::query_scalar("SELECT data FROM sso_profiles WHERE environment_id = $1 AND id = $2")
+                        .bind(env)
+                        .bind(id)
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(data.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()).map(|mut v| {
+                        v["id"] = serde_json::Value::String(id.to_owned());
+                        v
+                    }))
                 }
 
                 async fn insert_sso_grant(&self, env: &str, digest: &str, g: &SsoGrant) -> Result<(), StoreError> {

@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
+        .route("/sso/logout/authorize", post(sso::authorize_logout))
         // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sso/authorize", get(sso::authorize))
         .route("/sso/token", post(sso::token))
         .route("/sso/profile", get(sso::profile))
+        .route("/sso/logout", get(sso::logout))
         .route("/sso/saml/acs/{key}", post(sso::saml_acs))
         .route("/sso/saml/metadata/{key}", get(sso::saml_metadata))
         .route("/sso/oidc/{key}/callback", get(sso::oidc_callback))

@@ -173,3 +173,16 @@ pub async fn oidc_callback(State(s): State<AppState>, Segment(key): Segment, q: 
     let Redirect::To(url) = s.app.consume_oidc_callback(&key, &params).await?;
     Ok(found(&url))
 }
+
+/// `POST /sso/logout/authorize`
+pub async fn authorize_logout(State(s): State<AppState>, env: Env, Body(body): Body) -> ApiResult<Response> {
+    Ok(ok(s.app.authorize_sso_logout(env.id(), &body).await?))
+}
+
+/// `GET /sso/logout?token=…`: a 302 to the default redirect URI, or 200 when none is registered.
+pub async fn logout(State(s): State<AppState>, q: Query) -> ApiResult<Response> {
+    match s.app.sso_logout(q.get("token").unwrap_or_default()).await? {
+        Some(Redirect::To(url)) => Ok(found(&url)),
+        None => Ok(ok(json!({"message": "Signed out."}))),
+    }
+}
