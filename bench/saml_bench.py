@@ -35,7 +35,7 @@ import harness  # noqa: E402
 from saml_idp import TestIdp, encode  # noqa: E402
 from lxml import etree  # noqa: E402
 
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / os.environ.get("SAML_BENCH_PROFILE", "release")
 SECONDS = float(os.environ.get("SAML_BENCH_SECONDS", "5"))
 COPIES = int(os.environ.get("SAML_BENCH_COPIES", "2000"))
 ROUNDS = int(os.environ.get("SAML_BENCH_ROUNDS", "200"))
