@@ -152,6 +152,9 @@ struct ServerArgs {
     /// Let webhook endpoints point at private networks and loopback (refused by default).
     #[arg(long, env = "VESTIBULE_WEBHOOK_ALLOW_PRIVATE")]
     webhook_allow_private: bool,
+    /// Seconds of clock difference tolerated with SAML and OIDC identity providers (default 60, at most 600).
+    #[arg(long, env = "VESTIBULE_SSO_CLOCK_SKEW_SECS", value_name = "SECONDS")]
+    sso_clock_skew_secs: Option<u64>,
     /// Sender of outbound mail.
     #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
     smtp_from: Option<String>,
@@ -193,6 +196,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         webhook_allow_private: args.webhook_allow_private.then_some(true),
         // Retry schedules are set in the TOML file only.
         webhook_retry_delays_ms: None,
+        sso_clock_skew_secs: args.sso_clock_skew_secs,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

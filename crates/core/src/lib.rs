@@ -22,6 +22,10 @@ pub mod scim;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
+pub mod sso;
+pub mod sso_flow;
+pub mod sso_oidc;
+pub mod sso_profile;
 pub mod store;
 pub mod time;
 pub mod users;
@@ -64,6 +68,8 @@ pub struct Vestibule {
     pub organizations_cache: Arc<cache::ReadCache>,
     /// API keys resolved in the last second.
     pub keys: Arc<cache::KeyCache>,
+    /// How SSO verifies responses and which redirect URIs it accepts unregistered.
+    pub sso: sso::SsoSettings,
 }
 
 impl Vestibule {
@@ -81,6 +87,7 @@ impl Vestibule {
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
             organizations_cache: Arc::new(cache::ReadCache::new(true)),
             keys: Arc::default(),
+            sso: sso::SsoSettings::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::events::EventStore;
 use crate::idempotency::IdempotencyStore;
 use crate::organizations::OrganizationStore;
 use crate::rate_limit::RateLimitStore;
+use crate::sso::SsoStore;
 
 /// Failures a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,7 @@ pub trait Store:
     + WebhookStore
     + AuditLogStore
     + DirectoryStore
+    + SsoStore
     + Send
     + Sync
 {

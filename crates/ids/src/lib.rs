@@ -52,6 +52,12 @@ pub enum Kind {
     AuditLogAction,
     /// `als_…`: an audit-log schema version, named only in list cursors.
     AuditLogSchema,
+    /// `prof_…`: an SSO profile.
+    Profile,
+    /// `ruri_…`: an allowed redirect URI.
+    RedirectUri,
+    /// `login_attempt_…`: one SSO login, succeeded or failed (extension).
+    LoginAttempt,
 }
 
 impl Kind {
@@ -78,6 +84,9 @@ impl Kind {
             Kind::AuditLogExport => "audit_log_export",
             Kind::AuditLogAction => "ala",
             Kind::AuditLogSchema => "als",
+            Kind::Profile => "prof",
+            Kind::RedirectUri => "ruri",
+            Kind::LoginAttempt => "login_attempt",
         }
     }
 }

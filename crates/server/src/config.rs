@@ -37,6 +37,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Delays between webhook attempts, in ms; the production or `--dev` schedule when unset.
     pub webhook_retry_delays_ms: Option<Vec<i64>>,
+    /// Tolerated clock difference with SAML and OIDC identity providers, in seconds.
+    pub sso_clock_skew_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for Config {
             .field("domain_verification_period_secs", &self.domain_verification_period_secs)
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_retry_delays_ms", &self.webhook_retry_delays_ms)
+            .field("sso_clock_skew_secs", &self.sso_clock_skew_secs)
             .finish()
     }
 }
@@ -75,6 +78,9 @@ pub fn redact_url(url: &str) -> String {
 pub const WORKOS_RATE_LIMIT: u64 = 6_000;
 /// The window of [`WORKOS_RATE_LIMIT`].
 pub const WORKOS_RATE_WINDOW_SECS: u64 = 60;
+
+/// Clock skew tolerated with identity providers by default: one minute.
+pub const DEFAULT_SSO_CLOCK_SKEW_SECS: u64 = 60;
 
 /// Settings as they appear in a TOML file; every one optional.
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +116,8 @@ pub struct FileConfig {
     pub webhook_allow_private: Option<bool>,
     /// See [`Config::webhook_retry_delays_ms`].
     pub webhook_retry_delays_ms: Option<Vec<i64>>,
+    /// See [`Config::sso_clock_skew_secs`].
+    pub sso_clock_skew_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -145,6 +153,7 @@ impl FileConfig {
                 .unwrap_or((vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64),
             webhook_allow_private: over.webhook_allow_private.or(self.webhook_allow_private).unwrap_or(false),
             webhook_retry_delays_ms: over.webhook_retry_delays_ms.or(self.webhook_retry_delays_ms),
+            sso_clock_skew_secs: over.sso_clock_skew_secs.or(self.sso_clock_skew_secs).unwrap_or(DEFAULT_SSO_CLOCK_SKEW_SECS),
         };
         config.validate()?;
         Ok(config)
@@ -169,6 +178,7 @@ impl Config {
             domain_verification_period_secs: (vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64,
             webhook_allow_private: false,
             webhook_retry_delays_ms: None,
+            sso_clock_skew_secs: DEFAULT_SSO_CLOCK_SKEW_SECS,
         }
     }
 
@@ -184,6 +194,9 @@ impl Config {
         }
         if self.rate_limit_window_secs == 0 {
             anyhow::bail!("--rate-limit-window must be at least 1 second");
+        }
+        if self.sso_clock_skew_secs > 600 {
+            anyhow::bail!("--sso-clock-skew-secs must be at most 600");
         }
         if self.max_body_bytes < 1024 {
             anyhow::bail!("--max-body-bytes must be at least 1024");

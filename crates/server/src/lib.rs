@@ -12,6 +12,7 @@ pub mod extract;
 pub mod mailer;
 pub mod scim;
 pub mod middleware;
+pub mod oidc_http;
 pub mod state;
 pub mod webhooks;
 
@@ -147,6 +148,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let mut app = app.with_public_url(&config.public_base(addr));
     app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
+    app.sso.clock_skew_secs = config.sso_clock_skew_secs as i64;
+    app.sso.accept_localhost_redirects = config.dev;
+    app.sso.oidc_http = Arc::new(oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
     let policy = match (config.webhook_allow_private, config.dev) {
         (true, _) => webhooks::TargetPolicy::AllowPrivate,
         (false, true) => webhooks::TargetPolicy::AllowLoopback,
@@ -268,6 +272,9 @@ async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<
         }
         if let Err(e) = app.store.purge_rate_limits(now.millis() - 2 * window_ms.max(1000)).await {
             tracing::warn!(error = %e, "purging rate-limit windows failed");
+        }
+        if let Err(e) = app.store.purge_sso(now).await {
+            tracing::warn!(error = %e, "purging expired SSO requests and codes failed");
         }
         if let Err(e) = app.purge_audit_logs(now).await {
             tracing::warn!(error = ?e, "purging audit logs failed");

@@ -10,6 +10,7 @@ mod sql;
 mod sql_audit_logs;
 mod sql_directories;
 mod sql_people;
+mod sql_sso;
 mod sql_webhooks;
 
 use std::str::FromStr;

@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_directories.sql"),
         include_str!("../migrations/postgres/0006_directories.sql"),
     ),
+    (
+        7,
+        "sso",
+        include_str!("../migrations/sqlite/0007_sso.sql"),
+        include_str!("../migrations/postgres/0007_sso.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

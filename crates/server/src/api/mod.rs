@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod memberships;
 pub mod organization_domains;
 pub mod organizations;
+pub mod sso;
 pub mod system;
 pub mod users;
 pub mod webhooks;
@@ -149,6 +150,14 @@ pub fn router(state: AppState) -> Router {
             get(audit_logs::get_audit_logs_retention).put(audit_logs::set_audit_logs_retention),
         )
         .route("/organizations/{id}/audit_log_configuration", get(audit_logs::get_audit_log_configuration))
+        .route("/connections", get(sso::list_connections).post(sso::create_connection))
+        .route(
+            "/connections/{id}",
+            get(sso::get_connection).patch(sso::update_connection).delete(sso::delete_connection),
+        )
+        .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
+        .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
+        .route("/sso/logout/authorize", post(sso::authorize_logout))
         // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -158,6 +167,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         // Signed links are their own credential: export downloads take no API key.
         .route("/audit_logs/exports/{id}/download", get(audit_logs::download_audit_log_export))
+        // Browser- and IdP-facing SSO endpoints: their credentials are the code, the
+        // access token, the client secret in the body, or the IdP's signature.
+        .route("/sso/authorize", get(sso::authorize))
+        .route("/sso/token", post(sso::token))
+        .route("/sso/profile", get(sso::profile))
+        .route("/sso/logout", get(sso::logout))
+        .route("/sso/saml/acs/{key}", post(sso::saml_acs))
+        .route("/sso/saml/metadata/{key}", get(sso::saml_metadata))
+        .route("/sso/oidc/{key}/callback", get(sso::oidc_callback))
         .merge(authenticated)
         // The identity provider's SCIM endpoint: its own bearer token, never an API key.
         .merge(crate::scim::router(state.clone()))
