@@ -1,5 +1,6 @@
 //! Happy paths of the client commands for users, memberships, invitations, roles,
-//! permissions, webhooks and audit logs: the real binary against a real `server --dev`,
+//! permissions, webhooks, audit logs, directories (provisioned through their SCIM endpoint)
+//! and SSO connections: the real binary against a real `server --dev`,
 //! every `--json` answer checked field by field and lists also read back with `--jsonl`.
 
 use serde_json::{json, Value};
@@ -387,4 +388,88 @@ fn audit_logs_create_event_actions_and_schemas() {
     let mut lines = server.jsonl(&["audit-logs", "schemas", "document.read", "--all"]);
     lines.sort_by_key(|s| s["version"].as_i64());
     assert_eq!(lines, [v1, v2]);
+}
+
+#[test]
+fn directories_their_users_and_groups() {
+    let server = DevServer::start();
+    let org = server.json(&["organizations", "create", "--name", "Acme"]);
+    let org_id = str_of(&org, "id");
+    let dir = server.json(&["directories", "create", "--organization-id", org_id, "--name", "Okta", "--type", "okta scim v2.0"]);
+    let dir_id = str_of(&dir, "id").to_owned();
+    assert!(dir_id.starts_with("directory_"), "{dir}");
+    assert_eq!((&dir["organization_id"], &dir["name"], &dir["type"]), (&json!(org_id), &json!("Okta"), &json!("okta scim v2.0")));
+    let endpoint = str_of(&dir["scim"], "endpoint").to_owned();
+    let token = str_of(&dir["scim"], "bearer_token").to_owned();
+    let listed = server.jsonl(&["directories", "list", "--organization-id", org_id]);
+    assert_eq!(ids(&listed), [dir_id.as_str()]);
+    let got = server.json(&["directories", "get", &dir_id]);
+    assert_eq!((&got["id"], &got["name"]), (&json!(dir_id), &json!("Okta")));
+    assert!(!got.to_string().contains(&token), "the token is shown once");
+
+    // Provision through the SCIM endpoint with the client's own `request`, authenticated by the token.
+    let path = endpoint.split_once("/scim/").map(|(_, p)| format!("/scim/{p}")).expect("endpoint path");
+    let scim = |method: &str, rel: &str, body: Value| -> Value {
+        let out = Command::new(BIN)
+            .args(["request", method, &format!("{path}{rel}"), "--data", &body.to_string(), "--json"])
+            .env("XDG_CONFIG_HOME", "/nonexistent/vestibule-test")
+            .env("WORKOS_API_KEY", &token)
+            .env("WORKOS_BASE_URL", &server.base)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{method} {rel}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let scim_user = scim("POST", "/Users", json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@acme.com", "externalId": "okta-1",
+        "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "ada@acme.com", "type": "work", "primary": true}], "active": true}));
+    let scim_group = scim("POST", "/Groups", json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineers", "members": [{"value": scim_user["id"]}]}));
+    assert_eq!(scim_group["displayName"], "Engineers");
+
+    let users = server.jsonl(&["directory-users", "list", "--directory", &dir_id]);
+    assert_eq!(users.len(), 1);
+    let user = &users[0];
+    assert_eq!((&user["first_name"], &user["last_name"], &user["state"]), (&json!("Ada"), &json!("Lovelace"), &json!("active")));
+    assert_eq!(user["emails"][0]["value"], "ada@acme.com");
+    let user_id = str_of(user, "id").to_owned();
+    assert!(user_id.starts_with("directory_user_"), "{user}");
+    assert_eq!(server.json(&["directory-users", "get", &user_id])["id"], user_id.as_str());
+    let groups = server.jsonl(&["directory-groups", "list", "--directory", &dir_id]);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["name"], "Engineers");
+    let group_id = str_of(&groups[0], "id").to_owned();
+    assert_eq!(ids(&server.jsonl(&["directory-groups", "list", "--user", &user_id])), [group_id.as_str()]);
+    assert_eq!(ids(&server.jsonl(&["directory-users", "list", "--group", &group_id])), [user_id.as_str()]);
+    assert_eq!(server.json(&["directory-groups", "get", &group_id])["name"], "Engineers");
+
+    let rotated = server.json(&["directories", "rotate-token", &dir_id]);
+    let new_token = str_of(&rotated["scim"], "bearer_token");
+    assert_ne!(new_token, token, "a new token");
+    server.silent(&["directories", "delete", &dir_id]);
+    server.fails(&["directories", "get", &dir_id], 404, "entity_not_found");
+    server.fails(&["directory-users", "get", &user_id], 404, "entity_not_found");
+}
+
+#[test]
+fn connections_create_get_update_list_delete() {
+    let server = DevServer::start();
+    let org = server.json(&["organizations", "create", "--name", "Acme"]);
+    let org_id = str_of(&org, "id");
+    let saml = json!({"saml": {"idp_entity_id": "https://idp.example/acme", "idp_sso_url": "https://idp.example/acme/sso"}});
+    let conn = server.json(&["connections", "create", "--organization-id", org_id, "--connection-type", "GenericSAML", "--name", "Okta",
+        "--data", &saml.to_string()]);
+    let id = str_of(&conn, "id").to_owned();
+    assert!(id.starts_with("conn_"), "{conn}");
+    assert_eq!((&conn["organization_id"], &conn["connection_type"], &conn["name"]), (&json!(org_id), &json!("GenericSAML"), &json!("Okta")));
+    assert_ne!(conn["state"], "active", "no IdP certificate yet: {conn}");
+    assert!(str_of(&conn["saml"], "acs_url").starts_with(&server.base), "{conn}");
+    assert_eq!(server.json(&["connections", "get", &id])["name"], "Okta");
+    let renamed = server.json(&["connections", "update", &id, "--name", "Okta (prod)"]);
+    assert_eq!((&renamed["id"], &renamed["name"]), (&json!(id), &json!("Okta (prod)")));
+    assert_eq!(ids(&server.jsonl(&["connections", "list", "--organization-id", org_id])), [id.as_str()]);
+    assert_eq!(ids(&server.jsonl(&["connections", "list", "--connection-type", "GenericOIDC"])), Vec::<&str>::new());
+    server.silent(&["connections", "delete", &id]);
+    server.fails(&["connections", "get", &id], 404, "entity_not_found");
 }

@@ -294,7 +294,8 @@ apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
 async fn config_file_and_environment_variables_layer_under_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("vestibule.toml");
-    std::fs::write(&cfg, "dev = true\nrate_limit = 1\n").unwrap();
+    // A long window, so the two requests below cannot straddle a window boundary.
+    std::fs::write(&cfg, "dev = true\nrate_limit = 1\nrate_limit_window_secs = 3600\n").unwrap();
     let mut child = Command::new(BIN)
         .args(["server", "--config", cfg.to_str().unwrap()])
         .env("VESTIBULE_ADDR", "127.0.0.1:0")
