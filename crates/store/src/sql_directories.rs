@@ -212,6 +212,61 @@ macro_rules! directories {
                 })
             }
 
+            /// Deletes one row of a directory's `table` with its events; false when there was none.
+            async fn delete_in_directory(
+                pool: &sqlx::Pool<$db>,
+                table: &'static str,
+                env: &str,
+                directory_id: &str,
+                id: &str,
+                events: &[Event],
+            ) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await.map_err(map_err)?;
+                let sql = format!("DELETE FROM {table} WHERE environment_id = $1 AND directory_id = $2 AND id = $3");
+                let done = sqlx::query(AssertSqlSafe(sql))
+                    .bind(env)
+                    .bind(directory_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_events(&mut tx, events).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
+            }
+
+            /// One SCIM list page of a directory's `(table, alias, columns)` matching `cond`:
+            /// the total count, then `count` rows from `offset` in id order.
+            async fn scim_query<T>(
+                pool: &sqlx::Pool<$db>,
+                (table, alias, columns): (&'static str, &'static str, &'static str),
+                env: &str,
+                directory_id: &str,
+                cond: &Cond,
+                (offset, count): (u64, u64),
+                row: fn(&$row) -> Result<T, sqlx::Error>,
+            ) -> Result<ScimPage<T>, StoreError> {
+                let mut binds = Vec::new();
+                let clause = cond_sql(cond, alias, 2, &mut binds);
+                let from = format!("FROM {table} {alias} WHERE {alias}.environment_id = $1 AND {alias}.directory_id = $2 AND {clause}");
+                let total: i64 = {
+                    let q = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n {from}"))).bind(env).bind(directory_id);
+                    let found = bind_all!(q, binds.clone()).fetch_one(pool).await.map_err(map_err)?;
+                    found.try_get("n").map_err(map_err)?
+                };
+                let mut items = Vec::new();
+                if count > 0 && (offset as i64) < total {
+                    let sql = format!("SELECT {columns} {from} ORDER BY {alias}.id LIMIT {count} OFFSET {offset}");
+                    let q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(directory_id);
+                    let rows = bind_all!(q, binds).fetch_all(pool).await.map_err(map_err)?;
+                    items = rows.iter().map(row).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                }
+                Ok(ScimPage { total: total.max(0) as u64, items })
+            }
+
             async fn write_emails(conn: &mut Conn, env: &str, u: &DirectoryUser, replace: bool) -> Result<(), StoreError> {
                 if replace {
                     sqlx::query("DELETE FROM directory_user_emails WHERE environment_id = $1 AND user_id = $2")
@@ -497,39 +552,12 @@ macro_rules! directories {
                 }
 
                 async fn delete_directory_user(&self, env: &str, directory_id: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query("DELETE FROM directory_users WHERE environment_id = $1 AND directory_id = $2 AND id = $3")
-                        .bind(env)
-                        .bind(directory_id)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)?;
-                    Ok(true)
+                    delete_in_directory(&self.write, "directory_users", env, directory_id, id, events).await
                 }
 
                 async fn query_directory_users(&self, env: &str, directory_id: &str, cond: &Cond, offset: u64, count: u64) -> Result<ScimPage<DirectoryUser>, StoreError> {
-                    let mut binds = Vec::new();
-                    let clause = cond_sql(cond, "u", 2, &mut binds);
-                    let from = format!("FROM directory_users u WHERE u.environment_id = $1 AND u.directory_id = $2 AND {clause}");
-                    let total: i64 = {
-                        let q = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n {from}"))).bind(env).bind(directory_id);
-                        let row = bind_all!(q, binds.clone()).fetch_one(&self.read).await.map_err(map_err)?;
-                        row.try_get("n").map_err(map_err)?
-                    };
-                    let mut items = Vec::new();
-                    if count > 0 && (offset as i64) < total {
-                        let sql = format!("SELECT {USER_COLUMNS} {from} ORDER BY u.id LIMIT {count} OFFSET {offset}");
-                        let q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(directory_id);
-                        let rows = bind_all!(q, binds).fetch_all(&self.read).await.map_err(map_err)?;
-                        items = rows.iter().map(user).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
-                    }
-                    Ok(ScimPage { total: total.max(0) as u64, items })
+                    let from = ("directory_users", "u", USER_COLUMNS);
+                    scim_query(&self.read, from, env, directory_id, cond, (offset, count), user).await
                 }
 
                 async fn list_directory_users(&self, env: &str, filter: &DirectoryMemberFilter, page: &PageRequest) -> Result<Page<DirectoryUser>, StoreError> {
@@ -669,39 +697,12 @@ macro_rules! directories {
                 }
 
                 async fn delete_directory_group(&self, env: &str, directory_id: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query("DELETE FROM directory_groups WHERE environment_id = $1 AND directory_id = $2 AND id = $3")
-                        .bind(env)
-                        .bind(directory_id)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)?;
-                    Ok(true)
+                    delete_in_directory(&self.write, "directory_groups", env, directory_id, id, events).await
                 }
 
                 async fn query_directory_groups(&self, env: &str, directory_id: &str, cond: &Cond, offset: u64, count: u64) -> Result<ScimPage<DirectoryGroup>, StoreError> {
-                    let mut binds = Vec::new();
-                    let clause = cond_sql(cond, "g", 2, &mut binds);
-                    let from = format!("FROM directory_groups g WHERE g.environment_id = $1 AND g.directory_id = $2 AND {clause}");
-                    let total: i64 = {
-                        let q = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n {from}"))).bind(env).bind(directory_id);
-                        let row = bind_all!(q, binds.clone()).fetch_one(&self.read).await.map_err(map_err)?;
-                        row.try_get("n").map_err(map_err)?
-                    };
-                    let mut items = Vec::new();
-                    if count > 0 && (offset as i64) < total {
-                        let sql = format!("SELECT {GROUP_COLUMNS} {from} ORDER BY g.id LIMIT {count} OFFSET {offset}");
-                        let q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(directory_id);
-                        let rows = bind_all!(q, binds).fetch_all(&self.read).await.map_err(map_err)?;
-                        items = rows.iter().map(group).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
-                    }
-                    Ok(ScimPage { total: total.max(0) as u64, items })
+                    let from = ("directory_groups", "g", GROUP_COLUMNS);
+                    scim_query(&self.read, from, env, directory_id, cond, (offset, count), group).await
                 }
 
                 async fn list_directory_groups(&self, env: &str, filter: &DirectoryMemberFilter, page: &PageRequest) -> Result<Page<DirectoryGroup>, StoreError> {
