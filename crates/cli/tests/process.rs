@@ -318,3 +318,25 @@ async fn config_file_and_environment_variables_layer_under_flags() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_method_route_and_status() {
+    let server = spawn(&["--dev"]);
+    for _ in 0..2 {
+        assert_eq!(server.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 200);
+    }
+    assert_eq!(server.call("sk_test_default", reqwest::Method::GET, "/organizations/org_missing", None).await.0, 404);
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    assert_eq!(server.call("sk_test_default", brew, "/organizations", None).await.0, 405);
+    let text = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    let count = |labels: &str| {
+        text.lines()
+            .find(|l| l.starts_with("vestibule_http_requests_total{") && l.contains(labels))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|n| n.parse::<u64>().unwrap())
+    };
+    assert_eq!(count(r#"method="GET",route="/organizations",status="200""#), Some(2), "{text}");
+    assert_eq!(count(r#"method="GET",route="/organizations/{id}",status="404""#), Some(1), "{text}");
+    assert_eq!(count(r#"method="OTHER",route="/organizations",status="405""#), Some(1), "unknown methods are pooled: {text}");
+    assert!(text.contains("vestibule_http_request_duration_seconds"), "{text}");
+}

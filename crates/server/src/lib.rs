@@ -176,13 +176,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
         (None, false) => (Arc::new(mailer::NoMailer), None),
     };
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         app: app.clone(),
         config: Arc::new(config),
         limiter: Arc::new(limiter),
         metrics: metrics_handle(),
         mailbox,
-    };
+    });
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
     let database = state.config.database.clone();
     let router = api::router(state);

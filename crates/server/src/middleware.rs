@@ -33,7 +33,8 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .map_or_else(|| format!("req_{}", ulid_now()), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let span = tracing::info_span!("request", request.id = %id, http.method = %method, http.route = %route);
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
@@ -42,10 +43,35 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
-    metrics::counter!("vestibule_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("vestibule_http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
+    let (requests, duration) = request_metrics(&method, route, status);
+    requests.increment(1);
+    duration.record(elapsed.as_secs_f64());
     span.in_scope(|| tracing::info!(http.status = status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
     resp
+}
+
+/// Metric handles by method and status, then route: registered once each, so recording a
+/// request allocates nothing.
+type MetricHandles = HashMap<(Method, u16), HashMap<Box<str>, (metrics::Counter, metrics::Histogram)>>;
+static METRIC_HANDLES: std::sync::LazyLock<std::sync::RwLock<MetricHandles>> = std::sync::LazyLock::new(Default::default);
+
+fn request_metrics(method: &Method, route: &str, status: u16) -> (metrics::Counter, metrics::Histogram) {
+    // Clients choose the method: any but the standard ones counts as OTHER, so the map
+    // stays bounded by the routes.
+    let standard = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD, Method::OPTIONS];
+    let method = if standard.contains(method) { method.clone() } else { Method::from_bytes(b"OTHER").expect("a valid method") };
+    let key = (method.clone(), status);
+    if let Some(found) = METRIC_HANDLES.read().expect("metrics lock").get(&key).and_then(|routes| routes.get(route)) {
+        return found.clone();
+    }
+    let labels = (method.to_string(), route.to_owned());
+    let handles = (
+        metrics::counter!("vestibule_http_requests_total", "method" => labels.0.clone(), "route" => labels.1.clone(), "status" => status.to_string()),
+        metrics::histogram!("vestibule_http_request_duration_seconds", "method" => labels.0, "route" => labels.1),
+    );
+    let mut all = METRIC_HANDLES.write().expect("metrics lock");
+    all.entry(key).or_default().insert(route.into(), handles.clone());
+    handles
 }
 
 fn ulid_now() -> String {
