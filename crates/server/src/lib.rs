@@ -185,10 +185,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
     let database = state.config.database.clone();
+    let state_metrics = state.metrics.clone();
     let router = api::router(state);
     let service = tower::util::MapRequestLayer::new(middleware::normalize_path).layer(router);
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
+    let metrics_upkeep = tokio::spawn(metrics_upkeep(state_metrics, tx.subscribe()));
     let change_feed = (app.store.backend() == "postgres").then(|| {
         // Other instances write too: serve cached reads only while their changes are heard.
         app.organizations_cache.set_enabled(false);
@@ -204,6 +206,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await;
         housekeeping.abort();
+        metrics_upkeep.abort();
         if let Some(feed) = change_feed {
             feed.abort();
         }
@@ -254,6 +257,18 @@ async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Recei
         }
         cache.set_enabled(false);
         tracing::warn!("lost the change feed; reconnecting");
+    }
+}
+
+/// Folds recorded latency samples into the histograms every few seconds. Without it the
+/// samples pile up in memory until someone scrapes `/metrics`.
+async fn metrics_upkeep(handle: PrometheusHandle, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => handle.run_upkeep(),
+            _ = stop.changed() => return,
+        }
     }
 }
 
