@@ -1,24 +1,23 @@
 #!/usr/bin/env python3
-"""Audit-log ingestion benchmark (issue 4), stdlib only.
+"""Audit-log ingestion benchmark (issue 4): Python stdlib plus `wrk` (apt install wrk).
 
 Sustained rate of `POST /audit_logs/events` on SQLite (a file database) and on PostgreSQL
 (a fresh database on 127.0.0.1:5432, dropped at the end), against `GET /health` on the
-same server with the same client as the baseline: the client's and HTTP stack's ceiling.
+same server with the same load generator as the baseline: the HTTP stack's ceiling.
 
 - Server: `vestibule server --database … --rate-limit 0`, VESTIBULE_LOG=warn, pinned to
   CPU 0 (taskset). Not `--dev`: the key is the one the first start prints. PostgreSQL's own
   processes are not pinned.
-- Client: this script, pinned to CPU 1, `--threads` threads each with one keep-alive
-  connection, raw HTTP/1.1 over a socket (http.client costs more CPU per request than
-  the server does). Every request body is built before the clock starts; every answer is
-  read in full and must be a 200, else the run aborts.
-- Each round sends `--events` requests; rounds alternate health, events. Medians of
-  `--rounds` rounds after a warm-up of 1,000 requests each. Server CPU per request from
-  /proc/PID/stat. At the end the rows in audit_log_events are counted: every acknowledged
-  event must be there.
+- Load: wrk pinned to CPU 1, one thread, `--connections` keep-alive connections, for
+  `--seconds` per round; bench/audit_event.lua builds a distinct event per request (two
+  targets, metadata, context; one organization). Any answer other than 200 aborts the run.
+- Rounds alternate health, events; medians of `--rounds` rounds after a 2 s warm-up of
+  each. Server CPU per request from /proc/PID/stat. At the end the rows in
+  audit_log_events are counted: every acknowledged event must be there (requests still in
+  flight when wrk stops may be stored without being counted, so stored >= acknowledged).
 
-Usage: bench/audit_logs_bench.py [--events 20000] [--rounds 3] [--threads 8]
-       [--binary target/release/vestibule] [--backends sqlite,postgres]
+Usage: bench/audit_logs_bench.py [--seconds 10] [--rounds 3] [--connections 32]
+       [--binary target/release/vestibule] [--backends sqlite,sqlite-full,postgres]
        [--pg postgres://postgres@127.0.0.1:5432]
 """
 
@@ -28,16 +27,17 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 SERVER_CPU, CLIENT_CPU = "0", 1
+LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "audit_event.lua")
 
 
 def start(binary: str, database: str) -> tuple[subprocess.Popen, int, str]:
@@ -64,32 +64,18 @@ def request_bytes(method: str, path: str, key: str, body: bytes | None = None) -
     return head.encode() + b"\r\n" + (body or b"")
 
 
-class Conn:
-    """One keep-alive HTTP/1.1 connection; answers must carry Content-Length."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def roundtrip(self, req: bytes) -> tuple[int, bytes]:
-        self.sock.sendall(req)
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        head, _, rest = self.buf.partition(b"\r\n\r\n")
-        status = int(head[9:12])
-        m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-        length = int(m.group(1)) if m else 0
+def roundtrip(port: int, req: bytes) -> tuple[int, bytes]:
+    """One request on a fresh connection (setup only); the server answers with Content-Length."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(req)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head).group(1))
         while len(rest) < length:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            rest += chunk
-        self.buf = rest[length:]
-        return status, rest[:length]
+            rest += sock.recv(65536)
+        return int(head[9:12]), rest[:length]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -97,85 +83,52 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def event_body(org: str, i: int, now_ms: int) -> bytes:
-    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((now_ms - 60_000) / 1000)) + f".{i % 1000:03d}Z"
-    return json.dumps({
-        "organization_id": org,
-        "event": {
-            "action": "document.updated",
-            "occurred_at": at,
-            "actor": {"id": f"user_{i % 500}", "type": "user", "name": f"User {i % 500}"},
-            "targets": [{"id": f"doc_{i}", "type": "document"}, {"id": "team_1", "type": "team"}],
-            "context": {"location": "203.0.113.7", "user_agent": "audit-logs-bench/1"},
-            "metadata": {"field": "title", "request": str(i)},
-        },
-    }, separators=(",", ":")).encode()
-
-
-def run(port: int, reqs: list[bytes], threads: int, want: int) -> float:
-    """Sends every request over `threads` keep-alive connections; wall seconds."""
-    conns = [Conn(port) for _ in range(threads)]
-    parts = [reqs[t::threads] for t in range(threads)]
-    errors: list[str] = []
-
-    def worker(conn: Conn, mine: list[bytes]) -> None:
-        try:
-            for r in mine:
-                status, body = conn.roundtrip(r)
-                if status != want:
-                    errors.append(f"{status} {body[:200]!r}")
-                    return
-        except OSError as e:
-            errors.append(repr(e))
-
-    ts = [threading.Thread(target=worker, args=(c, p)) for c, p in zip(conns, parts)]
-    t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    wall = time.perf_counter() - t0
-    for c in conns:
-        c.sock.close()
-    if errors:
-        sys.exit(f"aborted: {len(errors)} failures, first: {errors[0]}")
-    return wall
+def wrk(port: int, path: str, seconds: float, args, env: dict) -> tuple[int, float]:
+    """Runs wrk against `path`; (requests answered 200, wall seconds). Aborts on any other answer."""
+    cmd = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{args.connections}", f"-d{int(seconds)}s", "--timeout", "10s",
+           "-s", LUA, f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
+    m = re.search(r"^RESULT (\{.*\})$", out, re.M)
+    if not m:
+        sys.exit(f"wrk printed no result:\n{out}")
+    r = json.loads(m.group(1))
+    if r["other_status"] or r["socket_errors"]:
+        sys.exit(f"aborted: {r['other_status']} answers other than 200, {r['socket_errors']} socket errors on {path}")
+    return r["ok"], r["seconds"]
 
 
 def bench(backend: str, database: str, args, count_rows) -> dict:
     proc, port, key = start(args.binary, database)
     try:
-        c = Conn(port)
-        status, body = c.roundtrip(request_bytes("POST", "/organizations", key, json.dumps({"name": "Audited"}).encode()))
+        status, body = roundtrip(port, request_bytes("POST", "/organizations", key, json.dumps({"name": "Audited"}).encode()))
         assert status == 201, body
         org = json.loads(body)["id"]
-        now = int(time.time() * 1000)
-        n = args.events
-        health = [request_bytes("GET", "/health", key)] * n
-        events_of = lambda base, k=n: [request_bytes("POST", "/audit_logs/events", key, event_body(org, base + i, now)) for i in range(k)]
-        run(port, health[:1000], args.threads, 200)
-        run(port, events_of(10_000_000, 1000), args.threads, 200)
-        sent = 1000
+        occurred = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 60))
+        health = {"BENCH_KEY": key, "BENCH_MODE": "health"}
+        events = {"BENCH_KEY": key, "BENCH_MODE": "event", "BENCH_ORG": org, "BENCH_OCCURRED_AT": occurred}
+        wrk(port, "/health", 2, args, health)
+        sent, _ = wrk(port, "/audit_logs/events", 2, args, events)
         rounds = []
         for r in range(args.rounds):
-            ev = events_of(r * n)
             cpu0 = cpu_seconds(proc.pid)
-            h = run(port, health, args.threads, 200)
+            hn, hs = wrk(port, "/health", args.seconds, args, health)
             cpu1 = cpu_seconds(proc.pid)
-            e = run(port, ev, args.threads, 200)
+            en, es = wrk(port, "/audit_logs/events", args.seconds, args, {**events, "BENCH_ROUND": str(r + 1)})
             cpu2 = cpu_seconds(proc.pid)
-            sent += n
-            rounds.append({"health_rps": n / h, "events_per_s": n / e, "health_cpu_us": (cpu1 - cpu0) / n * 1e6,
-                           "event_cpu_us": (cpu2 - cpu1) / n * 1e6})
-            print(f"  {backend} round {r + 1}: health {n / h:,.0f} req/s, events {n / e:,.0f}/s", file=sys.stderr)
+            sent += en
+            rounds.append({"health_rps": hn / hs, "events_per_s": en / es, "health_cpu_us": (cpu1 - cpu0) / hn * 1e6,
+                           "event_cpu_us": (cpu2 - cpu1) / en * 1e6})
+            print(f"  {backend} round {r + 1}: health {hn / hs:,.0f} req/s, events {en / es:,.0f}/s", file=sys.stderr)
         stored = count_rows()
         rss = re.search(r"VmHWM:\s+(\d+)", open(f"/proc/{proc.pid}/status").read()).group(1)
     finally:
         proc.terminate()
         proc.wait()
+    if stored < sent:
+        sys.exit(f"{backend}: {sent} events acknowledged but only {stored} stored")
     med = lambda k: statistics.median(x[k] for x in rounds)
     return {
-        "backend": backend, "events_per_round": n, "threads": args.threads,
+        "backend": backend, "seconds_per_round": args.seconds, "connections": args.connections,
         "events_per_s": round(med("events_per_s")), "health_rps": round(med("health_rps")),
         "ratio": round(med("events_per_s") / med("health_rps"), 3),
         "event_cpu_us": round(med("event_cpu_us")), "health_cpu_us": round(med("health_cpu_us")),
@@ -186,21 +139,24 @@ def bench(backend: str, database: str, args, count_rows) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--binary", default="target/release/vestibule")
-    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--backends", default="sqlite,sqlite-full,postgres")
     ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     args = ap.parse_args()
-    os.sched_setaffinity(0, {CLIENT_CPU})
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is required: apt-get install wrk")
     results = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
+        if backend in ("sqlite", "sqlite-full"):
+            # sqlite-full: every commit syncs the WAL (`?synchronous=full`), durable across power loss.
             with tempfile.TemporaryDirectory() as d:
                 path = f"{d}/audit.db"
                 count = lambda: sqlite3.connect(path).execute("SELECT count(*) FROM audit_log_events").fetchone()[0]
-                results.append(bench("sqlite", f"sqlite://{path}", args, count))
+                url = f"sqlite://{path}" + ("?synchronous=full" if backend == "sqlite-full" else "")
+                results.append(bench(backend, url, args, count))
         else:
             db = f"vestibule_audit_bench_{os.getpid()}"
             psql = lambda dbname, sql: subprocess.run(["psql", f"{args.pg}/{dbname}", "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],

@@ -231,11 +231,91 @@ pub struct AuditLogConfiguration {
     pub state: &'static str,
 }
 
+/// An event as stored: its JSON parts (actor metadata, targets, metadata) are the compact
+/// JSON text they were stored as, so an export copies them into the CSV unparsed.
+#[derive(Debug, Clone)]
+pub struct AuditLogRow {
+    pub id: String,
+    pub organization_id: String,
+    pub action: String,
+    pub occurred_at: Timestamp,
+    pub version: Option<i64>,
+    pub actor_id: String,
+    pub actor_type: String,
+    pub actor_name: Option<String>,
+    pub actor_metadata: String,
+    pub targets: String,
+    pub location: String,
+    pub user_agent: Option<String>,
+    pub metadata: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl From<&AuditLogEvent> for AuditLogRow {
+    fn from(e: &AuditLogEvent) -> Self {
+        Self {
+            id: e.id.clone(),
+            organization_id: e.organization_id.clone(),
+            action: e.action.clone(),
+            occurred_at: e.occurred_at,
+            version: e.version,
+            actor_id: e.actor.id.clone(),
+            actor_type: e.actor.kind.clone(),
+            actor_name: e.actor.name.clone(),
+            actor_metadata: serde_json::to_string(&e.actor.metadata).expect("metadata serializes"),
+            targets: serde_json::to_string(&e.targets).expect("targets serialize"),
+            location: e.context.location.clone(),
+            user_agent: e.context.user_agent.clone(),
+            metadata: serde_json::to_string(&e.metadata).expect("metadata serializes"),
+            idempotency_key: e.idempotency_key.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
+impl AuditLogRow {
+    /// The event, its JSON parts parsed.
+    pub fn into_event(self) -> AuditLogEvent {
+        AuditLogEvent {
+            actor: AuditLogEntity {
+                id: self.actor_id,
+                kind: self.actor_type,
+                name: self.actor_name,
+                metadata: serde_json::from_str(&self.actor_metadata).unwrap_or_default(),
+            },
+            targets: serde_json::from_str(&self.targets).unwrap_or_default(),
+            context: AuditLogContext { location: self.location, user_agent: self.user_agent },
+            metadata: serde_json::from_str(&self.metadata).unwrap_or_default(),
+            id: self.id,
+            organization_id: self.organization_id,
+            action: self.action,
+            occurred_at: self.occurred_at,
+            version: self.version,
+            idempotency_key: self.idempotency_key,
+            created_at: self.created_at,
+        }
+    }
+
+    /// Whether the event passes the export's target-type filter (the store applies the
+    /// rest); the targets are parsed only when there is such a filter.
+    fn matches_targets(&self, filter: &ExportFilter) -> bool {
+        #[derive(Deserialize)]
+        struct Target {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        filter.targets.is_empty()
+            || serde_json::from_str::<Vec<Target>>(&self.targets)
+                .is_ok_and(|targets| targets.iter().any(|t| filter.targets.contains(&t.kind)))
+    }
+}
+
 /// Storage for audit logs.
 #[async_trait]
 pub trait AuditLogStore {
-    /// Inserts one event.
-    async fn insert_audit_log_event(&self, env: &str, event: &AuditLogEvent) -> Result<(), StoreError>;
+    /// Inserts events, each with its environment, in one transaction: all or none.
+    async fn insert_audit_log_events(&self, events: &[(&str, &AuditLogEvent)]) -> Result<(), StoreError>;
     /// Stores `schema` as the next version of its action (creating the action, with id
     /// `action_id`, when missing) and returns that version; [`StoreError::Contended`] when another
     /// writer took the same version first.
@@ -260,7 +340,7 @@ pub trait AuditLogStore {
         export: &AuditLogExport,
         after: Option<(Timestamp, String)>,
         limit: u32,
-    ) -> Result<Vec<AuditLogEvent>, StoreError>;
+    ) -> Result<Vec<AuditLogRow>, StoreError>;
     /// Stores chunk `seq` of an export's CSV and renews the lease until `lease_until`;
     /// false when attempt `attempt` no longer holds the export.
     async fn put_audit_log_export_chunk(&self, id: &str, attempt: i64, seq: i64, data: &[u8], lease_until: Timestamp) -> Result<bool, StoreError>;
@@ -469,6 +549,13 @@ fn event_schema(s: &AuditLogSchema) -> Value {
     json!({"type": "object", "properties": props})
 }
 
+impl crate::cache::Weight for Option<Arc<AuditLogSchema>> {
+    fn weight(&self) -> usize {
+        // Measured only on a cache miss; the serialized size is a fair estimate.
+        self.as_ref().map_or(16, |s| serde_json::to_vec(s).map_or(4096, |v| v.len()))
+    }
+}
+
 /// Compiled event schemas by schema id: schemas never change, so a compiled one stays right.
 fn compiled(schema: &AuditLogSchema) -> Result<Arc<jsonschema::Validator>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
@@ -498,36 +585,34 @@ fn check_against(schema: &AuditLogSchema, event: &AuditLogEvent) -> Result<()> {
     if errors.is_empty() { Ok(()) } else { Err(CoreError::InvalidAuditLogEvent(errors)) }
 }
 
-/// Whether an event passes the export's target-type filter (the store applies the rest).
-fn matches_targets(filter: &ExportFilter, e: &AuditLogEvent) -> bool {
-    filter.targets.is_empty() || e.targets.iter().any(|t| filter.targets.contains(&t.kind))
-}
-
-/// One CSV record per event, in [`CSV_COLUMNS`] order.
-fn csv_record(e: &AuditLogEvent) -> [String; 11] {
-    [
-        e.id.clone(),
-        e.occurred_at.to_iso(),
-        e.action.clone(),
-        e.version.map(|v| v.to_string()).unwrap_or_default(),
-        e.actor.id.clone(),
-        e.actor.kind.clone(),
-        e.actor.name.clone().unwrap_or_default(),
-        serde_json::to_string(&e.targets).expect("targets serialize"),
-        e.context.location.clone(),
-        e.context.user_agent.clone().unwrap_or_default(),
-        Value::Object(e.metadata.clone()).to_string(),
-    ]
-}
-
-fn write_csv(header: bool, rows: &[AuditLogEvent]) -> Result<Vec<u8>> {
+/// Writes the CSV records of `rows` (after the header when `header`), in [`CSV_COLUMNS`] order.
+fn write_csv(header: bool, rows: &[AuditLogRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 128));
     let fail = |e: csv::Error| CoreError::Store(StoreError::Backend(format!("writing CSV: {e}")));
     if header {
         w.write_record(CSV_COLUMNS).map_err(fail)?;
     }
-    for e in rows {
-        w.write_record(csv_record(e)).map_err(fail)?;
+    let mut version = String::new();
+    for r in rows {
+        version.clear();
+        if let Some(v) = r.version {
+            version.push_str(&v.to_string());
+        }
+        let occurred_at = r.occurred_at.to_iso();
+        w.write_record([
+            r.id.as_str(),
+            &occurred_at,
+            &r.action,
+            &version,
+            &r.actor_id,
+            &r.actor_type,
+            r.actor_name.as_deref().unwrap_or_default(),
+            &r.targets,
+            &r.location,
+            r.user_agent.as_deref().unwrap_or_default(),
+            &r.metadata,
+        ])
+        .map_err(fail)?;
     }
     w.into_inner().map_err(|e| CoreError::Store(StoreError::Backend(format!("writing CSV: {e}"))))
 }
@@ -543,11 +628,11 @@ impl Vestibule {
     pub async fn create_audit_log_event(&self, env: &str, body: &Value, idempotency_key: Option<&str>) -> Result<()> {
         let now = Timestamp::now();
         let (org_id, mut event) = read_event(body, now)?;
-        self.get_organization(env, &org_id).await.map_err(|e| match e {
+        self.organization_json(env, &org_id).await.map_err(|e| match e {
             CoreError::NotFound { .. } => organization_missing(&org_id),
             e => e,
         })?;
-        match self.store.get_audit_log_schema(env, &event.action, event.version).await? {
+        match self.audit_log_schema(env, &event.action, event.version).await? {
             Some(schema) => {
                 check_against(&schema, &event)?;
                 event.version = Some(schema.version);
@@ -561,8 +646,25 @@ impl Vestibule {
             None => {}
         }
         event.idempotency_key = idempotency_key.map(str::to_owned);
-        self.store.insert_audit_log_event(env, &event).await?;
+        self.audit_log_writer.insert(env, event).await?;
         Ok(())
+    }
+
+    /// The schema events of `action` are checked against (`version`, or the latest), from
+    /// [`Vestibule::audit_log_schemas_cache`] while no schema was written since it was read.
+    async fn audit_log_schema(&self, env: &str, action: &str, version: Option<i64>) -> Result<Option<Arc<AuditLogSchema>>> {
+        let cache = &self.audit_log_schemas_cache;
+        let key = match version {
+            Some(v) => format!("{action}/{v}"),
+            None => format!("{action}/latest"),
+        };
+        if let Some(schema) = cache.get(env, &key) {
+            return Ok(schema);
+        }
+        let stamp = cache.stamp(env);
+        let schema = self.store.get_audit_log_schema(env, action, version).await?.map(Arc::new);
+        cache.put(env, &key, stamp, schema.clone());
+        Ok(schema)
     }
 
     /// `POST /audit_logs/actions/{action}/schemas`: the action's next schema version.
@@ -609,7 +711,10 @@ impl Vestibule {
         let action_id = vestibule_ids::generate(Kind::AuditLogAction);
         // Two concurrent edits may pick the same next version; the loser takes the one after.
         for _ in 0..5 {
-            match self.store.insert_audit_log_schema(env, &action_id, &schema).await {
+            let inserted = self.store.insert_audit_log_schema(env, &action_id, &schema).await;
+            // After the commit: events checked from now on see the new version.
+            self.audit_log_schemas_cache.invalidate(env);
+            match inserted {
                 Ok(version) => {
                     schema.version = version;
                     return Ok(schema);
@@ -757,26 +862,40 @@ impl Vestibule {
     }
 
     /// Streams the export's events into CSV chunks; false when another worker took it over.
+    /// The next page is read while the current chunk is written.
     async fn write_audit_log_export(&self, export: &AuditLogExport) -> Result<bool> {
         let (mut rows, mut seq) = (0i64, 0i64);
-        let mut after: Option<(Timestamp, String)> = None;
+        let mut page = self.store.audit_log_events_page(export, None, EXPORT_PAGE_ROWS).await?;
         loop {
-            let page = self.store.audit_log_events_page(export, after.clone(), EXPORT_PAGE_ROWS).await?;
             let last_page = page.len() < EXPORT_PAGE_ROWS as usize;
-            after = page.last().map(|e| (e.occurred_at, e.id.clone()));
-            let selected: Vec<AuditLogEvent> = page.into_iter().filter(|e| matches_targets(&export.filter, e)).collect();
-            if seq == 0 || !selected.is_empty() {
+            let after = page.last().map(|r| (r.occurred_at, r.id.clone()));
+            let selected: Vec<AuditLogRow> = page.into_iter().filter(|r| r.matches_targets(&export.filter)).collect();
+            let write = async {
+                if seq > 0 && selected.is_empty() {
+                    return Ok(true);
+                }
                 let data = write_csv(seq == 0, &selected)?;
                 let lease = Timestamp::now().plus_millis(EXPORT_LEASE_MS);
-                if !self.store.put_audit_log_export_chunk(&export.id, export.attempts, seq, &data, lease).await? {
-                    return Ok(false);
+                Ok::<_, CoreError>(self.store.put_audit_log_export_chunk(&export.id, export.attempts, seq, &data, lease).await?)
+            };
+            let next = async {
+                match after {
+                    Some(after) if !last_page => self.store.audit_log_events_page(export, Some(after), EXPORT_PAGE_ROWS).await,
+                    _ => Ok(Vec::new()),
                 }
+            };
+            let (held, next) = tokio::join!(write, next);
+            if !held? {
+                return Ok(false);
+            }
+            if seq == 0 || !selected.is_empty() {
                 rows += selected.len() as i64;
                 seq += 1;
             }
             if last_page {
                 break;
             }
+            page = next?;
         }
         Ok(self.store.complete_audit_log_export(&export.id, export.attempts, rows, seq, Timestamp::now()).await?)
     }
@@ -837,7 +956,7 @@ impl Vestibule {
             let page = self.store.audit_log_events_page(export, after, EXPORT_PAGE_ROWS).await?;
             let done = page.len() < EXPORT_PAGE_ROWS as usize;
             after = page.last().map(|e| (e.occurred_at, e.id.clone()));
-            out.extend(page.into_iter().filter(|e| matches_targets(&export.filter, e)));
+            out.extend(page.into_iter().filter(|r| r.matches_targets(&export.filter)).map(AuditLogRow::into_event));
             if done {
                 return Ok(out);
             }
@@ -924,10 +1043,17 @@ mod tests {
     #[test]
     fn csv_records_follow_the_columns() {
         let (_, e) = read_event(&body(), Timestamp::now()).unwrap();
-        let bytes = write_csv(true, std::slice::from_ref(&e)).unwrap();
-        let text = String::from_utf8(bytes).unwrap();
-        let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), CSV_COLUMNS.join(","));
-        assert!(lines.next().unwrap().starts_with(&format!("{},2024-01-01T00:00:00.000Z,user.signed_in,,user_1,user,Ada,", e.id)));
+        let row = AuditLogRow::from(&e);
+        assert_eq!(row.clone().into_event(), e, "stored text parses back to the same event");
+        let bytes = write_csv(true, &[row]).unwrap();
+        let mut csv = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(csv.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(&r[0], e.id);
+        assert_eq!(r.iter().skip(1).take(6).collect::<Vec<_>>(), ["2024-01-01T00:00:00.000Z", "user.signed_in", "", "user_1", "user", "Ada"]);
+        assert_eq!(serde_json::from_str::<Vec<AuditLogEntity>>(&r[7]).unwrap(), e.targets);
+        assert_eq!(serde_json::from_str::<Map<String, Value>>(&r[10]).unwrap(), e.metadata);
     }
 }

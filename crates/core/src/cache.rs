@@ -1,6 +1,7 @@
 //! In-process read caches, so that the hottest reads run no SQL.
 //!
-//! - [`ReadCache`] holds serialized responses of an area (organizations) per environment.
+//! - [`ReadCache`] holds reads of an area per environment: serialized organization
+//!   responses, audit-log schemas.
 //!   Every write to that area bumps the environment's epoch *after* its transaction
 //!   commits; an entry is served only while the epoch it was read under is current, so a
 //!   read that raced a write can never be served later. Other instances learn of writes
@@ -33,24 +34,36 @@ pub struct Stamp {
     env: u64,
 }
 
-/// Serialized responses by environment and request, valid while nothing was written.
-pub struct ReadCache {
+/// What a cached value costs, in bytes, against the cache's bound.
+pub trait Weight {
+    /// Approximate size in memory.
+    fn weight(&self) -> usize;
+}
+
+impl Weight for bytes::Bytes {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Reads by environment and key, valid while nothing in the area was written.
+pub struct ReadCache<V = bytes::Bytes> {
     enabled: AtomicBool,
     all: AtomicU64,
     epochs: RwLock<HashMap<String, u64>>,
-    entries: Mutex<Entries>,
+    entries: Mutex<Entries<V>>,
 }
 
-#[derive(Default)]
-struct Entries {
-    map: HashMap<(String, String), (Stamp, bytes::Bytes)>,
+struct Entries<V> {
+    map: HashMap<(String, String), (Stamp, V)>,
     bytes: usize,
 }
 
-impl ReadCache {
+impl<V: Clone + Weight> ReadCache<V> {
     /// A cache that serves entries at once (one instance, or a live change feed).
     pub fn new(enabled: bool) -> Self {
-        Self { enabled: AtomicBool::new(enabled), all: AtomicU64::new(0), epochs: RwLock::default(), entries: Mutex::default() }
+        let entries = Entries { map: HashMap::new(), bytes: 0 };
+        Self { enabled: AtomicBool::new(enabled), all: AtomicU64::new(0), epochs: RwLock::default(), entries: Mutex::new(entries) }
     }
 
     /// The current version for `env`; take it *before* reading the database.
@@ -59,8 +72,8 @@ impl ReadCache {
         Stamp { all: self.all.load(Ordering::Acquire), env }
     }
 
-    /// The cached response for `key` in `env`, if it is still current.
-    pub fn get(&self, env: &str, key: &str) -> Option<bytes::Bytes> {
+    /// The cached value for `key` in `env`, if it is still current.
+    pub fn get(&self, env: &str, key: &str) -> Option<V> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
@@ -68,25 +81,26 @@ impl ReadCache {
         let entries = self.entries.lock().expect("cache lock");
         // Lookup by borrowed parts would need a custom key type; the clone is small.
         match entries.map.get(&(env.to_owned(), key.to_owned())) {
-            Some((stamp, body)) if *stamp == now => Some(body.clone()),
+            Some((stamp, value)) if *stamp == now => Some(value.clone()),
             _ => None,
         }
     }
 
-    /// Stores `body`, read under `stamp`; ignored when a write has happened since.
-    pub fn put(&self, env: &str, key: &str, stamp: Stamp, body: bytes::Bytes) {
-        if !self.enabled.load(Ordering::Acquire) || key.len() > MAX_KEY_LEN || body.len() > MAX_BYTES / 16 || self.stamp(env) != stamp {
+    /// Stores `value`, read under `stamp`; ignored when a write has happened since.
+    pub fn put(&self, env: &str, key: &str, stamp: Stamp, value: V) {
+        let weight = value.weight();
+        if !self.enabled.load(Ordering::Acquire) || key.len() > MAX_KEY_LEN || weight > MAX_BYTES / 16 || self.stamp(env) != stamp {
             return;
         }
         let mut entries = self.entries.lock().expect("cache lock");
-        if entries.map.len() >= MAX_ENTRIES || entries.bytes + body.len() > MAX_BYTES {
+        if entries.map.len() >= MAX_ENTRIES || entries.bytes + weight > MAX_BYTES {
             // Stale entries are never evicted one by one; a full cache starts over.
             entries.map.clear();
             entries.bytes = 0;
         }
-        entries.bytes += body.len();
-        if let Some((_, old)) = entries.map.insert((env.to_owned(), key.to_owned()), (stamp, body)) {
-            entries.bytes -= old.len();
+        entries.bytes += weight;
+        if let Some((_, old)) = entries.map.insert((env.to_owned(), key.to_owned()), (stamp, value)) {
+            entries.bytes -= old.weight();
         }
     }
 
@@ -144,7 +158,7 @@ mod tests {
 
     #[test]
     fn entries_serve_until_their_environment_changes() {
-        let c = ReadCache::new(true);
+        let c: ReadCache = ReadCache::new(true);
         let stamp = c.stamp("env_a");
         c.put("env_a", "/organizations/org_1", stamp, body("v1"));
         c.put("env_b", "/organizations/org_1", c.stamp("env_b"), body("b"));
@@ -156,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_a_write_is_never_stored() {
-        let c = ReadCache::new(true);
+        let c: ReadCache = ReadCache::new(true);
         let before = c.stamp("env_a"); // a reader starts, reads the old row …
         c.invalidate("env_a"); // … a writer commits meanwhile …
         c.put("env_a", "k", before, body("old")); // … the reader's result is refused.
@@ -165,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_disabled_cache_serves_nothing_and_invalidate_all_drops_everything() {
-        let c = ReadCache::new(false);
+        let c: ReadCache = ReadCache::new(false);
         c.put("env_a", "k", c.stamp("env_a"), body("x"));
         assert_eq!(c.get("env_a", "k"), None);
         c.set_enabled(true);

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod environments;
 pub mod error;
 pub mod events;
+pub mod group_commit;
 pub mod idempotency;
 pub mod invitations;
 pub mod mail;
@@ -66,6 +67,10 @@ pub struct Vestibule {
     pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
     /// Serialized organization reads, invalidated by every organization or domain write.
     pub organizations_cache: Arc<cache::ReadCache>,
+    /// Audit-log schemas by action and version, invalidated by every schema written.
+    pub audit_log_schemas_cache: Arc<cache::ReadCache<Option<Arc<audit_logs::AuditLogSchema>>>>,
+    /// Writes audit-log events in shared transactions.
+    pub audit_log_writer: Arc<group_commit::EventWriter>,
     /// API keys resolved in the last second.
     pub keys: Arc<cache::KeyCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
@@ -81,11 +86,12 @@ impl Vestibule {
 
     /// Builds the application from its store and ports.
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
-        Self { store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
+        Self { audit_log_writer: Arc::new(group_commit::EventWriter::new(store.clone())), store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
             webhook_targets: Arc::new(webhooks::AllowAll),
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
             organizations_cache: Arc::new(cache::ReadCache::new(true)),
+            audit_log_schemas_cache: Arc::new(cache::ReadCache::new(true)),
             keys: Arc::default(),
             sso: sso::SsoSettings::default(),
         }

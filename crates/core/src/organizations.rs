@@ -280,6 +280,20 @@ impl Vestibule {
         self.store.get_organization(env, id).await?.ok_or_else(|| not_found(id))
     }
 
+    /// `GET /organizations/{id}` serialized, from [`Vestibule::organizations_cache`] while
+    /// nothing in the environment has been written since it was read.
+    pub async fn organization_json(&self, env: &str, id: &str) -> Result<bytes::Bytes> {
+        let key = format!("id/{id}");
+        if let Some(body) = self.organizations_cache.get(env, &key) {
+            return Ok(body);
+        }
+        let stamp = self.organizations_cache.stamp(env);
+        let org = self.get_organization(env, id).await?;
+        let body = bytes::Bytes::from(serde_json::to_vec(&org).expect("organizations serialize"));
+        self.organizations_cache.put(env, &key, stamp, body.clone());
+        Ok(body)
+    }
+
     /// `GET /organizations/external_id/{external_id}`.
     pub async fn get_organization_by_external_id(&self, env: &str, external_id: &str) -> Result<Organization> {
         if external_id.is_empty() || external_id.len() > 128 {

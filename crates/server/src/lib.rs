@@ -194,6 +194,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let change_feed = (app.store.backend() == "postgres").then(|| {
         // Other instances write too: serve cached reads only while their changes are heard.
         app.organizations_cache.set_enabled(false);
+        app.audit_log_schemas_cache.set_enabled(false);
         tokio::spawn(follow_changes(app.clone(), database, tx.subscribe()))
     });
     let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
@@ -218,12 +219,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })
 }
 
-/// Follows the PostgreSQL change feed: drops cached organization reads when another
-/// instance (or this one) changes organizations. While the feed is down the cache is
-/// bypassed; on every (re)connection everything cached is dropped, since changes may have
-/// been missed in between.
+/// Follows the PostgreSQL change feed: drops cached organization reads and audit-log
+/// schemas when another instance (or this one) changes them. While the feed is down the
+/// caches are bypassed; on every (re)connection everything cached is dropped, since
+/// changes may have been missed in between.
 async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Receiver<bool>) {
-    let cache = &app.organizations_cache;
+    let (orgs, schemas) = (&app.organizations_cache, &app.audit_log_schemas_cache);
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = tokio::select! {
@@ -243,8 +244,10 @@ async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Recei
             }
         };
         backoff = Duration::from_millis(100);
-        cache.invalidate_all();
-        cache.set_enabled(true);
+        orgs.invalidate_all();
+        orgs.set_enabled(true);
+        schemas.invalidate_all();
+        schemas.set_enabled(true);
         loop {
             let change = tokio::select! {
                 c = feed.next() => c,
@@ -252,10 +255,13 @@ async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Recei
             };
             let Some(change) = change else { break };
             if change.event.starts_with("organization.") || change.event.starts_with("organization_domain.") {
-                cache.invalidate(&change.environment_id);
+                orgs.invalidate(&change.environment_id);
+            } else if change.event == vestibule_store::changes::AUDIT_LOG_SCHEMA_CREATED {
+                schemas.invalidate(&change.environment_id);
             }
         }
-        cache.set_enabled(false);
+        orgs.set_enabled(false);
+        schemas.set_enabled(false);
         tracing::warn!("lost the change feed; reconnecting");
     }
 }

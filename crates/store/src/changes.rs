@@ -1,7 +1,8 @@
 //! The change feed: how one instance learns what the others wrote.
 //!
 //! On PostgreSQL every event written (and every change writes one, in its transaction)
-//! also sends a `NOTIFY` on [`CHANNEL`] naming the event and its environment. PostgreSQL
+//! also sends a `NOTIFY` on [`CHANNEL`] naming the event and its environment; a new
+//! audit-log schema version, which writes no event, sends [`AUDIT_LOG_SCHEMA_CREATED`]. PostgreSQL
 //! delivers notifications only when the transaction commits, so a listener hears of a
 //! change after it became visible. SQLite needs no feed: one process owns the file.
 
@@ -9,6 +10,9 @@ use sqlx::postgres::PgListener;
 
 /// The notification channel.
 pub const CHANNEL: &str = "vestibule_changes";
+
+/// The change a new audit-log schema version announces (it writes no event).
+pub const AUDIT_LOG_SCHEMA_CREATED: &str = "audit_log_schema.created";
 
 /// A committed change: the event it wrote and its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,9 @@ pub enum OpenError {
     /// The URL is neither `sqlite:` nor `postgres:`.
     #[error("unsupported database URL (expected sqlite://PATH, sqlite::memory: or postgres://…)")]
     UnsupportedUrl,
+    /// A `sqlite:` URL carries a parameter other than `synchronous=normal|full`.
+    #[error("unsupported SQLite URL parameter {0:?} (the one accepted is synchronous=normal or synchronous=full)")]
+    UnsupportedParameter(String),
     /// Connecting or migrating failed.
     #[error("{0}")]
     Database(#[from] sqlx::Error),
@@ -73,7 +76,17 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         return Ok(Arc::new(PgStore { write: pool.clone(), read: pool }));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
-    let path = rest.trim_start_matches("//");
+    let (path, params) = rest.trim_start_matches("//").split_once('?').unwrap_or((rest.trim_start_matches("//"), ""));
+    // With WAL, NORMAL loses nothing when the process dies, only a power cut can lose the
+    // last commits; FULL syncs the WAL at every commit and loses nothing then either.
+    let mut synchronous = SqliteSynchronous::Normal;
+    for param in params.split('&').filter(|p| !p.is_empty()) {
+        synchronous = match param {
+            "synchronous=normal" => SqliteSynchronous::Normal,
+            "synchronous=full" => SqliteSynchronous::Full,
+            other => return Err(OpenError::UnsupportedParameter(other.to_owned())),
+        };
+    }
     let base = SqliteConnectOptions::new()
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
@@ -94,8 +107,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // With WAL, NORMAL loses nothing when the process dies; only a power cut can.
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(synchronous);
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .idle_timeout(None)

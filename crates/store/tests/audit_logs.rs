@@ -186,10 +186,10 @@ async fn exports_stream_the_selected_events_as_csv(store: Arc<dyn Store>) {
     let base = Timestamp::now().plus_millis(-10 * DAY_MS);
     // More than two pages, many sharing one millisecond so the (occurred_at, id) keyset matters.
     let events: Vec<AuditLogEvent> = (0..2300).map(|i| event(&org, i, base.plus_millis((i / 7) as i64))).collect();
-    for ev in &events {
-        store.insert_audit_log_event(&e.id, ev).await.unwrap();
-    }
-    store.insert_audit_log_event(&e.id, &event(&other, 1, base)).await.unwrap();
+    // One batch, written as several multi-row statements in one transaction.
+    let stray = event(&other, 1, base);
+    let batch: Vec<(&str, &AuditLogEvent)> = events.iter().chain([&stray]).map(|ev| (e.id.as_str(), ev)).collect();
+    store.insert_audit_log_events(&batch).await.unwrap();
     let (start, end) = (base.plus_millis(10), base.plus_millis(300));
     let filter = json!({"organization_id": org, "range_start": start.to_iso(), "range_end": end.to_iso(),
         "actions": ["doc.written"], "actor_ids": ["user_1"], "actor_names": ["actor 2"], "targets": ["doc"]});
@@ -280,13 +280,54 @@ async fn retention_purges_old_events(store: Arc<dyn Store>) {
     assert_eq!(app.get_audit_log_configuration(&e.id, &long).await.unwrap().retention_period_in_days, 365);
     let now = Timestamp::now();
     for (o, age_days) in [(&short, 40), (&short, 10), (&long, 40), (&long, 400)] {
-        store.insert_audit_log_event(&e.id, &event(o, 0, now.plus_millis(-age_days * DAY_MS))).await.unwrap();
+        store.insert_audit_log_events(&[(&e.id, &event(o, 0, now.plus_millis(-age_days * DAY_MS)))]).await.unwrap();
     }
     assert_eq!(app.purge_audit_logs(now).await.unwrap(), 2);
     assert_eq!(stored(&app, &e.id, &short).await.len(), 1);
     let kept = stored(&app, &e.id, &long).await;
     assert_eq!(kept.len(), 1);
     assert!(kept[0].occurred_at > now.plus_millis(-41 * DAY_MS));
+}
+
+/// Events posted together are written in shared transactions, and every acknowledged one
+/// is stored exactly once.
+async fn concurrent_events_are_all_stored_once(store: Arc<dyn Store>) {
+    let app = app(store);
+    let e = env(&app).await;
+    let org = org(&app, &e.id).await;
+    let at = Timestamp::now().plus_millis(-1000);
+    let bodies: Vec<Value> = (0..300).map(|i| {
+        let mut b = body(&org, "doc.read", at);
+        b["event"]["metadata"] = json!({"n": i.to_string()});
+        b
+    }).collect();
+    let outcomes = futures_util::future::join_all(bodies.iter().map(|b| app.create_audit_log_event(&e.id, b, None))).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let events = stored(&app, &e.id, &org).await;
+    let numbers: BTreeSet<String> = events.iter().map(|ev| ev.metadata["n"].as_str().unwrap().to_owned()).collect();
+    assert_eq!((events.len(), numbers.len()), (300, 300), "each event once");
+    let ids: BTreeSet<&str> = events.iter().map(|ev| ev.id.as_str()).collect();
+    assert_eq!(ids.len(), 300);
+}
+
+/// A batch whose transaction fails is retried event by event: only the event that cannot
+/// be stored (here, a duplicate id) fails, and the others are stored.
+async fn one_failing_event_does_not_fail_its_batch(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let e = env(&app).await;
+    let org = org(&app, &e.id).await;
+    let at = Timestamp::now().plus_millis(-1000);
+    let first = event(&org, 0, at);
+    store.insert_audit_log_events(&[(&e.id, &first)]).await.unwrap();
+    let mut batch: Vec<AuditLogEvent> = (1..50).map(|i| event(&org, i, at)).collect();
+    batch.insert(25, AuditLogEvent { id: first.id.clone(), ..event(&org, 99, at) });
+    let writer = vestibule_core::group_commit::EventWriter::new(store.clone());
+    let outcomes = futures_util::future::join_all(batch.iter().map(|ev| writer.insert(&e.id, ev.clone()))).await;
+    let failed: Vec<usize> = outcomes.iter().enumerate().filter(|(_, o)| o.is_err()).map(|(i, _)| i).collect();
+    assert_eq!(failed, [25], "{outcomes:?}");
+    let events = stored(&app, &e.id, &org).await;
+    assert_eq!(events.len(), 50, "the first event and the 49 others");
+    assert!(events.iter().all(|ev| ev.targets[0].id != "doc_99"), "the duplicate was not stored");
 }
 
 async fn server_secrets_are_created_once(store: Arc<dyn Store>) {
@@ -316,4 +357,6 @@ conformance!(
     export_leases_fence_out_stale_workers,
     retention_purges_old_events,
     server_secrets_are_created_once,
+    concurrent_events_are_all_stored_once,
+    one_failing_event_does_not_fail_its_batch,
 );

@@ -269,3 +269,22 @@ conformance!(
     rate_limit_counters_accumulate_per_window,
     migrations_are_idempotent,
 );
+
+/// `sqlite://PATH?synchronous=full` opens PATH (the parameter is not part of the file
+/// name) with commits synced; any other parameter is refused before anything is created.
+#[tokio::test]
+async fn sqlite_urls_take_the_synchronous_parameter_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("durable.db");
+    let store = vestibule_store::open(&format!("sqlite://{}?synchronous=full", path.display())).await.unwrap();
+    let app = app(store);
+    let e = env(&app, "A").await;
+    assert_eq!(app.create_organization(&e.id, &json!({"name": "Durable"})).await.unwrap().name, "Durable");
+    assert!(path.exists(), "the database is the path before `?`");
+    let other = dir.path().join("other.db");
+    let refused = vestibule_store::open(&format!("sqlite://{}?journal_mode=off", other.display())).await;
+    assert!(matches!(refused, Err(vestibule_store::OpenError::UnsupportedParameter(p)) if p == "journal_mode=off"));
+    assert!(!other.exists(), "nothing is created for a refused URL");
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.contains('?')), "{names:?}");
+}

@@ -50,7 +50,8 @@ pub async fn create_organization(State(s): State<AppState>, env: Env, Body(body)
 
 /// `GET /organizations/{id}`
 pub async fn get_organization(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
-    cached(&s, &env, &format!("id/{id}"), s.app.get_organization(env.id(), &id)).await
+    let body = s.app.organization_json(env.id(), &id).await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /organizations/external_id/{external_id}`
