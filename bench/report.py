@@ -21,7 +21,7 @@ def main() -> None:
     a = p.parse_args()
 
     wrk = defaultdict(list)          # (backend, case) -> [(rps, p50us, p99us)]
-    oha = {}                         # (backend, case, label) -> (rate, achieved, p50, p99, max)
+    oha = {}                         # (backend, case, label) -> (rate, achieved, p50, p99, max), from wrk2
     startup, rss, rss0, seed, load = {}, {}, {}, {}, {}
     backends = []
     for line in open(a.results):
@@ -34,7 +34,7 @@ def main() -> None:
             backends.append(backend)
         if kind == "wrk":
             wrk[(backend, f[2])].append((float(f[4]), int(f[5]), int(f[6])))
-        elif kind == "oha":
+        elif kind == "open":
             oha[(backend, f[2], f[3])] = tuple(float(x) for x in f[4:9])
         elif kind == "startup":
             startup[(backend, f[2])] = float(f[3])
@@ -65,7 +65,7 @@ def main() -> None:
             rs = ", ".join(f"{x[0]:.0f}" for x in wrk[(b, f'base-{ep}')])
             print(f"| {title} | {r:.0f} | {s:.0f} | {100 * r / s:.1f}% | {verdict(r >= s / 2)} | {rr} | {rs} |")
         print()
-        print(f"Open-loop latency (oha -q RATE --latency-correction -c{a.connections}, {a.duration}s; "
+        print(f"Open-loop latency (wrk2 -t1 -c{a.connections} -R RATE, {a.duration}s, latency from each request's due time; "
               "target rate = half the baseline's req/s):\n")
         print("| endpoint | server | rate (req/s) | achieved | p50 ms | p99 ms | max ms | p99 < 10 ms? |")
         print("|---|---|---:|---:|---:|---:|---:|:-:|")

@@ -338,5 +338,11 @@ async fn metrics_count_requests_by_method_route_and_status() {
     assert_eq!(count(r#"method="GET",route="/organizations",status="200""#), Some(2), "{text}");
     assert_eq!(count(r#"method="GET",route="/organizations/{id}",status="404""#), Some(1), "{text}");
     assert_eq!(count(r#"method="OTHER",route="/organizations",status="405""#), Some(1), "unknown methods are pooled: {text}");
-    assert!(text.contains("vestibule_http_request_duration_seconds"), "{text}");
+    // Latency is a histogram with fixed buckets: one observation per request.
+    let observed = text
+        .lines()
+        .find(|l| l.starts_with("vestibule_http_request_duration_seconds_count{") && l.contains(r#"method="GET",route="/organizations""#))
+        .and_then(|l| l.rsplit(' ').next());
+    assert_eq!(observed, Some("2"), "{text}");
+    assert!(text.contains(r#"le="0.0005""#) && text.contains(r#"le="+Inf""#), "{text}");
 }
