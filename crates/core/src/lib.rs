@@ -68,6 +68,8 @@ pub struct Vestibule {
     pub organizations_cache: Arc<cache::ReadCache>,
     /// API keys resolved in the last second.
     pub keys: Arc<cache::KeyCache>,
+    /// SCIM bearer tokens resolved to their directory in the last second.
+    pub scim_auth: Arc<directories::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
     pub sso: sso::SsoSettings,
 }
@@ -87,6 +89,7 @@ impl Vestibule {
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
             organizations_cache: Arc::new(cache::ReadCache::new(true)),
             keys: Arc::default(),
+            scim_auth: Arc::default(),
             sso: sso::SsoSettings::default(),
         }
     }
