@@ -99,6 +99,8 @@ def test_recorded_provisioning_is_what_the_sdk_sees(fresh_server: harness.Server
             assert u.job_title == exp["job_title"]
         for k, v in exp.get("custom", {}).items():
             assert u.custom_attributes[k] == v, (name, k)
+        for k in exp.get("custom_absent", []):
+            assert k not in u.custom_attributes, (name, k, u.custom_attributes)
 
     groups = {g.name: g for g in client.directory_sync.list_groups(directory=directory["id"]).auto_paging_iter()}
     assert sorted(groups) == sorted(want["groups"])
