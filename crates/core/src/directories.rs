@@ -12,7 +12,10 @@ use crate::{plausible, secrets, to_json, Vestibule};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use vestibule_ids::Kind;
 use vestibule_scim::filter::get_ci;
 use vestibule_scim::ENTERPRISE_SCHEMA;
@@ -57,7 +60,8 @@ pub struct Directory {
     pub updated_at: Timestamp,
     /// Extra `custom_attributes` of its users: name → SCIM attribute path (e.g.
     /// `badge` → `urn:example:ext:1.0:User:badge`), on top of the standard ones.
-    #[serde(skip)]
+    /// Extension field, shown only when the directory has one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_attribute_mapping: BTreeMap<String, String>,
 }
 
@@ -88,6 +92,61 @@ pub struct DirectoryCredentials {
     pub environment_id: String,
     /// SHA-256 of its SCIM bearer token.
     pub token_digest: String,
+}
+
+/// How long a SCIM bearer token, once resolved to its directory, is trusted without asking
+/// the database again. A token rotated or a directory deleted by this process stops working
+/// at once; by another process (or instance) within this time.
+pub const SCIM_AUTH_TTL: Duration = Duration::from_secs(1);
+
+const MAX_SCIM_AUTH_ENTRIES: usize = 10_000;
+
+/// Directories resolved recently by the key in their SCIM URL, with the digest of the token
+/// that opened them, so that a busy SCIM client costs no lookup per request. Only linked
+/// directories reached with their valid token are remembered; a wrong token always goes to
+/// the database.
+#[derive(Default)]
+pub struct ScimAuthCache {
+    entries: Mutex<HashMap<String, (DirectoryCredentials, Instant)>>,
+    generation: AtomicU64,
+}
+
+impl ScimAuthCache {
+    /// The generation to pass to [`Self::put`]; take it *before* reading the database.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The directory of `external_key` if it was resolved less than [`SCIM_AUTH_TTL`]
+    /// before `now` with a token whose digest is `digest`.
+    pub fn get(&self, external_key: &str, digest: &str, now: Instant) -> Option<DirectoryCredentials> {
+        let entries = self.entries.lock().expect("scim auth cache lock");
+        let (creds, at) = entries.get(external_key)?;
+        let fresh = now.checked_duration_since(*at).is_some_and(|age| age < SCIM_AUTH_TTL);
+        (fresh && secrets::digests_match(&creds.token_digest, digest)).then(|| creds.clone())
+    }
+
+    /// Remembers `creds`, read from the database under `generation`; ignored when
+    /// something was forgotten since (the read may predate a rotation).
+    pub fn put(&self, creds: &DirectoryCredentials, generation: u64, now: Instant) {
+        let mut entries = self.entries.lock().expect("scim auth cache lock");
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= MAX_SCIM_AUTH_ENTRIES {
+            entries.retain(|_, (_, at)| now.checked_duration_since(*at).is_some_and(|age| age < SCIM_AUTH_TTL));
+        }
+        if entries.len() < MAX_SCIM_AUTH_ENTRIES {
+            entries.insert(creds.directory.external_key.clone(), (creds.clone(), now));
+        }
+    }
+
+    /// Forgets the directory of `external_key` (its token, state or mapping changed).
+    pub fn forget(&self, external_key: &str) {
+        let mut entries = self.entries.lock().expect("scim auth cache lock");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(external_key);
+    }
 }
 
 /// A user provisioned into a directory. `resource` is the SCIM resource in canonical
@@ -123,9 +182,11 @@ pub struct EmailRow {
     pub primary: bool,
 }
 
+/// A string attribute with something in it: identity providers fill templates with empty or
+/// blank values for parameters that have none (OneLogin's `"{$first} {$last}"` becomes `" "`).
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         _ => None,
     }
 }
@@ -429,6 +490,10 @@ pub trait DirectoryStore {
     async fn find_directory_by_key(&self, external_key: &str) -> Result<Option<DirectoryCredentials>, StoreError>;
     /// A page of directories.
     async fn list_directories(&self, env: &str, filter: &DirectoryFilter, page: &PageRequest) -> Result<Page<Directory>, StoreError>;
+    /// Replaces a directory's name and mapping; with `remap`, also recomputes every one of
+    /// its users' `custom_attributes` with the new mapping, in the same transaction. False
+    /// if the directory does not exist.
+    async fn update_directory(&self, env: &str, d: &Directory, remap: bool) -> Result<bool, StoreError>;
     /// Replaces the token digest; false if the directory does not exist.
     async fn set_directory_token(&self, env: &str, id: &str, token_digest: &str, at: Timestamp) -> Result<bool, StoreError>;
     /// Moves the directory to `linked` and records `event`, unless it already is.
@@ -477,6 +542,46 @@ fn not_found(id: &str) -> CoreError {
     CoreError::NotFound { entity: "Directory", id: id.to_owned() }
 }
 
+/// The body field that sets a directory's custom attribute mapping (extension).
+pub const MAPPING_FIELD: &str = "custom_attribute_mapping";
+
+/// Reads a custom attribute mapping from `field`: an object of at most
+/// [`MAX_CUSTOM_ATTRIBUTES`] names (1–64 characters) to SCIM attribute paths (at most 256
+/// characters, e.g. `title`, `name.givenName`, `urn:example:ext:1.0:User:badge`). `None`
+/// when the field is absent or invalid (the problem is recorded in `f`); `null` is the
+/// empty mapping.
+fn custom_attribute_mapping(f: &mut Fields<'_>, field: &str) -> Option<BTreeMap<String, String>> {
+    let mut mapping = BTreeMap::new();
+    match f.value(field) {
+        None => return None,
+        Some(Value::Object(m)) if m.len() <= MAX_CUSTOM_ATTRIBUTES => {
+            let before = f.errors.len();
+            for (name, path) in m {
+                let valid = name.chars().count() <= 64
+                    && !name.trim().is_empty()
+                    && path.as_str().is_some_and(|p| p.len() <= 256 && vestibule_scim::filter::AttrPath::parse(p).is_some_and(|a| !a.attr.is_empty()));
+                if valid {
+                    mapping.insert(name.clone(), path.as_str().unwrap_or_default().to_owned());
+                } else {
+                    f.invalid(&format!("{field}.{name}"), "invalid");
+                }
+            }
+            if f.errors.len() > before {
+                return None;
+            }
+        }
+        Some(Value::Object(_)) => {
+            f.invalid(field, "too_many");
+            return None;
+        }
+        Some(_) => {
+            f.invalid(field, "invalid_type");
+            return None;
+        }
+    }
+    Some(mapping)
+}
+
 /// The answer to `POST /directories` and `…/scim_token`: the directory plus its SCIM
 /// endpoint and the token, shown this once.
 #[derive(Debug, Clone, Serialize)]
@@ -512,23 +617,9 @@ impl Vestibule {
         let name = f.required_string("name", 255);
         let kind = f.optional_string("type", 64).map(|t| t.to_ascii_lowercase());
         let domain = f.optional_string("domain", 253);
-        let mut mapping = BTreeMap::new();
-        match f.value("custom_attributes") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(m)) if m.len() <= MAX_CUSTOM_ATTRIBUTES => {
-                for (name, path) in m {
-                    let valid = name.len() <= 64
-                        && !name.is_empty()
-                        && path.as_str().is_some_and(|p| p.len() <= 256 && vestibule_scim::filter::AttrPath::parse(p).is_some_and(|a| !a.attr.is_empty()));
-                    if valid {
-                        mapping.insert(name.clone(), path.as_str().unwrap_or_default().to_owned());
-                    } else {
-                        f.invalid(&format!("custom_attributes.{name}"), "invalid");
-                    }
-                }
-            }
-            Some(_) => f.invalid("custom_attributes", "invalid"),
-        }
+        // `custom_attributes` is the older spelling of the same field.
+        let field = if f.value(MAPPING_FIELD).is_some() { MAPPING_FIELD } else { "custom_attributes" };
+        let mapping = custom_attribute_mapping(&mut f, field).unwrap_or_default();
         if let Some(k) = &kind
             && !SCIM_TYPES.contains(&k.as_str())
         {
@@ -564,6 +655,7 @@ impl Vestibule {
         if !self.store.set_directory_token(env, id, &secrets::digest(&token), now).await? {
             return Err(not_found(id));
         }
+        self.scim_auth.forget(&d.external_key);
         d.updated_at = now;
         let scim = self.scim_access(&d, token);
         Ok(DirectoryWithToken { directory: d, scim })
@@ -575,6 +667,41 @@ impl Vestibule {
             return Err(not_found(id));
         }
         self.store.get_directory(env, id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// `PATCH /directories/{id}` (extension): `name` and `custom_attribute_mapping` (an
+    /// object replacing the whole mapping; `null` or `{}` removes it). When the mapping
+    /// changes, every user's `custom_attributes` is recomputed with it in the same
+    /// transaction; no event is recorded, as the identity provider changed nothing.
+    pub async fn update_directory(&self, env: &str, id: &str, body: &Value) -> Result<Directory> {
+        let mut f = Fields::new(body)?;
+        let name = f.optional_string("name", 255);
+        if matches!(body.get("name"), Some(Value::String(s)) if s.trim().is_empty()) {
+            f.invalid("name", "required");
+        }
+        let mapping = match body.get(MAPPING_FIELD) {
+            Some(Value::Null) => Some(BTreeMap::new()),
+            _ => custom_attribute_mapping(&mut f, MAPPING_FIELD),
+        };
+        f.finish()?;
+        let mut d = self.get_directory(env, id).await?;
+        let remap = mapping.as_ref().is_some_and(|m| *m != d.custom_attribute_mapping);
+        let renamed = name.as_ref().is_some_and(|n| *n != d.name);
+        if !remap && !renamed {
+            return Ok(d);
+        }
+        if let Some(n) = name {
+            d.name = n;
+        }
+        if let Some(m) = mapping {
+            d.custom_attribute_mapping = m;
+        }
+        d.updated_at = Timestamp::now();
+        if !self.store.update_directory(env, &d, remap).await? {
+            return Err(not_found(id));
+        }
+        self.scim_auth.forget(&d.external_key);
+        Ok(d)
     }
 
     /// `GET /directories`.
@@ -593,7 +720,9 @@ impl Vestibule {
             m.remove("external_key");
         }
         let event = Event::new(env, "dsync.deleted", data, Some(&d.organization_id), now);
-        if self.store.delete_directory(env, id, &[event]).await? { Ok(()) } else { Err(not_found(id)) }
+        let deleted = self.store.delete_directory(env, id, &[event]).await?;
+        self.scim_auth.forget(&d.external_key);
+        if deleted { Ok(()) } else { Err(not_found(id)) }
     }
 
     /// Resolves a SCIM request's directory from the key in its URL and its bearer token;
@@ -603,8 +732,13 @@ impl Vestibule {
         if external_key.is_empty() || external_key.len() > 64 || token.is_empty() || token.len() > 200 {
             return Ok(None);
         }
+        let digest = secrets::digest(token);
+        if let Some(creds) = self.scim_auth.get(external_key, &digest, Instant::now()) {
+            return Ok(Some(creds));
+        }
+        let generation = self.scim_auth.generation();
         let Some(mut creds) = self.store.find_directory_by_key(external_key).await? else { return Ok(None) };
-        if !secrets::digests_match(&creds.token_digest, &secrets::digest(token)) {
+        if !secrets::digests_match(&creds.token_digest, &digest) {
             return Ok(None);
         }
         if creds.directory.state != "linked" {
@@ -618,6 +752,7 @@ impl Vestibule {
             self.store.activate_directory(&creds.environment_id, &d.id, now, &event).await?;
             creds.directory = d;
         }
+        self.scim_auth.put(&creds, generation, Instant::now());
         Ok(Some(creds))
     }
 
@@ -655,5 +790,54 @@ impl Vestibule {
             return Err(missing());
         }
         Ok(self.store.get_directory_group(env, id).await?.ok_or_else(missing)?.view())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(key: &str, token: &str) -> DirectoryCredentials {
+        let now = Timestamp::now();
+        DirectoryCredentials {
+            directory: Directory {
+                object: "directory",
+                id: "directory_1".into(),
+                organization_id: "org_1".into(),
+                external_key: key.into(),
+                kind: "generic scim v2.0".into(),
+                state: "linked".into(),
+                name: "D".into(),
+                domain: None,
+                created_at: now,
+                updated_at: now,
+                custom_attribute_mapping: BTreeMap::new(),
+            },
+            environment_id: "environment_1".into(),
+            token_digest: secrets::digest(token),
+        }
+    }
+
+    #[test]
+    fn scim_tokens_are_trusted_for_a_second_and_only_with_their_digest() {
+        let c = ScimAuthCache::default();
+        let t0 = Instant::now();
+        c.put(&creds("k1", "secret"), c.generation(), t0);
+        assert!(c.get("k1", &secrets::digest("secret"), t0).is_some());
+        assert!(c.get("k1", &secrets::digest("other"), t0).is_none(), "another token is never served from memory");
+        assert!(c.get("k2", &secrets::digest("secret"), t0).is_none());
+        assert!(c.get("k1", &secrets::digest("secret"), t0 + SCIM_AUTH_TTL - Duration::from_millis(1)).is_some());
+        assert!(c.get("k1", &secrets::digest("secret"), t0 + SCIM_AUTH_TTL).is_none(), "expired after the TTL");
+        c.forget("k1");
+        assert!(c.get("k1", &secrets::digest("secret"), t0).is_none(), "forgotten at once");
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_rotation_is_never_remembered() {
+        let c = ScimAuthCache::default();
+        let before = c.generation(); // a request reads the directory with its old digest …
+        c.forget("k1"); // … the token is rotated meanwhile …
+        c.put(&creds("k1", "old"), before, Instant::now()); // … the stale read is refused.
+        assert!(c.get("k1", &secrets::digest("old"), Instant::now()).is_none());
     }
 }

@@ -73,6 +73,8 @@ pub struct Vestibule {
     pub audit_log_writer: Arc<group_commit::EventWriter>,
     /// API keys resolved in the last second.
     pub keys: Arc<cache::KeyCache>,
+    /// SCIM bearer tokens resolved to their directory in the last second.
+    pub scim_auth: Arc<directories::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
     pub sso: sso::SsoSettings,
 }
@@ -93,6 +95,7 @@ impl Vestibule {
             organizations_cache: Arc::new(cache::ReadCache::new(true)),
             audit_log_schemas_cache: Arc::new(cache::ReadCache::new(true)),
             keys: Arc::default(),
+            scim_auth: Arc::default(),
             sso: sso::SsoSettings::default(),
         }
     }

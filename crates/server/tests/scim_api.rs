@@ -155,6 +155,33 @@ async fn discovery_and_workos_views() {
     assert_scim_error(status, &body, 401, None);
 }
 
+#[tokio::test]
+async fn directory_mappings_are_edited_over_http() {
+    let (_db, s) = server().await;
+    let d = directory(&s, "A").await;
+    let (_, _, u) = scim(&s, &d, &d.token, Method::POST, "/Users", Some(json!({
+        "userName": "ada@a.example", "urn:example:ext:1.0:User": {"badge": "42"},
+    }))).await;
+    let path = format!("/directories/{}", d.id);
+    // Refused with a WorkOS validation error naming the entry; nothing changes.
+    let (status, body) = s.call(Method::PATCH, &path, Some(json!({"custom_attribute_mapping": {"badge": "no such path!"}}))).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], json!("invalid_request_parameters"), "{body}");
+    assert_eq!(body["errors"], json!([{"field": "custom_attribute_mapping.badge", "code": "invalid"}]), "{body}");
+    let (_, dir) = s.call(Method::GET, &path, None).await;
+    assert!(dir.get("custom_attribute_mapping").is_none(), "{dir}");
+    let (status, body) = s.call(Method::PATCH, &format!("/directories/{}", "directory_01ARZ3NDEKTSV4RRFFQ69G5FAV"), Some(json!({"name": "x"}))).await;
+    assert_eq!(status, 404, "{body}");
+    // Accepted: the directory shows it and the user's attributes follow.
+    let mapping = json!({"badge": "urn:example:ext:1.0:User:badge"});
+    let (status, dir) = s.call(Method::PATCH, &path, Some(json!({"custom_attribute_mapping": mapping}))).await;
+    assert_eq!((status, dir["custom_attribute_mapping"].clone()), (200, mapping.clone()), "{dir}");
+    let (_, dir) = s.call(Method::GET, &path, None).await;
+    assert_eq!(dir["custom_attribute_mapping"], mapping);
+    let (_, wu) = s.call(Method::GET, &format!("/directory_users/{}", u["id"].as_str().unwrap()), None).await;
+    assert_eq!(wu["custom_attributes"]["badge"], json!("42"), "{wu}");
+}
+
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

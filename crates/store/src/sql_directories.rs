@@ -276,39 +276,75 @@ macro_rules! directories {
                         .await
                         .map_err(map_err)?;
                 }
-                for (i, e) in u.emails().into_iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO directory_user_emails (environment_id, user_id, position, directory_id, value_key, type, is_primary) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(env)
-                    .bind(&u.id)
-                    .bind(i as i64)
-                    .bind(&u.directory_id)
-                    .bind(fold(&e.value))
-                    .bind(e.kind)
-                    .bind(e.primary)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
+                // All of them in one statement: one round trip whatever their number.
+                let emails = u.emails();
+                for (chunk_no, chunk) in emails.chunks(100).enumerate() {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let n = 4 + i * 4;
+                            format!("($1, $2, ${}, $3, ${}, ${}, ${})", n, n + 1, n + 2, n + 3)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO directory_user_emails (environment_id, user_id, position, directory_id, value_key, type, is_primary) VALUES {}",
+                        rows.join(", ")
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(&u.id).bind(&u.directory_id);
+                    for (i, e) in chunk.iter().enumerate() {
+                        q = q.bind((chunk_no * 100 + i) as i64).bind(fold(&e.value)).bind(e.kind.clone()).bind(e.primary);
+                    }
+                    q.execute(&mut *conn).await.map_err(map_err)?;
                 }
                 Ok(())
             }
 
-            async fn insert_member(conn: &mut Conn, env: &str, directory_id: &str, group_id: &str, user_id: &str, at: i64) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO directory_group_members (environment_id, group_id, user_id, directory_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (environment_id, group_id, user_id) DO NOTHING",
-                )
-                .bind(env)
-                .bind(group_id)
-                .bind(user_id)
-                .bind(directory_id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-                Ok(done.rows_affected() == 1)
+            /// Inserts the memberships of `user_ids` in `group_id` that do not exist yet, a few
+            /// hundred per statement; answers the ids that were really added.
+            async fn insert_members(
+                conn: &mut Conn,
+                env: &str,
+                directory_id: &str,
+                group_id: &str,
+                user_ids: &[&str],
+                at: i64,
+            ) -> Result<std::collections::HashSet<String>, StoreError> {
+                let mut added = std::collections::HashSet::new();
+                for chunk in user_ids.chunks(500) {
+                    let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, $2, ${}, $3, $4)", i + 5)).collect();
+                    let sql = format!(
+                        "INSERT INTO directory_group_members (environment_id, group_id, user_id, directory_id, created_at) VALUES {} \
+                         ON CONFLICT (environment_id, group_id, user_id) DO NOTHING RETURNING user_id",
+                        rows.join(", ")
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(group_id).bind(directory_id).bind(at);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for r in q.fetch_all(&mut *conn).await.map_err(map_err)? {
+                        added.insert(r.try_get::<String, _>("user_id").map_err(map_err)?);
+                    }
+                }
+                Ok(added)
+            }
+
+            /// Deletes the memberships of `user_ids` in `group_id`; answers the ids that were
+            /// really removed.
+            async fn delete_members(conn: &mut Conn, env: &str, group_id: &str, user_ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+                let mut removed = std::collections::HashSet::new();
+                for chunk in user_ids.chunks(500) {
+                    let sql = format!(
+                        "DELETE FROM directory_group_members WHERE environment_id = $1 AND group_id = $2 AND user_id IN {} RETURNING user_id",
+                        placeholders(3, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(group_id);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for r in q.fetch_all(&mut *conn).await.map_err(map_err)? {
+                        removed.insert(r.try_get::<String, _>("user_id").map_err(map_err)?);
+                    }
+                }
+                Ok(removed)
             }
 
             /// `AND …` clauses of the WorkOS list filters, appending their binds.
@@ -399,6 +435,53 @@ macro_rules! directories {
                     let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
                     let items = rows.iter().map(directory).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
                     Ok(page.page(&q, items))
+                }
+
+                async fn update_directory(&self, env: &str, d: &Directory, remap: bool) -> Result<bool, StoreError> {
+                    let mut tx = self.write.begin().await.map_err(map_err)?;
+                    let done = sqlx::query(
+                        "UPDATE directories SET name = $3, custom_attribute_mapping = $4, updated_at = $5 WHERE environment_id = $1 AND id = $2",
+                    )
+                    .bind(env)
+                    .bind(&d.id)
+                    .bind(&d.name)
+                    .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
+                    .bind(d.updated_at.millis())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    if done.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    if remap {
+                        // Page through the directory's users by id, rewriting each one's
+                        // normalized attributes (its resource and version are unchanged).
+                        let mut after = String::new();
+                        loop {
+                            let sql = format!(
+                                "SELECT {USER_COLUMNS} FROM directory_users u WHERE u.environment_id = $1 AND u.directory_id = $2 AND u.id > $3 \
+                                 ORDER BY u.id LIMIT 500"
+                            );
+                            let rows = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(&d.id).bind(&after).fetch_all(&mut *tx).await.map_err(map_err)?;
+                            let users = rows.iter().map(user).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                            let Some(last) = users.last() else { break };
+                            after = last.id.clone();
+                            for u in &users {
+                                let mapped = u.map_custom_attributes(&d.custom_attribute_mapping);
+                                if mapped != u.custom_attributes {
+                                    sqlx::query("UPDATE directory_users SET custom_attributes = $3 WHERE environment_id = $1 AND id = $2")
+                                        .bind(env)
+                                        .bind(&u.id)
+                                        .bind(mapped.to_string())
+                                        .execute(&mut *tx)
+                                        .await
+                                        .map_err(map_err)?;
+                                }
+                            }
+                        }
+                    }
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(true)
                 }
 
                 async fn set_directory_token(&self, env: &str, id: &str, digest: &str, at: Timestamp) -> Result<bool, StoreError> {
@@ -635,9 +718,8 @@ macro_rules! directories {
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;
-                    for m in members {
-                        insert_member(&mut tx, env, &g.directory_id, &g.id, m, g.created_at.millis()).await?;
-                    }
+                    let ids: Vec<&str> = members.iter().map(String::as_str).collect();
+                    insert_members(&mut tx, env, &g.directory_id, &g.id, &ids, g.created_at.millis()).await?;
                     insert_events(&mut tx, events).await?;
                     tx.commit().await.map_err(map_err)
                 }
@@ -672,25 +754,23 @@ macro_rules! directories {
                         }
                     }
                     insert_events(&mut tx, events).await?;
+                    // One statement each way; an event only for a row that really changed, in
+                    // the order the changes were asked for.
                     let mut counts = MemberCounts::default();
-                    for m in add {
-                        if insert_member(&mut tx, env, directory_id, group_id, &m.user_id, m.event.created_at.millis()).await? {
-                            counts.added += 1;
-                            insert_events(&mut tx, std::slice::from_ref(&m.event)).await?;
-                        }
+                    if !add.is_empty() {
+                        let ids: Vec<&str> = add.iter().map(|m| m.user_id.as_str()).collect();
+                        let at = add[0].event.created_at.millis();
+                        let added = insert_members(&mut tx, env, directory_id, group_id, &ids, at).await?;
+                        let done: Vec<Event> = add.iter().filter(|m| added.contains(&m.user_id)).map(|m| m.event.clone()).collect();
+                        counts.added = done.len();
+                        insert_events(&mut tx, &done).await?;
                     }
-                    for m in remove {
-                        let done = sqlx::query("DELETE FROM directory_group_members WHERE environment_id = $1 AND group_id = $2 AND user_id = $3")
-                            .bind(env)
-                            .bind(group_id)
-                            .bind(&m.user_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
-                        if done.rows_affected() == 1 {
-                            counts.removed += 1;
-                            insert_events(&mut tx, std::slice::from_ref(&m.event)).await?;
-                        }
+                    if !remove.is_empty() {
+                        let ids: Vec<&str> = remove.iter().map(|m| m.user_id.as_str()).collect();
+                        let removed = delete_members(&mut tx, env, group_id, &ids).await?;
+                        let done: Vec<Event> = remove.iter().filter(|m| removed.contains(&m.user_id)).map(|m| m.event.clone()).collect();
+                        counts.removed = done.len();
+                        insert_events(&mut tx, &done).await?;
                     }
                     tx.commit().await.map_err(map_err)?;
                     Ok(counts)

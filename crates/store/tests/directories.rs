@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vestibule_core::directories::{DirectoryCredentials, DirectoryFilter, DirectoryMemberFilter};
 use vestibule_core::environments::EnvironmentKind;
 use vestibule_core::events::EventFilter;
@@ -240,6 +241,102 @@ async fn directories_are_isolated_and_deleted_whole(store: Arc<dyn Store>) {
     assert!(s.app.authenticate_scim(&s.creds.directory.external_key, &rotated.scim.bearer_token).await.unwrap().is_none());
 }
 
+/// Polls `check` until it holds, failing after `limit`: for effects promised "within" a time.
+async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn token_changes_reach_other_instances_within_a_second(store: Arc<dyn Store>) {
+    let s = setup(store.clone()).await;
+    let key = s.creds.directory.external_key.clone();
+    // A second instance on the same database, with its own memory.
+    let other = app(store);
+    assert!(other.authenticate_scim(&key, &s.token).await.unwrap().is_some());
+    // This instance rotates: here the old token stops at once, the new one works at once …
+    let rotated = s.app.rotate_directory_token(&s.env, &s.creds.directory.id).await.unwrap();
+    assert!(s.app.authenticate_scim(&key, &s.token).await.unwrap().is_none());
+    assert!(s.app.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_some());
+    // … and on the other instance, which remembers the old one, it stops within the
+    // cache's lifetime, while the new one works at once (a token that does not match what
+    // is remembered is always looked up).
+    let took = within(Duration::from_millis(1500), "old token refused elsewhere", async || other.authenticate_scim(&key, &s.token).await.unwrap().is_none()).await;
+    assert!(took <= vestibule_core::directories::SCIM_AUTH_TTL + Duration::from_millis(300), "{took:?}");
+    assert!(other.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_some());
+    // A wrong token is never accepted, cached or not.
+    assert!(other.authenticate_scim(&key, "not-the-token").await.unwrap().is_none());
+    // Deleting the directory closes its endpoint here at once and elsewhere within a second.
+    assert!(other.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_some());
+    s.app.delete_directory(&s.env, &s.creds.directory.id).await.unwrap();
+    assert!(s.app.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_none());
+    within(Duration::from_millis(1500), "deleted directory refused elsewhere", async || {
+        other.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_none()
+    })
+    .await;
+}
+
+async fn custom_attribute_mappings_are_editable(store: Arc<dyn Store>) {
+    let s = setup(store).await;
+    let mut body = user("ada@acme.com", "Ada", "ada@acme.com", true);
+    body["urn:example:custom:1.0:User"] = json!({"badge": "42"});
+    body["title"] = json!("Engineer");
+    let created = s.app.scim_create_user(&s.creds, &body).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let dir_id = s.creds.directory.id.clone();
+    assert!(s.app.get_directory_user(&s.env, &id).await.unwrap()["custom_attributes"].get("badge").is_none());
+    let events_before = event_names(&s.app, &s.env).await;
+
+    // Bad mappings are refused whole, naming each bad entry, and change nothing.
+    for (bad, field) in [
+        (json!({"custom_attribute_mapping": {"badge": "not a path!", "ok": "title"}}), "custom_attribute_mapping.badge"),
+        (json!({"custom_attribute_mapping": {"badge": 5}}), "custom_attribute_mapping.badge"),
+        (json!({"custom_attribute_mapping": {"": "title"}}), "custom_attribute_mapping."),
+        (json!({"custom_attribute_mapping": ["title"]}), "custom_attribute_mapping"),
+        (json!({"custom_attribute_mapping": (0..51).map(|i| (format!("k{i}"), json!("title"))).collect::<serde_json::Map<_, _>>()}), "custom_attribute_mapping"),
+        (json!({"name": ""}), "name"),
+    ] {
+        match s.app.update_directory(&s.env, &dir_id, &bad).await {
+            Err(CoreError::Validation(errors)) => assert!(errors.iter().any(|e| e.field == field), "{bad}: {errors:?}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let d = s.app.get_directory(&s.env, &dir_id).await.unwrap();
+    assert!(d.custom_attribute_mapping.is_empty());
+    assert_eq!(d.name, "Okta");
+
+    // A new mapping applies to the users already there and to every later write.
+    let mapping = json!({"badge": "urn:example:custom:1.0:User:badge", "given": "name.givenName"});
+    let d = s.app.update_directory(&s.env, &dir_id, &json!({"custom_attribute_mapping": mapping})).await.unwrap();
+    assert_eq!(serde_json::to_value(&d).unwrap()["custom_attribute_mapping"], mapping);
+    let attrs = s.app.get_directory_user(&s.env, &id).await.unwrap()["custom_attributes"].clone();
+    assert_eq!((attrs["badge"].clone(), attrs["given"].clone(), attrs["job_title"].clone()), (json!("42"), json!("Ada"), json!("Engineer")));
+    assert_eq!(event_names(&s.app, &s.env).await, events_before, "the identity provider changed nothing: no event");
+    // The SCIM endpoint uses the new mapping at once, with the credentials it resolves now.
+    let creds = s.app.authenticate_scim(&s.creds.directory.external_key, &s.token).await.unwrap().unwrap();
+    let mut second = user("bob@acme.com", "Bob", "bob@acme.com", true);
+    second["urn:example:custom:1.0:User"] = json!({"badge": "7"});
+    let bob = s.app.scim_create_user(&creds, &second).await.unwrap();
+    let attrs = s.app.get_directory_user(&s.env, bob["id"].as_str().unwrap()).await.unwrap()["custom_attributes"].clone();
+    assert_eq!((attrs["badge"].clone(), attrs["given"].clone()), (json!("7"), json!("Bob")));
+    // Renaming leaves the mapping; null removes it, and the mapped values go with it.
+    let d = s.app.update_directory(&s.env, &dir_id, &json!({"name": "Okta (prod)"})).await.unwrap();
+    assert_eq!((d.name.as_str(), d.custom_attribute_mapping.len()), ("Okta (prod)", 2));
+    let d = s.app.update_directory(&s.env, &dir_id, &json!({"custom_attribute_mapping": null})).await.unwrap();
+    assert!(d.custom_attribute_mapping.is_empty() && serde_json::to_value(&d).unwrap().get("custom_attribute_mapping").is_none());
+    let attrs = s.app.get_directory_user(&s.env, &id).await.unwrap()["custom_attributes"].clone();
+    assert!(attrs.get("badge").is_none() && attrs.get("given").is_none(), "{attrs}");
+    assert_eq!(attrs["username"], json!("ada@acme.com"), "the standard ones stay");
+    // Another environment cannot see or edit it.
+    let env2 = s.app.create_environment("B", EnvironmentKind::Test, None).await.unwrap().id;
+    assert!(matches!(s.app.update_directory(&env2, &dir_id, &json!({"name": "x"})).await, Err(CoreError::NotFound { .. })));
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -259,4 +356,6 @@ conformance!(
     updates_emit_only_real_changes,
     memberships_are_idempotent_and_evented_once,
     directories_are_isolated_and_deleted_whole,
+    token_changes_reach_other_instances_within_a_second,
+    custom_attribute_mappings_are_editable,
 );

@@ -32,6 +32,11 @@ pub async fn get_directory(State(s): State<AppState>, env: Env, Segment(id): Seg
     Ok(ok(s.app.get_directory(env.id(), &id).await?))
 }
 
+/// `PATCH /directories/{id}` (extension): rename, or replace the custom attribute mapping.
+pub async fn update_directory(State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body) -> ApiResult<Response> {
+    Ok(ok(s.app.update_directory(env.id(), &id, &body).await?))
+}
+
 /// `DELETE /directories/{id}`
 pub async fn delete_directory(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
     s.app.delete_directory(env.id(), &id).await?;

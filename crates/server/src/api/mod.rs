@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/organization_domains/{id}/verify", post(organization_domains::verify_organization_domain))
         .route("/events", get(events::list_events))
         .route("/directories", get(directories::list_directories).post(directories::create_directory))
-        .route("/directories/{id}", get(directories::get_directory).delete(directories::delete_directory))
+        .route("/directories/{id}", get(directories::get_directory).patch(directories::update_directory).delete(directories::delete_directory))
         .route("/directories/{id}/scim_token", post(directories::rotate_directory_token))
         .route("/directory_users", get(directories::list_directory_users))
         .route("/directory_users/{id}", get(directories::get_directory_user))
