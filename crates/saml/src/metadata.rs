@@ -19,7 +19,7 @@ pub struct IdpSettings {
 
 impl IdpSettings {
     /// The settings as IdP metadata XML, the form samael reads them in.
-    pub(crate) fn metadata_xml(&self) -> String {
+    pub fn metadata_xml(&self) -> String {
         let mut keys = String::new();
         for c in &self.certificates {
             keys.push_str(&format!(
@@ -95,6 +95,9 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, MetadataError> {
         return Err(MetadataError::NotMetadata);
     }
     refuse_dangerous_markup(xml).map_err(|_| MetadataError::Forbidden)?;
+    if !root_is_entity_descriptor(xml) {
+        return Err(MetadataError::NotMetadata);
+    }
     let ed: EntityDescriptor = xml.parse().map_err(|_| MetadataError::NotMetadata)?;
     let entity_id = ed.entity_id.clone().filter(|e| !e.trim().is_empty()).ok_or(MetadataError::NoEntityId)?;
     let descriptors = ed.idp_sso_descriptors.as_deref().unwrap_or_default();
@@ -122,6 +125,24 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, MetadataError> {
         }
     }
     Ok(IdpSettings { entity_id, sso_url, certificates })
+}
+
+/// Whether the document element is `md:EntityDescriptor` (an HTML login page or any
+/// other XML is not metadata, whatever a lenient deserializer makes of it).
+fn root_is_entity_descriptor(xml: &str) -> bool {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((ns, Event::Start(e) | Event::Empty(e))) => {
+                return matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"urn:oasis:names:tc:SAML:2.0:metadata")
+                    && e.local_name().as_ref() == b"EntityDescriptor";
+            }
+            Ok((_, Event::Eof)) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Our metadata for one connection: entity id and ACS (HTTP-POST). We want signed
@@ -171,7 +192,10 @@ mod tests {
         let no_sso = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"#;
         assert_eq!(parse_idp_metadata(no_sso), Err(MetadataError::NoSsoService));
         assert_eq!(parse_idp_metadata("<!DOCTYPE x><x/>"), Err(MetadataError::Forbidden));
-        assert_eq!(parse_idp_metadata("<x/>"), Err(MetadataError::NoEntityId));
+        assert_eq!(parse_idp_metadata("<x/>"), Err(MetadataError::NotMetadata));
+        assert_eq!(parse_idp_metadata("<html><body>Sign in</body></html>"), Err(MetadataError::NotMetadata));
+        let no_entity_id = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>"#;
+        assert_eq!(parse_idp_metadata(no_entity_id), Err(MetadataError::NoEntityId));
         assert_eq!(parse_idp_metadata("<x"), Err(MetadataError::NotMetadata));
         assert_eq!(parse_certificate("not a cert"), Err(MetadataError::BadCertificate));
     }
