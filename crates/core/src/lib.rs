@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod invitations;
+pub mod jwks;
 pub mod mail;
 pub mod memberships;
 pub mod metadata;

@@ -279,6 +279,10 @@ pub trait SsoStore {
     async fn insert_login_attempt(&self, env: &str, a: &LoginAttempt) -> Result<(), StoreError>;
     /// A page of a connection's login attempts.
     async fn list_login_attempts(&self, env: &str, connection_id: &str, page: &PageRequest) -> Result<Page<LoginAttempt>, StoreError>;
+    /// The environment's token signing key, if it has one yet.
+    async fn get_signing_key(&self, env: &str) -> Result<Option<crate::jwks::SigningKey>, StoreError>;
+    /// Stores the environment's signing key unless it already has one (the first stays).
+    async fn insert_signing_key(&self, env: &str, key: &crate::jwks::SigningKey) -> Result<(), StoreError>;
     /// Drops expired requests, grants and replay-cache entries.
     async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
