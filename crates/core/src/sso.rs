@@ -300,6 +300,8 @@ struct ProtocolInput {
 
 #[derive(Default)]
 struct SamlInput {
+    /// `saml` or `saml_options`: where field errors point.
+    key: &'static str,
     metadata: Option<IdpSettings>,
     entity_id: Option<String>,
     sso_url: Option<String>,
@@ -325,18 +327,11 @@ fn read_protocol(f: &mut Fields<'_>) -> ProtocolInput {
     let mut out = ProtocolInput::default();
     for key in ["saml", "saml_options"] {
         if let Some(s) = f.object(key, false, |s| {
-            let mut i = SamlInput::default();
+            let mut i = SamlInput { key, ..SamlInput::default() };
             if let Some(xml) = s.optional_string_raw("idp_metadata_xml", 1024 * 1024) {
                 match vestibule_saml::parse_idp_metadata(&xml) {
                     Ok(m) => i.metadata = Some(m),
-                    Err(e) => {
-                        s.invalid("idp_metadata_xml", match e {
-                            vestibule_saml::MetadataError::BadCertificate => "invalid_certificate",
-                            vestibule_saml::MetadataError::NoSsoService => "missing_sso_url",
-                            vestibule_saml::MetadataError::NoEntityId => "missing_entity_id",
-                            _ => "invalid_metadata",
-                        });
-                    }
+                    Err(e) => s.invalid("idp_metadata_xml", metadata_code(&e)),
                 }
             }
             i.metadata_url = read_url(s, "idp_metadata_url");
@@ -404,6 +399,45 @@ fn read_attribute_maps(f: &mut Fields<'_>) -> Option<AttributeMaps> {
         }
         Some(maps)
     })
+}
+
+/// Largest IdP metadata document fetched from `idp_metadata_url` (the same bound as
+/// `idp_metadata_xml`).
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+fn metadata_code(e: &vestibule_saml::MetadataError) -> &'static str {
+    match e {
+        vestibule_saml::MetadataError::BadCertificate => "invalid_certificate",
+        vestibule_saml::MetadataError::NoSsoService => "missing_sso_url",
+        vestibule_saml::MetadataError::NoEntityId => "missing_entity_id",
+        _ => "invalid_metadata",
+    }
+}
+
+impl Vestibule {
+    /// Fills `i.metadata` from `i.metadata_url` when the body gave a URL and no XML: the
+    /// target must pass the webhook target policy (no private addresses; loopback only
+    /// in `--dev`), the answer must be a 2xx without redirect, within the size cap and
+    /// the timeout, and must be valid IdP metadata. Any failure is a 422 on the field.
+    async fn fetch_idp_metadata(&self, i: &mut SamlInput) -> Result<()> {
+        let (Some(url), None) = (&i.metadata_url, &i.metadata) else { return Ok(()) };
+        let field = format!("{}.idp_metadata_url", i.key);
+        let failed = |code: &str, why: String| CoreError::Validation(vec![crate::error::FieldError::explained(field.clone(), code, why)]);
+        let addrs = self
+            .webhook_targets
+            .resolve(url)
+            .await
+            .map_err(|why| failed("metadata_url_not_allowed", format!("The metadata URL cannot be fetched: {why}")))?;
+        let xml = self
+            .sso
+            .oidc_http
+            .get_document(url, &addrs, MAX_METADATA_BYTES)
+            .await
+            .map_err(|why| failed("metadata_fetch_failed", format!("The metadata could not be fetched: {why}")))?;
+        let parsed = vestibule_saml::parse_idp_metadata(&xml).map_err(|e| failed(metadata_code(&e), format!("The fetched metadata was refused: {e}")))?;
+        i.metadata = Some(parsed);
+        Ok(())
+    }
 }
 
 fn apply_saml(cfg: &mut SamlConfig, i: SamlInput) {
@@ -549,6 +583,10 @@ impl Vestibule {
         }
         f.finish()?;
         let org = self.get_organization(env, &org_id.unwrap_or_default()).await?;
+        let mut protocol = protocol;
+        if let Some(i) = protocol.saml.as_mut() {
+            self.fetch_idp_metadata(i).await?;
+        }
         let proto = proto.unwrap_or(Protocol::Saml);
         let connection_type = connection_type.unwrap_or_else(|| if proto == Protocol::Saml { "GenericSAML" } else { "GenericOIDC" }.into());
         let now = Timestamp::now();
@@ -625,6 +663,12 @@ impl Vestibule {
         }
         f.finish()?;
         let current = self.load_connection(env, id).await?;
+        let mut protocol = protocol;
+        if let Some(i) = protocol.saml.as_mut()
+            && current.saml.is_some()
+        {
+            self.fetch_idp_metadata(i).await?;
+        }
         let mut c = current.clone();
         if let Some(t) = connection_type
             && t != c.connection_type
