@@ -78,7 +78,7 @@ impl SigningKey {
 }
 
 /// An RSA-2048 key (PKCS#8 DER) and a self-signed certificate for it (DER), named `cn`.
-fn self_signed(cn: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+pub(crate) fn self_signed(cn: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
     use openssl::{asn1::Asn1Time, bn::BigNum, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
     let key = PKey::from_rsa(Rsa::generate(2048)?)?;
     let mut name = x509::X509NameBuilder::new()?;

@@ -88,6 +88,13 @@ pub struct SamlConfig {
     /// Whether unsolicited (IdP-initiated) responses are accepted.
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    /// Our certificate for assertions encrypted to us (base64 DER), published in the SP
+    /// metadata; generated with the connection.
+    #[serde(default)]
+    pub sp_encryption_certificate: Option<String>,
+    /// Its private key (base64 PKCS#8). Never served.
+    #[serde(default)]
+    pub sp_encryption_key: Option<String>,
 }
 
 /// What an OIDC connection knows about its provider.
@@ -486,10 +493,17 @@ impl Vestibule {
     /// The SP side of a SAML connection: entity id, ACS and metadata URLs.
     pub fn sp_settings(&self, c: &Connection) -> SpSettings {
         let base = &self.public_url;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let encryption = c.saml.as_ref().and_then(|s| {
+            let certificate = s.sp_encryption_certificate.clone()?;
+            let private_pkcs8 = base64::Engine::decode(&b64, s.sp_encryption_key.as_deref()?).ok()?;
+            Some(vestibule_saml::SpEncryptionKey { certificate, private_pkcs8 })
+        });
         SpSettings {
             entity_id: format!("{base}/sso/saml/metadata/{}", c.external_key),
             acs_url: format!("{base}/sso/saml/acs/{}", c.external_key),
             metadata_url: format!("{base}/sso/saml/metadata/{}", c.external_key),
+            encryption,
         }
     }
 
@@ -537,6 +551,7 @@ impl Vestibule {
                 "idp_metadata_url": s.idp_metadata_url,
                 "idp_certificate_count": s.idp_certificates.len(),
                 "allow_idp_initiated": s.allow_idp_initiated,
+                "sp_encryption_certificate": s.sp_encryption_certificate,
             });
         }
         if let Some(o) = &c.oidc {
@@ -605,7 +620,14 @@ impl Vestibule {
         };
         match proto {
             Protocol::Saml => {
-                let mut cfg = SamlConfig::default();
+                let (key, cert) = crate::jwks::self_signed(&format!("Vestibule SP encryption {}", c.id))
+                    .map_err(|_| CoreError::Store(StoreError::Backend("SP encryption key generation failed".into())))?;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let mut cfg = SamlConfig {
+                    sp_encryption_certificate: Some(base64::Engine::encode(&b64, cert)),
+                    sp_encryption_key: Some(base64::Engine::encode(&b64, key)),
+                    ..SamlConfig::default()
+                };
                 if let Some(i) = protocol.saml {
                     apply_saml(&mut cfg, i);
                 }

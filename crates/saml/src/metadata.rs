@@ -47,8 +47,29 @@ pub struct SpSettings {
     pub acs_url: String,
     /// Where our metadata is served.
     pub metadata_url: String,
+    /// Our key for assertions encrypted to us, when the connection has one.
+    pub encryption: Option<SpEncryptionKey>,
 }
 
+/// The key pair an IdP encrypts assertions to: the certificate is published in our
+/// metadata (`use="encryption"`), the private key never leaves the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpEncryptionKey {
+    /// The certificate, base64 DER.
+    pub certificate: String,
+    /// The private key, PKCS#8 DER.
+    pub private_pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for SpEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpEncryptionKey").field("certificate", &self.certificate).field("private_pkcs8", &"<redacted>").finish()
+    }
+}
+
+pub(crate) const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub(crate) const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub(crate) const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
@@ -148,10 +169,20 @@ fn root_is_entity_descriptor(xml: &str) -> bool {
 /// Our metadata for one connection: entity id and ACS (HTTP-POST). We want signed
 /// assertions and do not sign our requests.
 pub fn sp_metadata_xml(sp: &SpSettings) -> String {
+    let encryption = sp.encryption.as_ref().map_or_else(String::new, |k| {
+        format!(
+            "\x20   <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data>\
+             <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
+             <md:EncryptionMethod Algorithm=\"{AES256_GCM}\"/><md:EncryptionMethod Algorithm=\"{AES128_GCM}\"/>\
+             <md:EncryptionMethod Algorithm=\"{RSA_OAEP_MGF1P}\"/></md:KeyDescriptor>\n",
+            xml_escape(&k.certificate)
+        )
+    });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{}\">\n\
          \x20 <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n\
+         {encryption}\
          \x20   <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n\
          \x20   <md:AssertionConsumerService Binding=\"{POST}\" Location=\"{}\" index=\"0\" isDefault=\"true\"/>\n\
          \x20 </md:SPSSODescriptor>\n\
@@ -209,7 +240,7 @@ mod tests {
 
     #[test]
     fn authn_request_goes_to_the_sso_url_with_our_id() {
-        let sp = SpSettings { entity_id: "https://sp/e".into(), acs_url: "https://sp/acs".into(), metadata_url: "https://sp/m".into() };
+        let sp = SpSettings { entity_id: "https://sp/e".into(), acs_url: "https://sp/acs".into(), metadata_url: "https://sp/m".into(), encryption: None };
         let idp = IdpSettings { entity_id: "i".into(), sso_url: "https://idp.example/sso?a=1".into(), certificates: vec![] };
         let url = authn_request_redirect(&sp, &idp, "_req1", false, "rs").unwrap();
         assert!(url.starts_with("https://idp.example/sso?a=1&SAMLRequest="), "{url}");
