@@ -13,6 +13,7 @@ pub mod events;
 pub mod group_commit;
 pub mod idempotency;
 pub mod invitations;
+pub mod jwks;
 pub mod mail;
 pub mod memberships;
 pub mod metadata;

@@ -88,6 +88,13 @@ pub struct SamlConfig {
     /// Whether unsolicited (IdP-initiated) responses are accepted.
     #[serde(default)]
     pub allow_idp_initiated: bool,
+    /// Our certificate for assertions encrypted to us (base64 DER), published in the SP
+    /// metadata; generated with the connection.
+    #[serde(default)]
+    pub sp_encryption_certificate: Option<String>,
+    /// Its private key (base64 PKCS#8). Never served.
+    #[serde(default)]
+    pub sp_encryption_key: Option<String>,
 }
 
 /// What an OIDC connection knows about its provider.
@@ -279,6 +286,10 @@ pub trait SsoStore {
     async fn insert_login_attempt(&self, env: &str, a: &LoginAttempt) -> Result<(), StoreError>;
     /// A page of a connection's login attempts.
     async fn list_login_attempts(&self, env: &str, connection_id: &str, page: &PageRequest) -> Result<Page<LoginAttempt>, StoreError>;
+    /// The environment's token signing key, if it has one yet.
+    async fn get_signing_key(&self, env: &str) -> Result<Option<crate::jwks::SigningKey>, StoreError>;
+    /// Stores the environment's signing key unless it already has one (the first stays).
+    async fn insert_signing_key(&self, env: &str, key: &crate::jwks::SigningKey) -> Result<(), StoreError>;
     /// Drops expired requests, grants and replay-cache entries.
     async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
@@ -296,6 +307,8 @@ struct ProtocolInput {
 
 #[derive(Default)]
 struct SamlInput {
+    /// `saml` or `saml_options`: where field errors point.
+    key: &'static str,
     metadata: Option<IdpSettings>,
     entity_id: Option<String>,
     sso_url: Option<String>,
@@ -321,18 +334,11 @@ fn read_protocol(f: &mut Fields<'_>) -> ProtocolInput {
     let mut out = ProtocolInput::default();
     for key in ["saml", "saml_options"] {
         if let Some(s) = f.object(key, false, |s| {
-            let mut i = SamlInput::default();
+            let mut i = SamlInput { key, ..SamlInput::default() };
             if let Some(xml) = s.optional_string_raw("idp_metadata_xml", 1024 * 1024) {
                 match vestibule_saml::parse_idp_metadata(&xml) {
                     Ok(m) => i.metadata = Some(m),
-                    Err(e) => {
-                        s.invalid("idp_metadata_xml", match e {
-                            vestibule_saml::MetadataError::BadCertificate => "invalid_certificate",
-                            vestibule_saml::MetadataError::NoSsoService => "missing_sso_url",
-                            vestibule_saml::MetadataError::NoEntityId => "missing_entity_id",
-                            _ => "invalid_metadata",
-                        });
-                    }
+                    Err(e) => s.invalid("idp_metadata_xml", metadata_code(&e)),
                 }
             }
             i.metadata_url = read_url(s, "idp_metadata_url");
@@ -402,6 +408,45 @@ fn read_attribute_maps(f: &mut Fields<'_>) -> Option<AttributeMaps> {
     })
 }
 
+/// Largest IdP metadata document fetched from `idp_metadata_url` (the same bound as
+/// `idp_metadata_xml`).
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+fn metadata_code(e: &vestibule_saml::MetadataError) -> &'static str {
+    match e {
+        vestibule_saml::MetadataError::BadCertificate => "invalid_certificate",
+        vestibule_saml::MetadataError::NoSsoService => "missing_sso_url",
+        vestibule_saml::MetadataError::NoEntityId => "missing_entity_id",
+        _ => "invalid_metadata",
+    }
+}
+
+impl Vestibule {
+    /// Fills `i.metadata` from `i.metadata_url` when the body gave a URL and no XML: the
+    /// target must pass the webhook target policy (no private addresses; loopback only
+    /// in `--dev`), the answer must be a 2xx without redirect, within the size cap and
+    /// the timeout, and must be valid IdP metadata. Any failure is a 422 on the field.
+    async fn fetch_idp_metadata(&self, i: &mut SamlInput) -> Result<()> {
+        let (Some(url), None) = (&i.metadata_url, &i.metadata) else { return Ok(()) };
+        let field = format!("{}.idp_metadata_url", i.key);
+        let failed = |code: &str, why: String| CoreError::Validation(vec![crate::error::FieldError::explained(field.clone(), code, why)]);
+        let addrs = self
+            .webhook_targets
+            .resolve(url)
+            .await
+            .map_err(|why| failed("metadata_url_not_allowed", format!("The metadata URL cannot be fetched: {why}")))?;
+        let xml = self
+            .sso
+            .oidc_http
+            .get_document(url, &addrs, MAX_METADATA_BYTES)
+            .await
+            .map_err(|why| failed("metadata_fetch_failed", format!("The metadata could not be fetched: {why}")))?;
+        let parsed = vestibule_saml::parse_idp_metadata(&xml).map_err(|e| failed(metadata_code(&e), format!("The fetched metadata was refused: {e}")))?;
+        i.metadata = Some(parsed);
+        Ok(())
+    }
+}
+
 fn apply_saml(cfg: &mut SamlConfig, i: SamlInput) {
     if let Some(m) = i.metadata {
         cfg.idp_entity_id = Some(m.entity_id);
@@ -448,10 +493,17 @@ impl Vestibule {
     /// The SP side of a SAML connection: entity id, ACS and metadata URLs.
     pub fn sp_settings(&self, c: &Connection) -> SpSettings {
         let base = &self.public_url;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let encryption = c.saml.as_ref().and_then(|s| {
+            let certificate = s.sp_encryption_certificate.clone()?;
+            let private_pkcs8 = base64::Engine::decode(&b64, s.sp_encryption_key.as_deref()?).ok()?;
+            Some(vestibule_saml::SpEncryptionKey { certificate, private_pkcs8 })
+        });
         SpSettings {
             entity_id: format!("{base}/sso/saml/metadata/{}", c.external_key),
             acs_url: format!("{base}/sso/saml/acs/{}", c.external_key),
             metadata_url: format!("{base}/sso/saml/metadata/{}", c.external_key),
+            encryption,
         }
     }
 
@@ -499,6 +551,7 @@ impl Vestibule {
                 "idp_metadata_url": s.idp_metadata_url,
                 "idp_certificate_count": s.idp_certificates.len(),
                 "allow_idp_initiated": s.allow_idp_initiated,
+                "sp_encryption_certificate": s.sp_encryption_certificate,
             });
         }
         if let Some(o) = &c.oidc {
@@ -545,6 +598,10 @@ impl Vestibule {
         }
         f.finish()?;
         let org = self.get_organization(env, &org_id.unwrap_or_default()).await?;
+        let mut protocol = protocol;
+        if let Some(i) = protocol.saml.as_mut() {
+            self.fetch_idp_metadata(i).await?;
+        }
         let proto = proto.unwrap_or(Protocol::Saml);
         let connection_type = connection_type.unwrap_or_else(|| if proto == Protocol::Saml { "GenericSAML" } else { "GenericOIDC" }.into());
         let now = Timestamp::now();
@@ -563,7 +620,14 @@ impl Vestibule {
         };
         match proto {
             Protocol::Saml => {
-                let mut cfg = SamlConfig::default();
+                let (key, cert) = crate::jwks::self_signed(&format!("Vestibule SP encryption {}", c.id))
+                    .map_err(|_| CoreError::Store(StoreError::Backend("SP encryption key generation failed".into())))?;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let mut cfg = SamlConfig {
+                    sp_encryption_certificate: Some(base64::Engine::encode(&b64, cert)),
+                    sp_encryption_key: Some(base64::Engine::encode(&b64, key)),
+                    ..SamlConfig::default()
+                };
                 if let Some(i) = protocol.saml {
                     apply_saml(&mut cfg, i);
                 }
@@ -621,6 +685,12 @@ impl Vestibule {
         }
         f.finish()?;
         let current = self.load_connection(env, id).await?;
+        let mut protocol = protocol;
+        if let Some(i) = protocol.saml.as_mut()
+            && current.saml.is_some()
+        {
+            self.fetch_idp_metadata(i).await?;
+        }
         let mut c = current.clone();
         if let Some(t) = connection_type
             && t != c.connection_type

@@ -20,6 +20,9 @@ pub const MAX_ACS_BODY_BYTES: usize = vestibule_saml::MAX_ENCODED_RESPONSE_BYTES
 /// How long an SSO access token reads the profile.
 pub const ACCESS_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
+/// Longest access token looked up (ours are RS256 JWTs of well under 1 KiB).
+const MAX_ACCESS_TOKEN_BYTES: usize = 4096;
+
 /// The query of `GET /sso/authorize`.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizeParams {
@@ -413,13 +416,24 @@ impl Vestibule {
             _ => {}
         }
         let profile = grant.data["profile"].clone();
-        let token = secrets::random_base62(48);
-        let access = SsoGrant {
-            kind: "access_token",
-            profile_id: grant.profile_id.clone(),
-            data: json!({"profile": profile}),
-            expires_at: Timestamp::now().plus_millis(ACCESS_TOKEN_TTL_MS),
-        };
+        // The access token is a JWT signed with the environment's key (verifiable against
+        // GET /sso/jwks/{client_id}); it is also stored by digest, so GET /sso/profile
+        // answers only for tokens we issued and have not expired.
+        let now = Timestamp::now();
+        let expires_at = now.plus_millis(ACCESS_TOKEN_TTL_MS);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(format!("{}/user_management/{client_id}", self.public_url)));
+        claims.insert("sub".into(), json!(grant.profile_id));
+        claims.insert("aud".into(), json!(client_id));
+        claims.insert("client_id".into(), json!(client_id));
+        claims.insert("jti".into(), json!(secrets::random_base62(26)));
+        claims.insert("iat".into(), json!(now.millis() / 1000));
+        claims.insert("exp".into(), json!(expires_at.millis() / 1000));
+        if let Some(org) = profile.get("organization_id").filter(|o| o.is_string()) {
+            claims.insert("org_id".into(), org.clone());
+        }
+        let token = self.signing_key(&code_env).await?.sign_jwt(&claims)?;
+        let access = SsoGrant { kind: "access_token", profile_id: grant.profile_id.clone(), data: json!({"profile": profile}), expires_at };
         self.store.insert_sso_grant(&code_env, &secrets::digest(&token), &access).await?;
         let mut out = json!({
             "token_type": "Bearer",
@@ -436,7 +450,7 @@ impl Vestibule {
     /// `GET /sso/profile`: the profile an SSO access token was issued for; `None` for an
     /// unknown or expired token.
     pub async fn get_sso_profile(&self, access_token: &str) -> Result<Option<Value>> {
-        if access_token.is_empty() || access_token.len() > 128 {
+        if access_token.is_empty() || access_token.len() > MAX_ACCESS_TOKEN_BYTES {
             return Ok(None);
         }
         let found = self.store.get_sso_grant(&secrets::digest(access_token), "access_token", Timestamp::now()).await?;

@@ -20,6 +20,12 @@ pub trait OidcHttp: Send + Sync {
     async fn get_json(&self, url: &str, bearer: Option<&str>) -> std::result::Result<Value, String>;
     /// POST a form, with HTTP Basic client authentication when given; the JSON answer.
     async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> std::result::Result<Value, String>;
+    /// GET a text document (SAML IdP metadata) of at most `max_bytes`, connecting only
+    /// to `addrs` when given (already checked by the target guard), following no
+    /// redirect.
+    async fn get_document(&self, _url: &str, _addrs: &[std::net::SocketAddr], _max_bytes: usize) -> std::result::Result<String, String> {
+        Err("outbound HTTP is not configured".into())
+    }
 }
 
 /// No outbound HTTP: every OIDC call fails (the default until a server wires one in).

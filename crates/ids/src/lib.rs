@@ -58,6 +58,8 @@ pub enum Kind {
     RedirectUri,
     /// `login_attempt_…`: one SSO login, succeeded or failed (extension).
     LoginAttempt,
+    /// `key_…`: an environment's token signing key (the JWK `kid`).
+    SigningKey,
 }
 
 impl Kind {
@@ -87,6 +89,7 @@ impl Kind {
             Kind::Profile => "prof",
             Kind::RedirectUri => "ruri",
             Kind::LoginAttempt => "login_attempt",
+            Kind::SigningKey => "key",
         }
     }
 }

@@ -13,7 +13,7 @@ fn main() {
     }
     let xml = std::fs::read_to_string(&args[1]).expect("response file");
     let cert = parse_certificate(&std::fs::read_to_string(&args[2]).expect("certificate file")).expect("certificate");
-    let sp = SpSettings { entity_id: args[3].clone(), acs_url: args[4].clone(), metadata_url: args[3].clone() };
+    let sp = SpSettings { entity_id: args[3].clone(), acs_url: args[4].clone(), metadata_url: args[3].clone(), encryption: None };
     let idp = IdpSettings { entity_id: args[5].clone(), sso_url: "https://idp.invalid/sso".into(), certificates: vec![cert] };
     let seconds: f64 = args[7].parse().expect("seconds");
     let expect = Expectations { sp: &sp, idp: &idp, request_id: Some(&args[6]), clock_skew_secs: 60 };

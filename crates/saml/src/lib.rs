@@ -7,10 +7,11 @@
 //! verifier is CPU-bound C, so callers run it on a blocking thread.
 #![forbid(unsafe_code)]
 
+mod decrypt;
 mod metadata;
 mod verify;
 
-pub use metadata::{IdpSettings, MetadataError, SpSettings, authn_request_redirect, parse_certificate, parse_idp_metadata, sp_metadata_xml};
+pub use metadata::{IdpSettings, MetadataError, SpEncryptionKey, SpSettings, authn_request_redirect, parse_certificate, parse_idp_metadata, sp_metadata_xml};
 pub use verify::{check_shape, Expectations, Rejection, SamlVerifier, VerifiedAssertion, XmlSecVerifier, MAX_ENCODED_RESPONSE_BYTES};
 
 /// Escapes text for an XML attribute value or element content.

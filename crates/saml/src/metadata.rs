@@ -19,7 +19,7 @@ pub struct IdpSettings {
 
 impl IdpSettings {
     /// The settings as IdP metadata XML, the form samael reads them in.
-    pub(crate) fn metadata_xml(&self) -> String {
+    pub fn metadata_xml(&self) -> String {
         let mut keys = String::new();
         for c in &self.certificates {
             keys.push_str(&format!(
@@ -47,8 +47,29 @@ pub struct SpSettings {
     pub acs_url: String,
     /// Where our metadata is served.
     pub metadata_url: String,
+    /// Our key for assertions encrypted to us, when the connection has one.
+    pub encryption: Option<SpEncryptionKey>,
 }
 
+/// The key pair an IdP encrypts assertions to: the certificate is published in our
+/// metadata (`use="encryption"`), the private key never leaves the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SpEncryptionKey {
+    /// The certificate, base64 DER.
+    pub certificate: String,
+    /// The private key, PKCS#8 DER.
+    pub private_pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for SpEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpEncryptionKey").field("certificate", &self.certificate).field("private_pkcs8", &"<redacted>").finish()
+    }
+}
+
+pub(crate) const AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
+pub(crate) const AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub(crate) const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
@@ -95,6 +116,9 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, MetadataError> {
         return Err(MetadataError::NotMetadata);
     }
     refuse_dangerous_markup(xml).map_err(|_| MetadataError::Forbidden)?;
+    if !root_is_entity_descriptor(xml) {
+        return Err(MetadataError::NotMetadata);
+    }
     let ed: EntityDescriptor = xml.parse().map_err(|_| MetadataError::NotMetadata)?;
     let entity_id = ed.entity_id.clone().filter(|e| !e.trim().is_empty()).ok_or(MetadataError::NoEntityId)?;
     let descriptors = ed.idp_sso_descriptors.as_deref().unwrap_or_default();
@@ -124,13 +148,41 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpSettings, MetadataError> {
     Ok(IdpSettings { entity_id, sso_url, certificates })
 }
 
+/// Whether the document element is `md:EntityDescriptor` (an HTML login page or any
+/// other XML is not metadata, whatever a lenient deserializer makes of it).
+fn root_is_entity_descriptor(xml: &str) -> bool {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    loop {
+        match reader.read_resolved_event() {
+            Ok((ns, Event::Start(e) | Event::Empty(e))) => {
+                return matches!(ns, ResolveResult::Bound(n) if n.as_ref() == b"urn:oasis:names:tc:SAML:2.0:metadata")
+                    && e.local_name().as_ref() == b"EntityDescriptor";
+            }
+            Ok((_, Event::Eof)) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Our metadata for one connection: entity id and ACS (HTTP-POST). We want signed
 /// assertions and do not sign our requests.
 pub fn sp_metadata_xml(sp: &SpSettings) -> String {
+    let encryption = sp.encryption.as_ref().map_or_else(String::new, |k| {
+        format!(
+            "\x20   <md:KeyDescriptor use=\"encryption\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data>\
+             <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
+             <md:EncryptionMethod Algorithm=\"{AES256_GCM}\"/><md:EncryptionMethod Algorithm=\"{AES128_GCM}\"/>\
+             <md:EncryptionMethod Algorithm=\"{RSA_OAEP_MGF1P}\"/></md:KeyDescriptor>\n",
+            xml_escape(&k.certificate)
+        )
+    });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"{}\">\n\
          \x20 <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n\
+         {encryption}\
          \x20   <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n\
          \x20   <md:AssertionConsumerService Binding=\"{POST}\" Location=\"{}\" index=\"0\" isDefault=\"true\"/>\n\
          \x20 </md:SPSSODescriptor>\n\
@@ -171,7 +223,10 @@ mod tests {
         let no_sso = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"#;
         assert_eq!(parse_idp_metadata(no_sso), Err(MetadataError::NoSsoService));
         assert_eq!(parse_idp_metadata("<!DOCTYPE x><x/>"), Err(MetadataError::Forbidden));
-        assert_eq!(parse_idp_metadata("<x/>"), Err(MetadataError::NoEntityId));
+        assert_eq!(parse_idp_metadata("<x/>"), Err(MetadataError::NotMetadata));
+        assert_eq!(parse_idp_metadata("<html><body>Sign in</body></html>"), Err(MetadataError::NotMetadata));
+        let no_entity_id = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>"#;
+        assert_eq!(parse_idp_metadata(no_entity_id), Err(MetadataError::NoEntityId));
         assert_eq!(parse_idp_metadata("<x"), Err(MetadataError::NotMetadata));
         assert_eq!(parse_certificate("not a cert"), Err(MetadataError::BadCertificate));
     }
@@ -185,7 +240,7 @@ mod tests {
 
     #[test]
     fn authn_request_goes_to_the_sso_url_with_our_id() {
-        let sp = SpSettings { entity_id: "https://sp/e".into(), acs_url: "https://sp/acs".into(), metadata_url: "https://sp/m".into() };
+        let sp = SpSettings { entity_id: "https://sp/e".into(), acs_url: "https://sp/acs".into(), metadata_url: "https://sp/m".into(), encryption: None };
         let idp = IdpSettings { entity_id: "i".into(), sso_url: "https://idp.example/sso?a=1".into(), certificates: vec![] };
         let url = authn_request_redirect(&sp, &idp, "_req1", false, "rs").unwrap();
         assert!(url.starts_with("https://idp.example/sso?a=1&SAMLRequest="), "{url}");

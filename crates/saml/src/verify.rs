@@ -103,8 +103,9 @@ pub enum Rejection {
     /// The IdP answered with a non-success status.
     #[error("IdP returned a non-success status")]
     Status,
-    /// An encrypted assertion, which this connection cannot decrypt.
-    #[error("encrypted assertions are not supported for this connection")]
+    /// An encrypted assertion that could not be decrypted: no key on this connection,
+    /// another key, a refused algorithm (RSA PKCS#1 v1.5, AES-CBC) or a broken ciphertext.
+    #[error("encrypted assertion refused")]
     Encrypted,
     /// The document is not one Response holding exactly one Assertion with signatures
     /// only where SAML puts them: the shapes of signature-wrapping attacks.
@@ -210,7 +211,15 @@ impl SamlVerifier for XmlSecVerifier {
             return Err(Rejection::Status);
         }
         if envelope.encrypted_assertion.is_some() {
-            return Err(Rejection::Encrypted);
+            // Decrypted, put in its place, and the result verified from the start: the
+            // assertion's own signature must cover it (a Response signature was made over
+            // the ciphertext, so it cannot). The plaintext gets the same markup and
+            // structure rules, and cannot carry another encrypted assertion.
+            let key = expect.sp.encryption.as_ref().ok_or(Rejection::Encrypted)?;
+            let spliced = crate::decrypt::decrypt_in_place(xml, &key.private_pkcs8)?;
+            let plain_sp = SpSettings { encryption: None, ..expect.sp.clone() };
+            let plain = Expectations { sp: &plain_sp, ..expect.clone() };
+            return self.verify(&spliced, &plain);
         }
         let idp_metadata = expect.idp.metadata_xml().parse().map_err(|_| Rejection::NoCertificate)?;
         let skew = Duration::seconds(expect.clock_skew_secs.clamp(0, 600));

@@ -1,9 +1,10 @@
-//! Outbound HTTP to OpenID Connect providers (discovery, token, JWKS, userinfo): one
-//! reqwest client that never follows redirects (a redirect from a provider endpoint is
-//! an error, not a new target) and gives up after ten seconds.
+//! Outbound HTTP to OpenID Connect providers (discovery, token, JWKS, userinfo) and to
+//! SAML IdP metadata URLs: reqwest clients that never follow redirects (a redirect is
+//! an error, not a new target) and give up after ten seconds.
 
 use async_trait::async_trait;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::time::Duration;
 use vestibule_core::sso_oidc::OidcHttp;
 
@@ -17,12 +18,15 @@ impl ReqwestOidcHttp {
     pub fn new() -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
+            .timeout(TIMEOUT)
             .user_agent("vestibule-oidc")
             .build()?;
         Ok(Self { client })
     }
 }
+
+/// How long a provider or metadata host may take to answer completely.
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest provider answer read (discovery documents and JWKS are a few KiB).
 const MAX_BYTES: usize = 1024 * 1024;
@@ -48,6 +52,41 @@ impl OidcHttp for ReqwestOidcHttp {
             req = req.bearer_auth(t);
         }
         json_of(req.send().await.map_err(|e| e.without_url().to_string())?).await
+    }
+
+    async fn get_document(&self, url: &str, addrs: &[SocketAddr], max_bytes: usize) -> Result<String, String> {
+        // Connect to exactly the address the guard checked: a second lookup by the
+        // client could be answered differently (DNS rebinding).
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(TIMEOUT).user_agent("vestibule-saml");
+        if let Some(addr) = addrs.first() {
+            let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+            builder = builder.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        let mut resp = client
+            .get(url)
+            .header("accept", "application/samlmetadata+xml, application/xml, text/xml")
+            .send()
+            .await
+            .map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(format!("HTTP {} (redirects are not followed)", status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(format!("HTTP {}", status.as_u16()));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(format!("the document is larger than {max_bytes} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(format!("the document is larger than {max_bytes} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).map_err(|_| "the document is not UTF-8".to_owned())
     }
 
     async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Value, String> {

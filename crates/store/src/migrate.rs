@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_sso.sql"),
         include_str!("../migrations/postgres/0007_sso.sql"),
     ),
+    (
+        8,
+        "signing_keys",
+        include_str!("../migrations/sqlite/0008_signing_keys.sql"),
+        include_str!("../migrations/postgres/0008_signing_keys.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str =

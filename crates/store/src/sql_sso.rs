@@ -15,6 +15,7 @@ macro_rules! sso {
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use vestibule_core::events::Event;
+            use vestibule_core::jwks::SigningKey;
             use vestibule_core::pagination::{Page, PageRequest};
             use vestibule_core::sso::{Connection, ConnectionFilter, LoginAttempt, RedirectUri, SsoGrant, SsoRequest, SsoStore};
             use vestibule_core::Timestamp;
@@ -385,6 +386,35 @@ macro_rules! sso {
                         .collect::<Result<Vec<_>, sqlx::Error>>()
                         .map_err(map_err)?;
                     Ok(page.page(&q, items))
+                }
+
+                async fn get_signing_key(&self, env: &str) -> Result<Option<SigningKey>, StoreError> {
+                    let row = sqlx::query("SELECT id, private_key, certificate, created_at FROM signing_keys WHERE environment_id = $1")
+                        .bind(env)
+                        .fetch_optional(&self.read)
+                        .await
+                        .map_err(map_err)?;
+                    let Some(r) = row else { return Ok(None) };
+                    let private_key: String = r.try_get("private_key").map_err(map_err)?;
+                    let certificate: String = r.try_get("certificate").map_err(map_err)?;
+                    let key = SigningKey::from_stored(r.try_get("id").map_err(map_err)?, &private_key, &certificate, Timestamp(r.try_get("created_at").map_err(map_err)?));
+                    key.map(Some).ok_or_else(|| StoreError::Backend("signing_keys.private_key is unreadable".into()))
+                }
+
+                async fn insert_signing_key(&self, env: &str, key: &SigningKey) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO signing_keys (environment_id, id, private_key, certificate, created_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (environment_id) DO NOTHING",
+                    )
+                    .bind(env)
+                    .bind(&key.id)
+                    .bind(key.stored_parts().0)
+                    .bind(key.stored_parts().1)
+                    .bind(key.created_at.millis())
+                    .execute(&self.write)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(())
                 }
 
                 async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError> {

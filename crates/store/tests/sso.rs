@@ -140,6 +140,29 @@ async fn redirect_uris_are_unique_per_environment(store: Arc<dyn Store>) {
     assert_eq!(app.list_redirect_uris(&e.id).await.unwrap().len(), 2);
 }
 
+async fn signing_key_is_generated_once_and_kept(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let e = env(&app).await;
+    let other = env(&app).await;
+    assert_eq!(store.get_signing_key(&e.id).await.unwrap(), None);
+    let first = app.signing_key(&e.id).await.unwrap();
+    // Read back from the database, not regenerated.
+    assert_eq!(app.signing_key(&e.id).await.unwrap(), first);
+    assert_eq!(store.get_signing_key(&e.id).await.unwrap(), Some(first.clone()));
+    // A concurrent first use elsewhere cannot replace it.
+    store.insert_signing_key(&e.id, &vestibule_core::jwks::SigningKey::generate().unwrap()).await.unwrap();
+    assert_eq!(app.signing_key(&e.id).await.unwrap(), first);
+    // Each environment has its own, and the JWKS is found by client id.
+    let theirs = app.signing_key(&other.id).await.unwrap();
+    assert_ne!(theirs.id, first.id);
+    let jwks = app.jwks(&e.client_id).await.unwrap();
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(jwks["keys"][0]["kid"], first.id.as_str());
+    assert_eq!(jwks["keys"][0], first.public_jwk().unwrap());
+    let missing = app.jwks("client_01ABSENT").await;
+    assert!(matches!(missing, Err(CoreError::NotFound { .. })), "{missing:?}");
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -157,4 +180,5 @@ conformance!(
     connections_lifecycle_with_events_and_filters,
     requests_codes_and_replay_cache_are_single_use,
     redirect_uris_are_unique_per_environment,
+    signing_key_is_generated_once_and_kept,
 );

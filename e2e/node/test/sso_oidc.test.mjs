@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { raw, sdk, startServer, unique } from './harness.mjs';
 
 const REDIRECT_URI = 'http://localhost:8123/callback';
@@ -180,6 +181,23 @@ describe('OIDC connection with a real provider', () => {
     assert.ok(oauthTokens?.accessToken, 'the provider access token is passed on');
     const again = await workos.sso.getProfile({ accessToken });
     assert.equal(again.id, profile.id);
+
+    // The access token verifies against the JWKS at the URL the SDK builds, fetched
+    // without credentials the way applications do it (jose's remote key set).
+    const jwksUrl = workos.userManagement.getJwksUrl('client_test_default');
+    assert.equal(jwksUrl, `${server.baseUrl}/sso/jwks/client_test_default`);
+    const jwks = createRemoteJWKSet(new URL(jwksUrl));
+    const { payload, protectedHeader } = await jwtVerify(accessToken, jwks, {
+      algorithms: ['RS256'],
+      audience: 'client_test_default',
+      issuer: `${server.baseUrl}/user_management/client_test_default`,
+    });
+    assert.equal(payload.sub, profile.id);
+    assert.match(protectedHeader.kid, /^key_/);
+    // A changed claim breaks the signature.
+    const [head, , sig] = accessToken.split('.');
+    const forgedBody = Buffer.from(JSON.stringify({ ...decodeJwt(accessToken), sub: 'prof_forged' })).toString('base64url');
+    await assert.rejects(jwtVerify(`${head}.${forgedBody}.${sig}`, jwks), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
   });
 
   test('a state that was never issued is refused without a code', async () => {

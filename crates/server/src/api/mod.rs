@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sso/token", post(sso::token))
         .route("/sso/profile", get(sso::profile))
         .route("/sso/logout", get(sso::logout))
+        .route("/sso/jwks/{client_id}", get(sso::jwks))
         .route("/sso/saml/acs/{key}", post(sso::saml_acs))
         .route("/sso/saml/metadata/{key}", get(sso::saml_metadata))
         .route("/sso/oidc/{key}/callback", get(sso::oidc_callback))

@@ -167,6 +167,12 @@ pub async fn profile(State(s): State<AppState>, req: Request) -> ApiResult<Respo
     }
 }
 
+/// `GET /sso/jwks/{client_id}`: the public keys that verify the environment's access
+/// tokens. Public, like WorkOS's: the SDKs fetch it without credentials.
+pub async fn jwks(State(s): State<AppState>, Segment(client_id): Segment) -> ApiResult<Response> {
+    Ok(ok(s.app.jwks(&client_id).await?))
+}
+
 /// `GET /sso/oidc/{external_key}/callback`: the OIDC provider's redirect back.
 pub async fn oidc_callback(State(s): State<AppState>, Segment(key): Segment, q: Query) -> ApiResult<Response> {
     let params: Map<String, Value> = q.0.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
