@@ -31,12 +31,25 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest provider answer read (discovery documents and JWKS are a few KiB).
 const MAX_BYTES: usize = 1024 * 1024;
 
+/// The body, read chunk by chunk and refused once it passes `max_bytes`: a hostile host
+/// cannot make us buffer more than that.
+async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(format!("the answer is larger than {max_bytes} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("the answer is larger than {max_bytes} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 async fn json_of(resp: reqwest::Response) -> Result<Value, String> {
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-    if bytes.len() > MAX_BYTES {
-        return Err("answer too large".into());
-    }
+    let bytes = read_capped(resp, MAX_BYTES).await?;
     if !status.is_success() {
         let error = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
         return Err(format!("HTTP {}{}", status.as_u16(), error.map(|e| format!(" ({e})")).unwrap_or_default()));
@@ -63,7 +76,7 @@ impl OidcHttp for ReqwestOidcHttp {
             builder = builder.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
         }
         let client = builder.build().map_err(|e| e.to_string())?;
-        let mut resp = client
+        let resp = client
             .get(url)
             .header("accept", "application/samlmetadata+xml, application/xml, text/xml")
             .send()
@@ -76,16 +89,7 @@ impl OidcHttp for ReqwestOidcHttp {
         if !status.is_success() {
             return Err(format!("HTTP {}", status.as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-            return Err(format!("the document is larger than {max_bytes} bytes"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(format!("the document is larger than {max_bytes} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(resp, max_bytes).await?;
         String::from_utf8(body).map_err(|_| "the document is not UTF-8".to_owned())
     }
 
@@ -103,5 +107,40 @@ impl OidcHttp for ReqwestOidcHttp {
             req = req.basic_auth(enc(id), Some(enc(secret)));
         }
         json_of(req.send().await.map_err(|e| e.without_url().to_string())?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+
+    /// A provider that streams `len` bytes of JSON without announcing a length.
+    async fn provider(len: usize) -> String {
+        let app = axum::Router::new().route(
+            "/",
+            get(move || async move {
+                let chunks = (0..len.div_ceil(8192)).map(move |i| {
+                    let n = 8192.min(len - i * 8192);
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; n]))
+                });
+                Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/")
+    }
+
+    #[tokio::test]
+    async fn provider_answers_are_read_up_to_the_cap_only() {
+        let http = ReqwestOidcHttp::new().unwrap();
+        let too_big = http.get_json(&provider(MAX_BYTES + 1).await, None).await.unwrap_err();
+        assert!(too_big.contains("larger than"), "{too_big}");
+        // Within the cap the body is read whole and parsed: only whitespace is not JSON.
+        let small = http.get_json(&provider(1000).await, None).await.unwrap_err();
+        assert_eq!(small, "answer is not JSON");
     }
 }
