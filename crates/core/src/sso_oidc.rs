@@ -13,13 +13,20 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
-/// Outbound HTTP for OIDC. Implementations must not follow redirects.
+/// Outbound HTTP for OIDC. Implementations must not follow redirects, and connect only
+/// to `addrs` when given (the addresses the target guard checked for that URL).
 #[async_trait]
 pub trait OidcHttp: Send + Sync {
     /// GET a JSON document, with a bearer token when given.
-    async fn get_json(&self, url: &str, bearer: Option<&str>) -> std::result::Result<Value, String>;
+    async fn get_json(&self, url: &str, addrs: &[std::net::SocketAddr], bearer: Option<&str>) -> std::result::Result<Value, String>;
     /// POST a form, with HTTP Basic client authentication when given; the JSON answer.
-    async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> std::result::Result<Value, String>;
+    async fn post_form(
+        &self,
+        url: &str,
+        addrs: &[std::net::SocketAddr],
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> std::result::Result<Value, String>;
     /// GET a text document (SAML IdP metadata) of at most `max_bytes`, connecting only
     /// to `addrs` when given (already checked by the target guard), following no
     /// redirect.
@@ -33,10 +40,10 @@ pub struct NoOidcHttp;
 
 #[async_trait]
 impl OidcHttp for NoOidcHttp {
-    async fn get_json(&self, _: &str, _: Option<&str>) -> std::result::Result<Value, String> {
+    async fn get_json(&self, _: &str, _: &[std::net::SocketAddr], _: Option<&str>) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
-    async fn post_form(&self, _: &str, _: &[(&str, &str)], _: Option<(&str, &str)>) -> std::result::Result<Value, String> {
+    async fn post_form(&self, _: &str, _: &[std::net::SocketAddr], _: &[(&str, &str)], _: Option<(&str, &str)>) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
 }
@@ -165,15 +172,19 @@ fn upstream(what: &str) -> CoreError {
 const TOKEN_CLAIMS: &[&str] = &["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "azp", "sid", "jti"];
 
 impl Vestibule {
+    /// The addresses a provider URL may be reached at: the same policy as webhook targets
+    /// (no private or reserved addresses; loopback only in `--dev`), so a connection's
+    /// issuer or discovered endpoints cannot point the server at its own network.
+    async fn oidc_target(&self, url: &str) -> std::result::Result<Vec<std::net::SocketAddr>, String> {
+        self.webhook_targets.resolve(url).await.map_err(|why| format!("{url} is not allowed: {why}"))
+    }
+
     /// Fetches `{issuer}/.well-known/openid-configuration` and checks it names the issuer.
     pub async fn oidc_discover(&self, cfg: &OidcConfig) -> Result<ProviderMetadata> {
         let issuer = cfg.issuer.as_deref().ok_or_else(|| upstream("OIDC connection has no issuer"))?;
-        let doc = self
-            .sso
-            .oidc_http
-            .get_json(&format!("{issuer}/.well-known/openid-configuration"), None)
-            .await
-            .map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let addrs = self.oidc_target(&url).await.map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
+        let doc = self.sso.oidc_http.get_json(&url, &addrs, None).await.map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
         let get = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
         let meta = ProviderMetadata {
             issuer: get("issuer").unwrap_or_default(),
@@ -270,14 +281,18 @@ impl Vestibule {
             let verifier = request.data.get("code_verifier").and_then(Value::as_str).unwrap_or_default().to_owned();
             let redirect_uri = self.oidc_redirect_uri(&c);
             let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri.as_str()), ("code_verifier", verifier.as_str())];
-            let tokens = self.sso.oidc_http.post_form(&meta.token_endpoint, &form, Some((client_id.as_str(), secret.as_str()))).await.map_err(|e| format!("code exchange failed: {e}"))?;
+            let addrs = self.oidc_target(&meta.token_endpoint).await.map_err(|e| format!("code exchange failed: {e}"))?;
+            let basic = Some((client_id.as_str(), secret.as_str()));
+            let tokens = self.sso.oidc_http.post_form(&meta.token_endpoint, &addrs, &form, basic).await.map_err(|e| format!("code exchange failed: {e}"))?;
             let id_token = tokens.get("id_token").and_then(Value::as_str).ok_or("no ID token in the token response")?;
-            let jwks = self.sso.oidc_http.get_json(&meta.jwks_uri, None).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
+            let addrs = self.oidc_target(&meta.jwks_uri).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
+            let jwks = self.sso.oidc_http.get_json(&meta.jwks_uri, &addrs, None).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
             let nonce = request.data.get("nonce").and_then(Value::as_str).unwrap_or_default();
             let mut claims = verify_id_token(id_token, &jwks, &issuer, &client_id, nonce, now.millis() / 1000, self.sso.clock_skew_secs)?;
             let access = tokens.get("access_token").and_then(Value::as_str);
             if let (Some(url), Some(access)) = (&meta.userinfo_endpoint, access)
-                && let Ok(Value::Object(info)) = self.sso.oidc_http.get_json(url, Some(access)).await
+                && let Ok(addrs) = self.oidc_target(url).await
+                && let Ok(Value::Object(info)) = self.sso.oidc_http.get_json(url, &addrs, Some(access)).await
                 && info.get("sub") == claims.get("sub")
             {
                 for (k, v) in info {

@@ -57,10 +57,27 @@ async fn json_of(resp: reqwest::Response) -> Result<Value, String> {
     serde_json::from_slice(&bytes).map_err(|_| "answer is not JSON".to_owned())
 }
 
+impl ReqwestOidcHttp {
+    /// The shared client, or, when the guard gave addresses, one that connects to the
+    /// first of them for the URL's host: a second lookup by the client could be answered
+    /// differently (DNS rebinding).
+    fn client_for(&self, url: &str, addrs: &[SocketAddr], agent: &str) -> Result<reqwest::Client, String> {
+        let Some(addr) = addrs.first() else { return Ok(self.client.clone()) };
+        let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .user_agent(agent)
+            .resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[async_trait]
 impl OidcHttp for ReqwestOidcHttp {
-    async fn get_json(&self, url: &str, bearer: Option<&str>) -> Result<Value, String> {
-        let mut req = self.client.get(url).header("accept", "application/json");
+    async fn get_json(&self, url: &str, addrs: &[SocketAddr], bearer: Option<&str>) -> Result<Value, String> {
+        let mut req = self.client_for(url, addrs, "vestibule-oidc")?.get(url).header("accept", "application/json");
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
@@ -68,15 +85,8 @@ impl OidcHttp for ReqwestOidcHttp {
     }
 
     async fn get_document(&self, url: &str, addrs: &[SocketAddr], max_bytes: usize) -> Result<String, String> {
-        // Connect to exactly the address the guard checked: a second lookup by the
-        // client could be answered differently (DNS rebinding).
-        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(TIMEOUT).user_agent("vestibule-saml");
-        if let Some(addr) = addrs.first() {
-            let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-            builder = builder.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
-        let resp = client
+        let resp = self
+            .client_for(url, addrs, "vestibule-saml")?
             .get(url)
             .header("accept", "application/samlmetadata+xml, application/xml, text/xml")
             .send()
@@ -93,10 +103,10 @@ impl OidcHttp for ReqwestOidcHttp {
         String::from_utf8(body).map_err(|_| "the document is not UTF-8".to_owned())
     }
 
-    async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Value, String> {
+    async fn post_form(&self, url: &str, addrs: &[SocketAddr], form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Value, String> {
         let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
         let mut req = self
-            .client
+            .client_for(url, addrs, "vestibule-oidc")?
             .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
@@ -137,10 +147,10 @@ mod tests {
     #[tokio::test]
     async fn provider_answers_are_read_up_to_the_cap_only() {
         let http = ReqwestOidcHttp::new().unwrap();
-        let too_big = http.get_json(&provider(MAX_BYTES + 1).await, None).await.unwrap_err();
+        let too_big = http.get_json(&provider(MAX_BYTES + 1).await, &[], None).await.unwrap_err();
         assert!(too_big.contains("larger than"), "{too_big}");
         // Within the cap the body is read whole and parsed: only whitespace is not JSON.
-        let small = http.get_json(&provider(1000).await, None).await.unwrap_err();
+        let small = http.get_json(&provider(1000).await, &[], None).await.unwrap_err();
         assert_eq!(small, "answer is not JSON");
     }
 }

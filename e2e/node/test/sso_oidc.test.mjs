@@ -220,3 +220,32 @@ describe('OIDC connection with a real provider', () => {
     assert.equal(replay.status, 400);
   });
 });
+
+describe('OIDC provider URLs follow the outbound target policy', () => {
+  test('an issuer on a link-local address (cloud metadata) is never fetched', async () => {
+    const org = await raw(server, 'POST', '/organizations', { body: { name: unique('oidc-ssrf') } });
+    assert.equal(org.status, 201, org.text);
+    const created = await raw(server, 'POST', '/connections', {
+      body: {
+        organization_id: org.json.id,
+        connection_type: 'GenericOIDC',
+        name: 'Metadata service',
+        oidc: { issuer: 'http://169.254.169.254/latest', client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
+      },
+    });
+    assert.equal(created.status, 201, created.text);
+    const url = workos.sso.getAuthorizationUrl({ connection: created.json.id, redirectUri: REDIRECT_URI, state: 's', clientId: 'client_test_default' });
+    const started = Date.now();
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 302, await res.text());
+    const back = new URL(res.headers.get('location'));
+    assert.equal(`${back.origin}${back.pathname}`, REDIRECT_URI);
+    assert.equal(back.searchParams.get('error'), 'connection_invalid');
+    // Refused by the policy, not by a connection attempt timing out.
+    assert.ok(Date.now() - started < 5000, 'answered without trying to connect');
+    const attempts = await raw(server, 'GET', `/connections/${created.json.id}/login_attempts`);
+    assert.equal(attempts.status, 200, attempts.text);
+    const reason = attempts.json.data[0].reason;
+    assert.match(reason, /169\.254\.169\.254.*not allowed.*private or reserved/, reason);
+  });
+});
