@@ -653,18 +653,13 @@ impl Vestibule {
     /// The schema events of `action` are checked against (`version`, or the latest), from
     /// [`Vestibule::audit_log_schemas_cache`] while no schema was written since it was read.
     async fn audit_log_schema(&self, env: &str, action: &str, version: Option<i64>) -> Result<Option<Arc<AuditLogSchema>>> {
-        let cache = &self.audit_log_schemas_cache;
         let key = match version {
             Some(v) => format!("{action}/{v}"),
             None => format!("{action}/latest"),
         };
-        if let Some(schema) = cache.get(env, &key) {
-            return Ok(schema);
-        }
-        let stamp = cache.stamp(env);
-        let schema = self.store.get_audit_log_schema(env, action, version).await?.map(Arc::new);
-        cache.put(env, &key, stamp, schema.clone());
-        Ok(schema)
+        self.audit_log_schemas_cache
+            .get_or_read(env, &key, async { Ok(self.store.get_audit_log_schema(env, action, version).await?.map(Arc::new)) })
+            .await
     }
 
     /// `POST /audit_logs/actions/{action}/schemas`: the action's next schema version.

@@ -104,6 +104,18 @@ impl<V: Clone + Weight> ReadCache<V> {
         }
     }
 
+    /// The cached value for `key` in `env`, or the result of `read`, cached when no write
+    /// happened while it ran. `read` starts only here, after the stamp is taken.
+    pub async fn get_or_read<E>(&self, env: &str, key: &str, read: impl std::future::Future<Output = Result<V, E>>) -> Result<V, E> {
+        if let Some(value) = self.get(env, key) {
+            return Ok(value);
+        }
+        let stamp = self.stamp(env);
+        let value = read.await?;
+        self.put(env, key, stamp, value.clone());
+        Ok(value)
+    }
+
     /// Something in `env` changed (called after the change committed).
     pub fn invalidate(&self, env: &str) {
         *self.epochs.write().expect("epochs lock").entry(env.to_owned()).or_insert(0) += 1;
@@ -190,6 +202,24 @@ mod tests {
         assert_eq!(c.get("env_a", "k"), None);
         c.put("env_a", "k", stamp, body("x"));
         assert_eq!(c.get("env_a", "k"), None, "a stamp from before invalidate_all is stale");
+    }
+
+    #[tokio::test]
+    async fn get_or_read_reads_once_and_never_keeps_a_read_that_raced_a_write() {
+        let c: ReadCache = ReadCache::new(true);
+        let first = c.get_or_read("env_a", "k", async { Ok::<_, ()>(body("v1")) }).await;
+        assert_eq!(first, Ok(body("v1")));
+        let again = c.get_or_read("env_a", "k", async { Ok::<_, ()>(body("not read")) }).await;
+        assert_eq!(again, Ok(body("v1")), "served from the cache");
+        c.invalidate("env_a");
+        let raced = c.get_or_read("env_a", "k", async {
+            c.invalidate("env_a"); // a write commits while the read runs
+            Ok::<_, ()>(body("stale"))
+        });
+        assert_eq!(raced.await, Ok(body("stale")), "the caller still gets its answer");
+        assert_eq!(c.get("env_a", "k"), None, "but it is not kept");
+        assert_eq!(c.get_or_read("env_a", "k", async { Err::<bytes::Bytes, _>("down") }).await, Err("down"));
+        assert_eq!(c.get("env_a", "k"), None, "failures are not cached");
     }
 
     #[test]

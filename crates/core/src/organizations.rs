@@ -283,15 +283,12 @@ impl Vestibule {
     /// `GET /organizations/{id}` serialized, from [`Vestibule::organizations_cache`] while
     /// nothing in the environment has been written since it was read.
     pub async fn organization_json(&self, env: &str, id: &str) -> Result<bytes::Bytes> {
-        let key = format!("id/{id}");
-        if let Some(body) = self.organizations_cache.get(env, &key) {
-            return Ok(body);
-        }
-        let stamp = self.organizations_cache.stamp(env);
-        let org = self.get_organization(env, id).await?;
-        let body = bytes::Bytes::from(serde_json::to_vec(&org).expect("organizations serialize"));
-        self.organizations_cache.put(env, &key, stamp, body.clone());
-        Ok(body)
+        self.organizations_cache
+            .get_or_read(env, &format!("id/{id}"), async {
+                let org = self.get_organization(env, id).await?;
+                Ok(bytes::Bytes::from(serde_json::to_vec(&org).expect("organizations serialize")))
+            })
+            .await
     }
 
     /// `GET /organizations/external_id/{external_id}`.

@@ -21,17 +21,11 @@ async fn cached<T: Serialize>(
     key: &str,
     read: impl Future<Output = vestibule_core::error::Result<T>>,
 ) -> ApiResult<Response> {
-    let cache = &s.app.organizations_cache;
-    let body = match cache.get(env.id(), key) {
-        Some(body) => body,
-        None => {
-            let stamp = cache.stamp(env.id());
-            let value = read.await?;
-            let body = bytes::Bytes::from(serde_json::to_vec(&value).expect("models serialize"));
-            cache.put(env.id(), key, stamp, body.clone());
-            body
-        }
-    };
+    let body = s
+        .app
+        .organizations_cache
+        .get_or_read(env.id(), key, async { Ok::<_, vestibule_core::CoreError>(bytes::Bytes::from(serde_json::to_vec(&read.await?).expect("models serialize"))) })
+        .await?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
