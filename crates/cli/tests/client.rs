@@ -5,55 +5,22 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
+mod common;
+
+use common::{DevServer, BIN};
 const KEY: &str = "sk_test_default";
 
-/// A `vestibule server --dev` process on a free port.
-struct DevServer {
-    child: Child,
-    base: String,
-}
 
 impl DevServer {
-    fn start() -> DevServer {
-        DevServer::start_with(&[])
-    }
-
-    #[allow(clippy::zombie_processes)] // a failed start panics the test; Drop reaps a started one
-    fn start_with(extra: &[&str]) -> DevServer {
-        let mut child = Command::new(BIN)
-            .args(["server", "--dev", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("VESTIBULE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn vestibule server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        loop {
-            let line = lines.next().expect("the server printed its address").expect("stdout");
-            if let Some(url) = line.strip_prefix("vestibule listening on ") {
-                return DevServer { child, base: url.to_owned() };
-            }
-        }
-    }
-
     /// Runs a client command against this server; it must succeed and print JSON.
     fn json(&self, args: &[&str]) -> Value {
         let out = cli(&self.base, args, None);
         assert_eq!(out.status.code(), Some(0), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -4,37 +4,15 @@
 //! every `--json` answer checked field by field and lists also read back with `--jsonl`.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
+mod common;
+
+use common::{DevServer, BIN};
 const KEY: &str = "sk_test_default";
 
-/// A `vestibule server --dev` process on a free port.
-struct DevServer {
-    child: Child,
-    base: String,
-}
 
 impl DevServer {
-    #[allow(clippy::zombie_processes)] // a failed start panics the test; Drop reaps a started one
-    fn start() -> DevServer {
-        let mut child = Command::new(BIN)
-            .args(["server", "--dev", "--addr", "127.0.0.1:0"])
-            .env("VESTIBULE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn vestibule server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        loop {
-            let line = lines.next().expect("the server printed its address").expect("stdout");
-            if let Some(url) = line.strip_prefix("vestibule listening on ") {
-                return DevServer { child, base: url.to_owned() };
-            }
-        }
-    }
-
     /// Runs a client command that must succeed.
     fn run(&self, args: &[&str]) -> Output {
         let out = Command::new(BIN)
@@ -91,13 +69,6 @@ impl DevServer {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let err: Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
         assert_eq!((err["error"]["status"].as_u64(), err["error"]["code"].as_str()), (Some(status), Some(code)), "{err}");
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
