@@ -54,15 +54,17 @@ pub struct ReadCache<V = bytes::Bytes> {
     entries: Mutex<Entries<V>>,
 }
 
+/// Entries by environment, then key: a lookup borrows both and allocates nothing.
 struct Entries<V> {
-    map: HashMap<(String, String), (Stamp, V)>,
+    map: HashMap<String, HashMap<String, (Stamp, V)>>,
+    count: usize,
     bytes: usize,
 }
 
 impl<V: Clone + Weight> ReadCache<V> {
     /// A cache that serves entries at once (one instance, or a live change feed).
     pub fn new(enabled: bool) -> Self {
-        let entries = Entries { map: HashMap::new(), bytes: 0 };
+        let entries = Entries { map: HashMap::new(), count: 0, bytes: 0 };
         Self { enabled: AtomicBool::new(enabled), all: AtomicU64::new(0), epochs: RwLock::default(), entries: Mutex::new(entries) }
     }
 
@@ -79,8 +81,7 @@ impl<V: Clone + Weight> ReadCache<V> {
         }
         let now = self.stamp(env);
         let entries = self.entries.lock().expect("cache lock");
-        // Lookup by borrowed parts would need a custom key type; the clone is small.
-        match entries.map.get(&(env.to_owned(), key.to_owned())) {
+        match entries.map.get(env).and_then(|keys| keys.get(key)) {
             Some((stamp, value)) if *stamp == now => Some(value.clone()),
             _ => None,
         }
@@ -93,14 +94,16 @@ impl<V: Clone + Weight> ReadCache<V> {
             return;
         }
         let mut entries = self.entries.lock().expect("cache lock");
-        if entries.map.len() >= MAX_ENTRIES || entries.bytes + weight > MAX_BYTES {
+        if entries.count >= MAX_ENTRIES || entries.bytes + weight > MAX_BYTES {
             // Stale entries are never evicted one by one; a full cache starts over.
             entries.map.clear();
+            entries.count = 0;
             entries.bytes = 0;
         }
         entries.bytes += weight;
-        if let Some((_, old)) = entries.map.insert((env.to_owned(), key.to_owned()), (stamp, value)) {
-            entries.bytes -= old.weight();
+        match entries.map.entry(env.to_owned()).or_default().insert(key.to_owned(), (stamp, value)) {
+            Some((_, old)) => entries.bytes -= old.weight(),
+            None => entries.count += 1,
         }
     }
 
@@ -126,6 +129,7 @@ impl<V: Clone + Weight> ReadCache<V> {
         self.all.fetch_add(1, Ordering::AcqRel);
         let mut entries = self.entries.lock().expect("cache lock");
         entries.map.clear();
+        entries.count = 0;
         entries.bytes = 0;
     }
 

@@ -7,6 +7,7 @@ use crate::store::StoreError;
 use crate::time::Timestamp;
 use crate::Vestibule;
 use async_trait::async_trait;
+use std::sync::Arc;
 use vestibule_ids::Kind;
 
 /// Whether an environment holds test or production data; it shows in key prefixes.
@@ -99,13 +100,14 @@ pub trait EnvironmentStore {
     async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError>;
 }
 
-/// Who is calling: the environment an API key resolved to.
+/// Who is calling: the environment an API key resolved to (cheap to clone: every
+/// request carries one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The environment every query of this request is scoped to.
-    pub environment_id: String,
+    pub environment_id: Arc<str>,
     /// The key used, for logs and rate limits.
-    pub api_key_id: String,
+    pub api_key_id: Arc<str>,
 }
 
 fn obfuscate(secret: &str) -> String {
@@ -168,7 +170,7 @@ impl Vestibule {
         if key.revoked_at.is_some() || !secrets::digests_match(&key.key_digest, &digest) {
             return Ok(None);
         }
-        let caller = Caller { environment_id: key.environment_id, api_key_id: key.id };
+        let caller = Caller { environment_id: key.environment_id.into(), api_key_id: key.id.into() };
         self.keys.put(digest, caller.clone());
         Ok(Some(caller))
     }

@@ -397,7 +397,7 @@ impl Vestibule {
         let Some((code_env, grant)) = self.store.take_sso_grant(&secrets::digest(code), "code", Timestamp::now()).await? else {
             return Err(invalid());
         };
-        if caller_env.as_ref().is_some_and(|e| *e != code_env) {
+        if caller_env.as_ref().is_some_and(|e| **e != *code_env) {
             return Err(invalid());
         }
         let env = self.store.get_environment(&code_env).await?;

@@ -60,6 +60,8 @@ pub enum Kind {
     LoginAttempt,
     /// `key_…`: an environment's token signing key (the JWK `kid`).
     SigningKey,
+    /// `req_…`: a request id (`X-Request-ID`), never stored.
+    Request,
 }
 
 impl Kind {
@@ -90,6 +92,7 @@ impl Kind {
             Kind::RedirectUri => "ruri",
             Kind::LoginAttempt => "login_attempt",
             Kind::SigningKey => "key",
+            Kind::Request => "req",
         }
     }
 }

@@ -19,30 +19,22 @@ use vestibule_core::environments::Caller;
 use vestibule_core::idempotency::{Claim, TTL_MILLIS};
 use vestibule_core::{Store, Timestamp};
 
-/// The request id of the current request, also sent back as `X-Request-ID`.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Assigns a request id, logs the request in a span carrying it, and records metrics.
-pub async fn observe(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| vestibule_ids::is_plausible(v))
-        .map_or_else(|| format!("req_{}", ulid_now()), str::to_owned);
-    req.extensions_mut().insert(RequestId(id.clone()));
+/// Assigns a request id (sent back as `X-Request-ID`), logs the request in a span
+/// carrying it, and records metrics.
+pub async fn observe(req: Request, next: Next) -> Response {
+    let id = match req.headers().get("x-request-id").filter(|v| v.to_str().is_ok_and(vestibule_ids::is_plausible)) {
+        Some(given) => given.clone(),
+        None => HeaderValue::try_from(vestibule_ids::generate(vestibule_ids::Kind::Request)).expect("ids are header-safe"),
+    };
     let method = req.method().clone();
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
-    let span = tracing::info_span!("request", request.id = %id, http.method = %method, http.route = %route);
+    let span = tracing::info_span!("request", request.id = id.to_str().unwrap_or_default(), http.method = %method, http.route = %route);
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
     let status = resp.status().as_u16();
+    resp.headers_mut().insert("x-request-id", id);
     let (requests, duration) = request_metrics(&method, route, status);
     requests.increment(1);
     duration.record(elapsed.as_secs_f64());
@@ -72,11 +64,6 @@ fn request_metrics(method: &Method, route: &str, status: u16) -> (metrics::Count
     let mut all = METRIC_HANDLES.write().expect("metrics lock");
     all.entry(key).or_default().insert(route.into(), handles.clone());
     handles
-}
-
-fn ulid_now() -> String {
-    let id = vestibule_ids::generate(vestibule_ids::Kind::Event);
-    id.trim_start_matches("event_").to_owned()
 }
 
 /// Collapses duplicate slashes and drops a trailing slash before routing: some SDKs
@@ -117,8 +104,11 @@ pub async fn reject(req: Request, limit: usize, error: ApiError) -> Response {
     resp
 }
 
-/// Resolves the Bearer API key to its environment, or answers 401.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The gate in front of every API-key route, as one layer so that a read pays for one
+/// middleware hop: resolves the Bearer key to its environment (401 otherwise), counts the
+/// request against the key's rate limit (429 with `Retry-After` past it), then replays or
+/// records a POST that carries an `Idempotency-Key`.
+pub async fn api_key_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let limit = state.config.max_body_bytes;
     let token = req
         .headers()
@@ -126,15 +116,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    let Some(token) = token.map(str::to_owned) else { return reject(req, limit, ApiError::Unauthorized).await };
-    match state.app.authenticate(&token).await {
-        Ok(Some(caller)) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
-        }
-        Ok(None) => reject(req, limit, ApiError::Unauthorized).await,
-        Err(e) => reject(req, limit, ApiError::Core(e)).await,
+    let Some(token) = token else { return reject(req, limit, ApiError::Unauthorized).await };
+    let caller = match state.app.authenticate(token).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return reject(req, limit, ApiError::Unauthorized).await,
+        Err(e) => return reject(req, limit, ApiError::Core(e)).await,
+    };
+    match state.limiter.check(&caller.api_key_id).await {
+        Ok(None) => {}
+        Ok(Some(secs)) => return reject(req, limit, ApiError::RateLimited(secs)).await,
+        Err(e) => return reject(req, limit, e).await,
     }
+    req.extensions_mut().insert(caller.clone());
+    if req.method() == Method::POST && req.headers().contains_key("idempotency-key") {
+        return idempotent(&state, &caller, req, next).await;
+    }
+    next.run(req).await
 }
 
 /// The authenticated environment of a request.
@@ -205,30 +202,18 @@ impl Limiter {
     }
 }
 
-/// Refuses requests over the caller's limit with 429 and `Retry-After`.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(caller) = req.extensions().get::<Caller>() else { return next.run(req).await };
-    let limit = state.config.max_body_bytes;
-    match state.limiter.check(&caller.api_key_id).await {
-        Ok(None) => next.run(req).await,
-        Ok(Some(secs)) => reject(req, limit, ApiError::RateLimited(secs)).await,
-        Err(e) => reject(req, limit, e).await,
-    }
-}
-
-/// Replays the stored response of a POST whose `Idempotency-Key` was seen before.
-pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
-        return next.run(req).await;
-    }
+/// Runs a POST that carries an `Idempotency-Key`: replays the stored response when the
+/// key was seen with the same request, refuses it with a different one, and otherwise
+/// runs the request and stores its response.
+async fn idempotent(state: &AppState, caller: &Caller, req: Request, next: Next) -> Response {
     let Some(key) = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
-        return next.run(req).await;
+        let error = ApiError::Malformed("Idempotency-Key must be visible ASCII.".into());
+        return reject(req, state.config.max_body_bytes, error).await;
     };
     if key.is_empty() || key.len() > 255 {
         let error = ApiError::Malformed("Idempotency-Key must be 1 to 255 characters.".into());
         return reject(req, state.config.max_body_bytes, error).await;
     }
-    let Some(caller) = req.extensions().get::<Caller>().cloned() else { return next.run(req).await };
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
         Ok(b) => b,
@@ -243,7 +228,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     h.update(b"\n");
     h.update(&bytes);
     let fingerprint = hex::encode(h.finalize());
-    let env = caller.environment_id.as_str();
+    let env = &*caller.environment_id;
     let now = Timestamp::now();
     let store = &state.app.store;
     match store.claim_idempotency_key(env, &key, &fingerprint, now, now.plus_millis(-TTL_MILLIS)).await {

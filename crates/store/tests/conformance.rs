@@ -23,7 +23,7 @@ async fn api_keys_are_stored_hashed_and_revocable(store: Arc<dyn Store>) {
     let issued = app.create_api_key(&e, "ci", None).await.unwrap();
     assert!(issued.secret.starts_with("sk_test_"));
     let caller = app.authenticate(&issued.secret).await.unwrap().expect("key authenticates");
-    assert_eq!(caller.environment_id, e.id);
+    assert_eq!(&*caller.environment_id, e.id.as_str());
     let stored = store.list_api_keys(Some(&e.id)).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0].key_digest, issued.secret, "the key itself is never stored");

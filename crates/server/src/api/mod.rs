@@ -158,10 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
-        // Layers run bottom-up: authenticate, then rate-limit, then idempotency.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::idempotency))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::api_key_gate));
     Router::new()
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
