@@ -65,7 +65,8 @@ def main() -> None:
             rs = ", ".join(f"{x[0]:.0f}" for x in wrk[(b, f'base-{ep}')])
             print(f"| {title} | {r:.0f} | {s:.0f} | {100 * r / s:.1f}% | {verdict(r >= s / 2)} | {rr} | {rs} |")
         print()
-        print(f"Open-loop latency (wrk2 -t1 -c{a.connections} -R RATE, {a.duration}s, latency from each request's due time; "
+        print(f"Open-loop latency (wrk2 -t1 -c{a.connections} -R RATE, {a.duration}s measured after wrk2's 10 s calibration, "
+              "latency from each request's due time; "
               "target rate = half the baseline's req/s):\n")
         print("| endpoint | server | rate (req/s) | achieved | p50 ms | p99 ms | max ms | p99 < 10 ms? |")
         print("|---|---|---:|---:|---:|---:|---:|:-:|")

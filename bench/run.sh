@@ -127,9 +127,13 @@ load_wrk() {
 # open loop at a fixed rate: wrk2 on the load CPU. load_rate BACKEND CASE RATE_LABEL RATE URL [IDS_FILE]
 load_rate() {
   local backend=$1 case=$2 label=$3 rate=$4 url=$5 ids=${6:-}
-  local out
-  out=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk2 -t1 -c"$CONNS" -d"${DURATION}s" -R"$rate" --timeout 5s \
-    -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url" | grep '^RESULT') || die "wrk2 failed on $case"
+  # wrk2 spends its first 10 s (plus 5 ms per connection) calibrating and then starts its
+  # latency histogram afresh: a run must outlast that, or the histogram holds the start-up.
+  local out all
+  all=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk2 -t1 -c"$CONNS" -d"$((DURATION + 11))s" -R"$rate" --timeout 5s \
+    -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url") || die "wrk2 failed on $case"
+  grep -q 'Thread calibration' <<<"$all" || die "wrk2 did not finish calibrating on $case"
+  out=$(grep '^RESULT' <<<"$all") || die "wrk2 printed no result on $case"
   local kv; declare -A r
   for kv in ${out#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
   local errs=$((r[err_connect] + r[err_read] + r[err_write] + r[err_status] + r[err_timeout]))

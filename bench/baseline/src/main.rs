@@ -122,6 +122,10 @@ async fn main() -> std::process::ExitCode {
         let mut out = std::io::stdout().lock();
         writeln!(out, "vestibule-bench-baseline listening on http://{addr}").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
         drop(out);
+        // TCP_NODELAY, as the real server sets it.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app).await.map_err(|e| e.to_string())
     }
     .await;

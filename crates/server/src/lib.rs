@@ -206,6 +206,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let webhook_worker = tokio::spawn(webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
     let export_worker = tokio::spawn(audit_log_exports::run_worker(app.clone(), tx.subscribe()));
     let task = tokio::spawn(async move {
+        // Responses go out as soon as they are written: with Nagle's algorithm, the tail of
+        // a large response can wait for the client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;
