@@ -158,6 +158,10 @@ struct ServerArgs {
     /// Sender of outbound mail.
     #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
     smtp_from: Option<String>,
+    /// File holding the key that seals stored secrets (created if missing; default on SQLite:
+    /// the database file + ".key"; on PostgreSQL every instance must be given the same file).
+    #[arg(long, env = "VESTIBULE_MASTER_KEY_FILE", value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "VESTIBULE_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -197,6 +201,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         // Retry schedules are set in the TOML file only.
         webhook_retry_delays_ms: None,
         sso_clock_skew_secs: args.sso_clock_skew_secs,
+        master_key_file: args.master_key_file,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

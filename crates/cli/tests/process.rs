@@ -91,6 +91,43 @@ async fn first_start_prints_a_key_once_and_restarts_keep_everything() {
     assert_eq!(got, org);
 }
 
+#[tokio::test]
+async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let key_file = format!("{}.key", db.url.strip_prefix("sqlite://").unwrap());
+    let mut first = spawn(&["--database", &db.url]);
+    let key = first.initial_key.clone().unwrap();
+    let (_, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Sealed"}))).await;
+    let oidc = json!({"issuer": "https://op.test/", "client_id": "c", "client_secret": "process-client-secret-0123"});
+    let (status, conn) = first.call(&key, reqwest::Method::POST, "/connections", Some(json!({"organization_id": org["id"], "oidc": oidc}))).await;
+    assert_eq!(status, 201, "{conn}");
+    let path = format!("/connections/{}", conn["id"].as_str().unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).expect("key file created").permissions().mode() & 0o777, 0o600);
+    }
+    let raw = vestibule_test_support::query_text(&db.url, "SELECT oidc FROM connections").await;
+    assert!(raw[0].contains("sealed:v1:") && !raw[0].contains("process-client-secret-0123"), "{}", raw[0]);
+    assert!(first.sigterm().success());
+
+    // A restart reads the same key file back.
+    let second = spawn(&["--database", &db.url]);
+    let (status, got) = second.call(&key, reqwest::Method::GET, &path, None).await;
+    assert_eq!((status, &got["oidc"]["client_secret_set"]), (200, &json!(true)), "{got}");
+    drop(second);
+
+    // Another key opens nothing sealed: a WorkOS-shaped 500 for the connection, the rest serves.
+    let other = format!("{key_file}.other");
+    std::fs::write(&other, "mb3DUuE5ZJkbz0CmJ6GZR6kWcj2Ot0bH2cWsxr1cQxE=\n").unwrap();
+    let third = spawn(&["--database", &db.url, "--master-key-file", &other]);
+    let (status, body) = third.call(&key, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.contains("process-client-secret")), "{body}");
+    let (status, _) = third.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 200);
+}
+
 async fn burst_then_kill(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = spawn(&["--database", &db.url]);

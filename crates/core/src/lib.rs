@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod passwords;
 pub mod scim;
 pub mod rate_limit;
+pub mod sealing;
 pub mod secrets;
 pub mod seed;
 pub mod sso;

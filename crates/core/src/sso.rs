@@ -92,7 +92,8 @@ pub struct SamlConfig {
     /// metadata; generated with the connection.
     #[serde(default)]
     pub sp_encryption_certificate: Option<String>,
-    /// Its private key (base64 PKCS#8). Never served.
+    /// Its private key (base64 PKCS#8; sealed in the database under the master key).
+    /// Never served.
     #[serde(default)]
     pub sp_encryption_key: Option<String>,
 }
@@ -104,8 +105,7 @@ pub struct OidcConfig {
     pub issuer: Option<String>,
     /// Our client id at the provider.
     pub client_id: Option<String>,
-    /// Our client secret at the provider. Stored as given: the database holds it in
-    /// clear, like the provider's own configuration would.
+    /// Our client secret at the provider (sealed in the database under the master key).
     pub client_secret: Option<String>,
 }
 

@@ -39,6 +39,8 @@ pub struct Config {
     pub webhook_retry_delays_ms: Option<Vec<i64>>,
     /// Tolerated clock difference with SAML and OIDC identity providers, in seconds.
     pub sso_clock_skew_secs: u64,
+    /// The file holding the master key that seals stored secrets (see `master_key`).
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_allow_private", &self.webhook_allow_private)
             .field("webhook_retry_delays_ms", &self.webhook_retry_delays_ms)
             .field("sso_clock_skew_secs", &self.sso_clock_skew_secs)
+            .field("master_key_file", &self.master_key_file)
             .finish()
     }
 }
@@ -118,6 +121,8 @@ pub struct FileConfig {
     pub webhook_retry_delays_ms: Option<Vec<i64>>,
     /// See [`Config::sso_clock_skew_secs`].
     pub sso_clock_skew_secs: Option<u64>,
+    /// See [`Config::master_key_file`].
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -154,6 +159,7 @@ impl FileConfig {
             webhook_allow_private: over.webhook_allow_private.or(self.webhook_allow_private).unwrap_or(false),
             webhook_retry_delays_ms: over.webhook_retry_delays_ms.or(self.webhook_retry_delays_ms),
             sso_clock_skew_secs: over.sso_clock_skew_secs.or(self.sso_clock_skew_secs).unwrap_or(DEFAULT_SSO_CLOCK_SKEW_SECS),
+            master_key_file: over.master_key_file.or(self.master_key_file),
         };
         config.validate()?;
         Ok(config)
@@ -179,6 +185,7 @@ impl Config {
             webhook_allow_private: false,
             webhook_retry_delays_ms: None,
             sso_clock_skew_secs: DEFAULT_SSO_CLOCK_SKEW_SECS,
+            master_key_file: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod error;
 pub mod extract;
 pub mod mailer;
+pub mod master_key;
 pub mod scim;
 pub mod middleware;
 pub mod oidc_http;
@@ -99,7 +100,12 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Opens the database and builds the application on it.
 pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
-    let store = vestibule_store::open(&config.database)
+    let source = master_key::source(&config.database, config.master_key_file.as_deref());
+    if source == master_key::KeySource::None {
+        tracing::warn!("no --master-key-file: webhook secrets, OIDC client secrets and SAML and token keys are stored unsealed");
+    }
+    let sealer = Arc::new(master_key::sealer(&source)?);
+    let store = vestibule_store::open_sealed(&config.database, sealer)
         .await
         .with_context(|| format!("cannot open database {}", config::redact_url(&config.database)))?;
     let dns = dns::HickoryTxt::new(config.dns_resolver).context("cannot set up the DNS resolver")?;

@@ -6,6 +6,7 @@
 
 pub mod changes;
 mod migrate;
+mod sealed;
 mod sql;
 mod sql_audit_logs;
 mod sql_directories;
@@ -21,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use vestibule_core::Store;
+use vestibule_core::sealing::Sealer;
 
 pub use migrate::MIGRATIONS;
 
@@ -29,12 +31,14 @@ pub use migrate::MIGRATIONS;
 pub struct SqliteStore {
     pub(crate) write: SqlitePool,
     pub(crate) read: SqlitePool,
+    pub(crate) sealer: Arc<Sealer>,
 }
 
 /// The store on PostgreSQL: one pool; any number of server instances may share it.
 pub struct PgStore {
     pub(crate) write: PgPool,
     pub(crate) read: PgPool,
+    pub(crate) sealer: Arc<Sealer>,
 }
 
 /// Why the database could not be opened.
@@ -52,7 +56,14 @@ pub enum OpenError {
 }
 
 /// Opens the database named by `url`, applies pending migrations, and returns the store.
+/// Secrets are stored as given: for tools and tests; the server uses [`open_sealed`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    open_sealed(url, Arc::new(Sealer::passthrough())).await
+}
+
+/// Like [`open`], with the secrets the server reads back (webhook signing secrets, OIDC
+/// client secrets, SAML decryption keys, token signing keys) sealed by `sealer`.
+pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<Arc<dyn Store>, OpenError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let opts = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
@@ -73,7 +84,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
                 tracing::warn!(error = %e, "ANALYZE after start failed");
             }
         });
-        return Ok(Arc::new(PgStore { write: pool.clone(), read: pool }));
+        return Ok(Arc::new(PgStore { write: pool.clone(), read: pool, sealer }));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
     let (path, params) = rest.trim_start_matches("//").split_once('?').unwrap_or((rest.trim_start_matches("//"), ""));
@@ -101,7 +112,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
             .connect_with(base.in_memory(true))
             .await?;
         migrate::sqlite(&pool).await?;
-        return Ok(Arc::new(SqliteStore { write: pool.clone(), read: pool }));
+        return Ok(Arc::new(SqliteStore { write: pool.clone(), read: pool, sealer }));
     }
     let file = base
         .filename(path)
@@ -123,5 +134,5 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
         .max_lifetime(None)
         .connect_with(file.read_only(true))
         .await?;
-    Ok(Arc::new(SqliteStore { write, read }))
+    Ok(Arc::new(SqliteStore { write, read, sealer }))
 }

@@ -40,10 +40,6 @@ macro_rules! sso {
                 })
             }
 
-            fn json_of<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
-                v.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default())
-            }
-
             fn grant(r: &$row) -> Result<(String, SsoGrant), sqlx::Error> {
                 let kind: String = r.try_get("kind")?;
                 let data: String = r.try_get("data")?;
@@ -65,6 +61,7 @@ macro_rules! sso {
             #[async_trait]
             impl SsoStore for $store {
                 async fn insert_connection(&self, env: &str, c: &Connection, events: &[Event]) -> Result<(), StoreError> {
+                    let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, c);
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     let sql = format!("INSERT INTO connections (environment_id, {CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
                     sqlx::query(AssertSqlSafe(sql))
@@ -75,8 +72,8 @@ macro_rules! sso {
                         .bind(&c.name)
                         .bind(&c.state)
                         .bind(&c.external_key)
-                        .bind(json_of(&c.saml))
-                        .bind(json_of(&c.oidc))
+                        .bind(saml)
+                        .bind(oidc)
                         .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
                         .bind(c.created_at.millis())
                         .bind(c.updated_at.millis())
@@ -90,7 +87,8 @@ macro_rules! sso {
                 async fn get_connection(&self, env: &str, id: &str) -> Result<Option<Connection>, StoreError> {
                     let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE environment_id = $1 AND id = $2");
                     let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(connection).transpose().map_err(map_err)
+                    let c = row.as_ref().map(connection).transpose().map_err(map_err)?;
+                    c.map(|c| crate::sealed::opened_connection(&self.sealer, c)).transpose()
                 }
 
                 async fn find_connection_by_key(&self, key: &str) -> Result<Option<(String, Connection)>, StoreError> {
@@ -99,13 +97,14 @@ macro_rules! sso {
                     match row {
                         Some(r) => {
                             let env: String = r.try_get("environment_id").map_err(map_err)?;
-                            Ok(Some((env, connection(&r).map_err(map_err)?)))
+                            Ok(Some((env, crate::sealed::opened_connection(&self.sealer, connection(&r).map_err(map_err)?)?)))
                         }
                         None => Ok(None),
                     }
                 }
 
                 async fn update_connection(&self, env: &str, c: &Connection, events: &[Event]) -> Result<(), StoreError> {
+                    let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, c);
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     sqlx::query(
                         "UPDATE connections SET name = $3, state = $4, saml = $5, oidc = $6, attribute_maps = $7, updated_at = $8 \
@@ -115,8 +114,8 @@ macro_rules! sso {
                     .bind(&c.id)
                     .bind(&c.name)
                     .bind(&c.state)
-                    .bind(json_of(&c.saml))
-                    .bind(json_of(&c.oidc))
+                    .bind(saml)
+                    .bind(oidc)
                     .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
                     .bind(c.updated_at.millis())
                     .execute(&mut *tx)
@@ -161,6 +160,7 @@ macro_rules! sso {
                     }
                     let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
                     let items = rows.iter().map(connection).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                    let items = items.into_iter().map(|c| crate::sealed::opened_connection(&self.sealer, c)).collect::<Result<Vec<_>, _>>()?;
                     Ok(page.page(&q, items))
                 }
 
@@ -395,9 +395,11 @@ macro_rules! sso {
                         .await
                         .map_err(map_err)?;
                     let Some(r) = row else { return Ok(None) };
+                    let id: String = r.try_get("id").map_err(map_err)?;
                     let private_key: String = r.try_get("private_key").map_err(map_err)?;
+                    let private_key = crate::sealed::open(&self.sealer, &crate::sealed::signing_key(env, &id), &private_key)?;
                     let certificate: String = r.try_get("certificate").map_err(map_err)?;
-                    let key = SigningKey::from_stored(r.try_get("id").map_err(map_err)?, &private_key, &certificate, Timestamp(r.try_get("created_at").map_err(map_err)?));
+                    let key = SigningKey::from_stored(id, &private_key, &certificate, Timestamp(r.try_get("created_at").map_err(map_err)?));
                     key.map(Some).ok_or_else(|| StoreError::Backend("signing_keys.private_key is unreadable".into()))
                 }
 
@@ -408,7 +410,7 @@ macro_rules! sso {
                     )
                     .bind(env)
                     .bind(&key.id)
-                    .bind(key.stored_parts().0)
+                    .bind(self.sealer.seal(&crate::sealed::signing_key(env, &key.id), &key.stored_parts().0))
                     .bind(key.stored_parts().1)
                     .bind(key.created_at.millis())
                     .execute(&self.write)

@@ -17,19 +17,22 @@ macro_rules! webhooks {
                 AttemptOutcome, ClaimedDelivery, DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookStore,
             };
             use vestibule_core::Timestamp;
+            use vestibule_core::sealing::Sealer;
 
-            fn endpoint(r: &$row) -> Result<WebhookEndpoint, sqlx::Error> {
-                let events: String = r.try_get("events")?;
+            fn endpoint(sealer: &Sealer, r: &$row) -> Result<WebhookEndpoint, StoreError> {
+                let events: String = r.try_get("events").map_err(map_err)?;
+                let id: String = r.try_get("id").map_err(map_err)?;
+                let secret: String = r.try_get("secret").map_err(map_err)?;
                 Ok(WebhookEndpoint {
                     object: "webhook_endpoint",
-                    id: r.try_get("id")?,
-                    endpoint_url: r.try_get("endpoint_url")?,
-                    secret: r.try_get("secret")?,
-                    status: r.try_get("status")?,
+                    secret: crate::sealed::open(sealer, &crate::sealed::webhook_secret(&id), &secret)?,
+                    id,
+                    endpoint_url: r.try_get("endpoint_url").map_err(map_err)?,
+                    status: r.try_get("status").map_err(map_err)?,
                     events: serde_json::from_str(&events).unwrap_or_default(),
-                    disabled_reason: r.try_get("disabled_reason")?,
-                    created_at: Timestamp(r.try_get("created_at")?),
-                    updated_at: Timestamp(r.try_get("updated_at")?),
+                    disabled_reason: r.try_get("disabled_reason").map_err(map_err)?,
+                    created_at: Timestamp(r.try_get("created_at").map_err(map_err)?),
+                    updated_at: Timestamp(r.try_get("updated_at").map_err(map_err)?),
                 })
             }
 
@@ -41,7 +44,7 @@ macro_rules! webhooks {
                         .bind(env)
                         .bind(&ep.id)
                         .bind(&ep.endpoint_url)
-                        .bind(&ep.secret)
+                        .bind(self.sealer.seal(&crate::sealed::webhook_secret(&ep.id), &ep.secret))
                         .bind(&ep.status)
                         .bind(serde_json::to_string(&ep.events).unwrap_or_default())
                         .bind(&ep.disabled_reason)
@@ -56,7 +59,7 @@ macro_rules! webhooks {
                 async fn get_webhook_endpoint(&self, env: &str, id: &str) -> Result<Option<WebhookEndpoint>, StoreError> {
                     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE environment_id = $1 AND id = $2");
                     let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(endpoint).transpose().map_err(map_err)
+                    row.as_ref().map(|r| endpoint(&self.sealer, r)).transpose()
                 }
 
                 async fn list_webhook_endpoints(&self, env: &str, page: &PageRequest) -> Result<Page<WebhookEndpoint>, StoreError> {
@@ -72,7 +75,7 @@ macro_rules! webhooks {
                         query = query.bind(id.clone());
                     }
                     let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
-                    let items = rows.iter().map(endpoint).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+                    let items = rows.iter().map(|r| endpoint(&self.sealer, r)).collect::<Result<Vec<_>, _>>()?;
                     Ok(page.page(&q, items))
                 }
 

@@ -227,6 +227,23 @@ pub async fn execute_sql(url: &str, statement: &str) {
     }
 }
 
+/// The first column of every row `query` returns, as text, read straight from a test
+/// database (for tests that check what is stored, not what the API answers).
+pub async fn query_text(url: &str, query: &str) -> Vec<String> {
+    let query = sqlx::AssertSqlSafe(query.to_owned());
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.expect("connect");
+        let rows: Vec<(String,)> = sqlx::query_as(query).fetch_all(&pool).await.expect("query");
+        pool.close().await;
+        rows.into_iter().map(|r| r.0).collect()
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("connect");
+        let rows: Vec<(String,)> = sqlx::query_as(query).fetch_all(&pool).await.expect("query");
+        pool.close().await;
+        rows.into_iter().map(|r| r.0).collect()
+    }
+}
+
 /// A webhook receiver on loopback: records every request and answers with scripted
 /// statuses (200 once the script runs out).
 pub struct Receiver {
