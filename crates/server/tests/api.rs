@@ -178,6 +178,14 @@ async fn idempotency_key_replays_and_refuses_other_bodies() {
     assert_eq!(bad.status(), 422);
     assert_eq!(post("k-2", json!({})).await.unwrap().status(), 422);
     assert_eq!(org_count(&s).await, 1);
+    // Keys that cannot be remembered faithfully are refused before anything runs.
+    let odd_keys = [reqwest::header::HeaderValue::from_bytes(b"k-\xe9t\xe9").unwrap(), reqwest::header::HeaderValue::from_str(&"k".repeat(256)).unwrap()];
+    for key in odd_keys {
+        let resp = s.http.post(format!("{}/organizations", s.base)).bearer_auth(&s.key).header("idempotency-key", key).json(&json!({"name": "Odd"})).send().await.unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_error(&resp.json().await.unwrap(), "invalid_request");
+    }
+    assert_eq!(org_count(&s).await, 1);
     s.stop().await;
 }
 
