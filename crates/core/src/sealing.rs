@@ -5,8 +5,8 @@
 //! not open. A database dump or backup alone then reveals none of them.
 //!
 //! Stored form: `sealed:v1:` followed by base64 of nonce ‖ ciphertext ‖ tag. A value without
-//! that prefix was written before the server had a master key and is read as it is; the next
-//! write of its row seals it.
+//! that prefix was written before the server had a master key and is read as it is; the server
+//! seals such values when it starts with a key, and any later write of the row seals it too.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;

@@ -292,6 +292,9 @@ pub trait SsoStore {
     async fn insert_signing_key(&self, env: &str, key: &crate::jwks::SigningKey) -> Result<(), StoreError>;
     /// Drops expired requests, grants and replay-cache entries.
     async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Seals connection secrets and signing keys stored before the server had a master key;
+    /// how many rows it sealed.
+    async fn reseal_sso_secrets(&self) -> Result<u64, StoreError>;
 }
 
 fn not_found(id: &str) -> CoreError {

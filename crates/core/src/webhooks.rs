@@ -177,6 +177,8 @@ impl TargetGuard for AllowAll {
 /// Storage for endpoints and deliveries.
 #[async_trait]
 pub trait WebhookStore {
+    /// Seals signing secrets stored before the server had a master key; how many it sealed.
+    async fn reseal_webhook_secrets(&self) -> Result<u64, StoreError>;
     /// Inserts an endpoint.
     async fn insert_webhook_endpoint(&self, env: &str, ep: &WebhookEndpoint) -> Result<(), StoreError>;
     /// One endpoint.

@@ -108,6 +108,11 @@ pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
     let store = vestibule_store::open_sealed(&config.database, sealer)
         .await
         .with_context(|| format!("cannot open database {}", config::redact_url(&config.database)))?;
+    // Secrets stored before there was a master key are sealed now, not at their next write.
+    let resealed = store.reseal_webhook_secrets().await? + store.reseal_sso_secrets().await?;
+    if resealed > 0 {
+        tracing::info!(rows = resealed, "sealed secrets stored before the master key");
+    }
     let dns = dns::HickoryTxt::new(config.dns_resolver).context("cannot set up the DNS resolver")?;
     Ok(Vestibule::new(store, Arc::new(dns)))
 }

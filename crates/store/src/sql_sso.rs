@@ -60,6 +60,59 @@ macro_rules! sso {
 
             #[async_trait]
             impl SsoStore for $store {
+                async fn reseal_sso_secrets(&self) -> Result<u64, StoreError> {
+                    use vestibule_core::sealing::SEALED_PREFIX;
+                    if !self.sealer.is_keyed() {
+                        return Ok(0);
+                    }
+                    let mut sealed = 0;
+                    let sql = format!("SELECT environment_id, {CONNECTION_COLUMNS} FROM connections");
+                    for r in sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.write).await.map_err(map_err)? {
+                        let env: String = r.try_get("environment_id").map_err(map_err)?;
+                        let (old_saml, old_oidc): (Option<String>, Option<String>) = (r.try_get("saml").map_err(map_err)?, r.try_get("oidc").map_err(map_err)?);
+                        let c = connection(&r).map_err(map_err)?;
+                        let plain = |v: Option<&String>| v.is_some_and(|v| !v.starts_with(SEALED_PREFIX));
+                        if !plain(c.saml.as_ref().and_then(|s| s.sp_encryption_key.as_ref())) && !plain(c.oidc.as_ref().and_then(|o| o.client_secret.as_ref())) {
+                            continue;
+                        }
+                        let c = crate::sealed::opened_connection(&self.sealer, c)?;
+                        let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, &c);
+                        // Only if unchanged since it was read: never overwrite a newer write.
+                        sealed += sqlx::query(
+                            "UPDATE connections SET saml = $3, oidc = $4 WHERE environment_id = $1 AND id = $2 \
+                             AND saml IS NOT DISTINCT FROM $5 AND oidc IS NOT DISTINCT FROM $6",
+                        )
+                        .bind(&env)
+                        .bind(&c.id)
+                        .bind(saml)
+                        .bind(oidc)
+                        .bind(old_saml)
+                        .bind(old_oidc)
+                        .execute(&self.write)
+                        .await
+                        .map_err(map_err)?
+                        .rows_affected();
+                    }
+                    let keys = sqlx::query("SELECT environment_id, id, private_key FROM signing_keys WHERE private_key NOT LIKE 'sealed:v1:%'")
+                        .fetch_all(&self.write)
+                        .await
+                        .map_err(map_err)?;
+                    for r in &keys {
+                        let (env, id, key): (String, String, String) =
+                            (r.try_get("environment_id").map_err(map_err)?, r.try_get("id").map_err(map_err)?, r.try_get("private_key").map_err(map_err)?);
+                        sealed += sqlx::query("UPDATE signing_keys SET private_key = $3 WHERE environment_id = $1 AND id = $2 AND private_key = $4")
+                            .bind(&env)
+                            .bind(&id)
+                            .bind(self.sealer.seal(&crate::sealed::signing_key(&env, &id), &key))
+                            .bind(&key)
+                            .execute(&self.write)
+                            .await
+                            .map_err(map_err)?
+                            .rows_affected();
+                    }
+                    Ok(sealed)
+                }
+
                 async fn insert_connection(&self, env: &str, c: &Connection, events: &[Event]) -> Result<(), StoreError> {
                     let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, c);
                     let mut tx = self.write.begin().await.map_err(map_err)?;

@@ -38,6 +38,32 @@ macro_rules! webhooks {
 
             #[async_trait]
             impl WebhookStore for $store {
+                async fn reseal_webhook_secrets(&self) -> Result<u64, StoreError> {
+                    if !self.sealer.is_keyed() {
+                        return Ok(0);
+                    }
+                    let rows = sqlx::query("SELECT environment_id, id, secret FROM webhook_endpoints WHERE secret NOT LIKE 'sealed:v1:%'")
+                        .fetch_all(&self.write)
+                        .await
+                        .map_err(map_err)?;
+                    let mut sealed = 0;
+                    for r in &rows {
+                        let (env, id, secret): (String, String, String) =
+                            (r.try_get("environment_id").map_err(map_err)?, r.try_get("id").map_err(map_err)?, r.try_get("secret").map_err(map_err)?);
+                        // Only if unchanged since it was read: never overwrite a newer value.
+                        sealed += sqlx::query("UPDATE webhook_endpoints SET secret = $3 WHERE environment_id = $1 AND id = $2 AND secret = $4")
+                            .bind(&env)
+                            .bind(&id)
+                            .bind(self.sealer.seal(&crate::sealed::webhook_secret(&id), &secret))
+                            .bind(&secret)
+                            .execute(&self.write)
+                            .await
+                            .map_err(map_err)?
+                            .rows_affected();
+                    }
+                    Ok(sealed)
+                }
+
                 async fn insert_webhook_endpoint(&self, env: &str, ep: &WebhookEndpoint) -> Result<(), StoreError> {
                     let sql = format!("INSERT INTO webhook_endpoints (environment_id, {ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
                     sqlx::query(AssertSqlSafe(sql))

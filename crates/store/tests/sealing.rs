@@ -103,6 +103,57 @@ async fn secrets_written_before_the_master_key_stay_readable(db: TestDb) {
     assert_eq!(sealed.get_connection(&e.id, id).await.unwrap().unwrap().oidc.unwrap().client_secret.as_deref(), Some("legacy-secret-value"));
 }
 
+async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
+    let plain = vestibule_store::open(&db.url).await.unwrap();
+    let app = app(plain.clone());
+    let e = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap();
+    let org = app.create_organization(&e.id, &json!({"name": "Acme"})).await.unwrap();
+    let oidc = app
+        .create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "legacy-secret-value"}}))
+        .await
+        .unwrap();
+    let saml = app.create_connection(&e.id, &json!({"organization_id": org.id, "connection_type": "OktaSAML"})).await.unwrap();
+    let draft = app.create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/"}})).await.unwrap();
+    let now = Timestamp::now();
+    let endpoint = WebhookEndpoint {
+        object: "webhook_endpoint",
+        id: vestibule_ids::generate(vestibule_ids::Kind::WebhookEndpoint),
+        endpoint_url: "https://hooks.example.com/workos".into(),
+        secret: "whsec_legacy_0123456789abcdef".into(),
+        status: "enabled".into(),
+        events: vec![],
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    plain.insert_webhook_endpoint(&e.id, &endpoint).await.unwrap();
+    let signing = app.signing_key(&e.id).await.unwrap();
+    // Without a key there is nothing to seal with.
+    assert_eq!((plain.reseal_webhook_secrets().await.unwrap(), plain.reseal_sso_secrets().await.unwrap()), (0, 0));
+
+    let sealed = vestibule_store::open_sealed(&db.url, Arc::new(Sealer::new(&Sealer::generate_key()))).await.unwrap();
+    assert_eq!(sealed.reseal_webhook_secrets().await.unwrap(), 1);
+    // The OIDC and SAML connections and the signing key; the connection without a secret is left alone.
+    assert_eq!(sealed.reseal_sso_secrets().await.unwrap(), 3);
+    assert_eq!((sealed.reseal_webhook_secrets().await.unwrap(), sealed.reseal_sso_secrets().await.unwrap()), (0, 0), "a second pass finds nothing");
+    for sql in [
+        "SELECT secret FROM webhook_endpoints".to_owned(),
+        format!("SELECT oidc FROM connections WHERE id = '{}'", oidc["id"].as_str().unwrap()),
+        format!("SELECT saml FROM connections WHERE id = '{}'", saml["id"].as_str().unwrap()),
+        "SELECT private_key FROM signing_keys".to_owned(),
+    ] {
+        let raw = query_text(&db.url, &sql).await;
+        assert!(raw[0].contains(SEALED_PREFIX), "{sql}: {}", raw[0]);
+    }
+    let untouched = query_text(&db.url, &format!("SELECT oidc FROM connections WHERE id = '{}'", draft["id"].as_str().unwrap())).await;
+    assert!(!untouched[0].contains(SEALED_PREFIX));
+    // Everything reads back as it was.
+    assert_eq!(sealed.get_webhook_endpoint(&e.id, &endpoint.id).await.unwrap().unwrap().secret, endpoint.secret);
+    let read = sealed.get_connection(&e.id, oidc["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(read.oidc.unwrap().client_secret.as_deref(), Some("legacy-secret-value"));
+    assert_eq!(sealed.get_signing_key(&e.id).await.unwrap(), Some(signing));
+}
+
 macro_rules! both {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -116,4 +167,8 @@ macro_rules! both {
     };
 }
 
-both!(secrets_are_sealed_at_rest_and_open_only_with_their_key, secrets_written_before_the_master_key_stay_readable);
+both!(
+    secrets_are_sealed_at_rest_and_open_only_with_their_key,
+    secrets_written_before_the_master_key_stay_readable,
+    resealing_seals_what_was_stored_before_the_master_key,
+);
