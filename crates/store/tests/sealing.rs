@@ -4,12 +4,43 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use vestibule_core::environments::EnvironmentKind;
+use vestibule_core::environments::{Environment, EnvironmentKind};
 use vestibule_core::pagination::PageRequest;
 use vestibule_core::sealing::{SEALED_PREFIX, Sealer};
 use vestibule_core::webhooks::WebhookEndpoint;
-use vestibule_core::{StoreError, Timestamp};
+use vestibule_core::{Store, StoreError, Timestamp, Vestibule};
 use vestibule_test_support::{app, query_text, Backend, TestDb};
+
+/// An enabled endpoint with `secret`, as the API would create it.
+fn endpoint(secret: &str) -> WebhookEndpoint {
+    let now = Timestamp::now();
+    WebhookEndpoint {
+        object: "webhook_endpoint",
+        id: vestibule_ids::generate(vestibule_ids::Kind::WebhookEndpoint),
+        endpoint_url: "https://hooks.example.com/workos".into(),
+        secret: secret.into(),
+        status: "enabled".into(),
+        events: vec![],
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A database written without a master key: an environment and an OIDC connection whose
+/// client secret is `legacy-secret-value`.
+async fn written_without_a_key(db: &TestDb) -> (Arc<dyn Store>, Vestibule, Environment, String, String) {
+    let plain = vestibule_store::open(&db.url).await.unwrap();
+    let app = app(plain.clone());
+    let e = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap();
+    let org = app.create_organization(&e.id, &json!({"name": "Acme"})).await.unwrap();
+    let oidc = app
+        .create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "legacy-secret-value"}}))
+        .await
+        .unwrap();
+    let id = oidc["id"].as_str().unwrap().to_owned();
+    (plain, app, e, org.id, id)
+}
 
 async fn secrets_are_sealed_at_rest_and_open_only_with_their_key(db: TestDb) {
     let key = Sealer::generate_key();
@@ -17,18 +48,7 @@ async fn secrets_are_sealed_at_rest_and_open_only_with_their_key(db: TestDb) {
     let app = app(store.clone());
     let e = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap();
     let org = app.create_organization(&e.id, &json!({"name": "Acme"})).await.unwrap();
-    let now = Timestamp::now();
-    let endpoint = WebhookEndpoint {
-        object: "webhook_endpoint",
-        id: vestibule_ids::generate(vestibule_ids::Kind::WebhookEndpoint),
-        endpoint_url: "https://hooks.example.com/workos".into(),
-        secret: "whsec_0123456789abcdefghijklmnop".into(),
-        status: "enabled".into(),
-        events: vec![],
-        disabled_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let endpoint = endpoint("whsec_0123456789abcdefghijklmnop");
     store.insert_webhook_endpoint(&e.id, &endpoint).await.unwrap();
     let oidc = app
         .create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "oidc-client-secret-0123"}}))
@@ -81,15 +101,8 @@ async fn secrets_are_sealed_at_rest_and_open_only_with_their_key(db: TestDb) {
 
 async fn secrets_written_before_the_master_key_stay_readable(db: TestDb) {
     // A database written without a key (plain values) and then opened with one.
-    let plain = vestibule_store::open(&db.url).await.unwrap();
-    let app = app(plain.clone());
-    let e = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap();
-    let org = app.create_organization(&e.id, &json!({"name": "Acme"})).await.unwrap();
-    let oidc = app
-        .create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "legacy-secret-value"}}))
-        .await
-        .unwrap();
-    let id = oidc["id"].as_str().unwrap();
+    let (_, _, e, _, id) = written_without_a_key(&db).await;
+    let id = id.as_str();
     let raw = query_text(&db.url, &format!("SELECT oidc FROM connections WHERE id = '{id}'")).await;
     assert!(raw[0].contains("legacy-secret-value"));
 
@@ -104,28 +117,10 @@ async fn secrets_written_before_the_master_key_stay_readable(db: TestDb) {
 }
 
 async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
-    let plain = vestibule_store::open(&db.url).await.unwrap();
-    let app = app(plain.clone());
-    let e = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap();
-    let org = app.create_organization(&e.id, &json!({"name": "Acme"})).await.unwrap();
-    let oidc = app
-        .create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "legacy-secret-value"}}))
-        .await
-        .unwrap();
-    let saml = app.create_connection(&e.id, &json!({"organization_id": org.id, "connection_type": "OktaSAML"})).await.unwrap();
-    let draft = app.create_connection(&e.id, &json!({"organization_id": org.id, "oidc": {"issuer": "https://op.test/"}})).await.unwrap();
-    let now = Timestamp::now();
-    let endpoint = WebhookEndpoint {
-        object: "webhook_endpoint",
-        id: vestibule_ids::generate(vestibule_ids::Kind::WebhookEndpoint),
-        endpoint_url: "https://hooks.example.com/workos".into(),
-        secret: "whsec_legacy_0123456789abcdef".into(),
-        status: "enabled".into(),
-        events: vec![],
-        disabled_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let (plain, app, e, org, oidc_id) = written_without_a_key(&db).await;
+    let saml = app.create_connection(&e.id, &json!({"organization_id": org, "connection_type": "OktaSAML"})).await.unwrap();
+    let draft = app.create_connection(&e.id, &json!({"organization_id": org, "oidc": {"issuer": "https://op.test/"}})).await.unwrap();
+    let endpoint = endpoint("whsec_legacy_0123456789abcdef");
     plain.insert_webhook_endpoint(&e.id, &endpoint).await.unwrap();
     let signing = app.signing_key(&e.id).await.unwrap();
     // Without a key there is nothing to seal with.
@@ -138,7 +133,7 @@ async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
     assert_eq!((sealed.reseal_webhook_secrets().await.unwrap(), sealed.reseal_sso_secrets().await.unwrap()), (0, 0), "a second pass finds nothing");
     for sql in [
         "SELECT secret FROM webhook_endpoints".to_owned(),
-        format!("SELECT oidc FROM connections WHERE id = '{}'", oidc["id"].as_str().unwrap()),
+        format!("SELECT oidc FROM connections WHERE id = '{oidc_id}'"),
         format!("SELECT saml FROM connections WHERE id = '{}'", saml["id"].as_str().unwrap()),
         "SELECT private_key FROM signing_keys".to_owned(),
     ] {
@@ -149,7 +144,7 @@ async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
     assert!(!untouched[0].contains(SEALED_PREFIX));
     // Everything reads back as it was.
     assert_eq!(sealed.get_webhook_endpoint(&e.id, &endpoint.id).await.unwrap().unwrap().secret, endpoint.secret);
-    let read = sealed.get_connection(&e.id, oidc["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let read = sealed.get_connection(&e.id, &oidc_id).await.unwrap().unwrap();
     assert_eq!(read.oidc.unwrap().client_secret.as_deref(), Some("legacy-secret-value"));
     assert_eq!(sealed.get_signing_key(&e.id).await.unwrap(), Some(signing));
 }
