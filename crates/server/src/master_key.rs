@@ -30,11 +30,9 @@ pub fn source(database: &str, file: Option<&Path>) -> KeySource {
     if let Some(f) = file {
         return KeySource::File(f.to_owned());
     }
-    match database.strip_prefix("sqlite:") {
-        Some(rest) => {
-            let path = rest.trim_start_matches("//").split('?').next().unwrap_or_default();
-            if path.is_empty() || path == ":memory:" { KeySource::Ephemeral } else { KeySource::File(PathBuf::from(format!("{path}.key"))) }
-        }
+    match vestibule_store::sqlite_parts(database) {
+        Some(("" | ":memory:", _)) => KeySource::Ephemeral,
+        Some((path, _)) => KeySource::File(PathBuf::from(format!("{path}.key"))),
         None => KeySource::None,
     }
 }

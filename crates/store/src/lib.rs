@@ -55,6 +55,13 @@ pub enum OpenError {
     Database(#[from] sqlx::Error),
 }
 
+/// The path and the parameters of a `sqlite:` URL (`sqlite://PATH?synchronous=full`), or
+/// `None` for any other URL. An empty path or `:memory:` names an in-memory database.
+pub fn sqlite_parts(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    Some(rest.split_once('?').unwrap_or((rest, "")))
+}
+
 /// Opens the database named by `url`, applies pending migrations, and returns the store.
 /// Secrets are stored as given: for tools and tests; the server uses [`open_sealed`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
@@ -86,8 +93,7 @@ pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<Arc<dyn Store
         });
         return Ok(Arc::new(PgStore { write: pool.clone(), read: pool, sealer }));
     }
-    let Some(rest) = url.strip_prefix("sqlite:") else { return Err(OpenError::UnsupportedUrl) };
-    let (path, params) = rest.trim_start_matches("//").split_once('?').unwrap_or((rest.trim_start_matches("//"), ""));
+    let Some((path, params)) = sqlite_parts(url) else { return Err(OpenError::UnsupportedUrl) };
     // With WAL, NORMAL loses nothing when the process dies, only a power cut can lose the
     // last commits; FULL syncs the WAL at every commit and loses nothing then either.
     let mut synchronous = SqliteSynchronous::Normal;

@@ -66,7 +66,13 @@ macro_rules! sso {
                         return Ok(0);
                     }
                     let mut sealed = 0;
-                    let sql = format!("SELECT environment_id, {CONNECTION_COLUMNS} FROM connections");
+                    // Only rows that hold a secret not yet sealed (the columns are compact JSON
+                    // written by this store); each is checked again below before it is rewritten.
+                    let sql = format!(
+                        "SELECT environment_id, {CONNECTION_COLUMNS} FROM connections \
+                         WHERE (saml LIKE '%\"sp_encryption_key\":\"%' AND saml NOT LIKE '%\"sp_encryption_key\":\"sealed:v1:%') \
+                         OR (oidc LIKE '%\"client_secret\":\"%' AND oidc NOT LIKE '%\"client_secret\":\"sealed:v1:%')"
+                    );
                     for r in sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.write).await.map_err(map_err)? {
                         let env: String = r.try_get("environment_id").map_err(map_err)?;
                         let (old_saml, old_oidc): (Option<String>, Option<String>) = (r.try_get("saml").map_err(map_err)?, r.try_get("oidc").map_err(map_err)?);
