@@ -139,21 +139,21 @@ impl<V: Clone + Weight> ReadCache<V> {
     }
 }
 
-/// API keys resolved recently, by the digest of their secret.
+/// API keys resolved recently, by the SHA-256 digest of their secret (never the secret).
 #[derive(Default)]
 pub struct KeyCache {
-    keys: Mutex<HashMap<String, (Caller, Instant)>>,
+    keys: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
 }
 
 impl KeyCache {
     /// The caller of `digest`, if it was resolved less than [`KEY_TTL`] ago.
-    pub fn get(&self, digest: &str) -> Option<Caller> {
+    pub fn get(&self, digest: &[u8; 32]) -> Option<Caller> {
         let keys = self.keys.lock().expect("key cache lock");
         keys.get(digest).filter(|(_, at)| at.elapsed() < KEY_TTL).map(|(caller, _)| caller.clone())
     }
 
     /// Remembers a key that resolved to `caller` just now.
-    pub fn put(&self, digest: String, caller: Caller) {
+    pub fn put(&self, digest: [u8; 32], caller: Caller) {
         let mut keys = self.keys.lock().expect("key cache lock");
         if keys.len() >= MAX_KEYS {
             keys.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
@@ -230,8 +230,8 @@ mod tests {
     fn keys_resolve_only_once_seen() {
         let k = KeyCache::default();
         let caller = Caller { environment_id: "environment_1".into(), api_key_id: "api_key_1".into() };
-        k.put("digest".into(), caller.clone());
-        assert_eq!(k.get("digest"), Some(caller));
-        assert_eq!(k.get("other"), None);
+        k.put([1; 32], caller.clone());
+        assert_eq!(k.get(&[1; 32]), Some(caller));
+        assert_eq!(k.get(&[2; 32]), None);
     }
 }

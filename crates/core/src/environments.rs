@@ -162,16 +162,17 @@ impl Vestibule {
         if !token.starts_with("sk_") || token.len() > 200 {
             return Ok(None);
         }
-        let digest = secrets::digest(token);
-        if let Some(caller) = self.keys.get(&digest) {
+        let raw = secrets::raw_digest(token);
+        if let Some(caller) = self.keys.get(&raw) {
             return Ok(Some(caller));
         }
+        let digest = hex::encode(raw);
         let Some(key) = self.store.find_api_key(&digest).await? else { return Ok(None) };
         if key.revoked_at.is_some() || !secrets::digests_match(&key.key_digest, &digest) {
             return Ok(None);
         }
         let caller = Caller { environment_id: key.environment_id.into(), api_key_id: key.id.into() };
-        self.keys.put(digest, caller.clone());
+        self.keys.put(raw, caller.clone());
         Ok(Some(caller))
     }
 }

@@ -107,7 +107,12 @@ pub fn generate(kind: Kind) -> String {
         // Overflow needs 2^80 ids in one millisecond; fall back to a fresh random ULID.
         generator.generate().unwrap_or_else(|_| ulid::Ulid::generate())
     };
-    format!("{}_{}", kind.prefix(), ulid)
+    let prefix = kind.prefix();
+    let mut id = String::with_capacity(prefix.len() + 1 + ulid::ULID_LEN);
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(ulid.array_to_str(&mut [0; ulid::ULID_LEN]));
+    id
 }
 
 /// Why a string is not an id of the expected kind.

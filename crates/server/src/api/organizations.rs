@@ -7,6 +7,7 @@ use crate::middleware::Env;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vestibule_core::organizations::OrganizationFilter;
@@ -26,14 +27,24 @@ async fn cached<T: Serialize>(
         .organizations_cache
         .get_or_read(env.id(), key, async { Ok::<_, vestibule_core::CoreError>(bytes::Bytes::from(serde_json::to_vec(&read.await?).expect("models serialize"))) })
         .await?;
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(json_bytes(body))
+}
+
+/// A response whose body is JSON already serialized.
+fn json_bytes(body: bytes::Bytes) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
 /// `GET /organizations`
 pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
-    let key = format!("list?{}", raw.unwrap_or_default());
+    let raw = raw.unwrap_or_default();
+    let mut key = String::with_capacity(5 + raw.len());
+    key.push_str("list?");
+    key.push_str(&raw);
     cached(&s, &env, &key, async { Ok(ListEnvelope::from(s.app.list_organizations(env.id(), filter, page).await?)) }).await
 }
 
@@ -44,8 +55,7 @@ pub async fn create_organization(State(s): State<AppState>, env: Env, Body(body)
 
 /// `GET /organizations/{id}`
 pub async fn get_organization(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
-    let body = s.app.organization_json(env.id(), &id).await?;
-    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(json_bytes(s.app.organization_json(env.id(), &id).await?))
 }
 
 /// `GET /organizations/external_id/{external_id}`
