@@ -25,7 +25,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::Layer;
 use vestibule_core::environments::EnvironmentKind;
 use vestibule_core::idempotency::TTL_MILLIS;
 use vestibule_core::{Timestamp, Vestibule};
@@ -202,8 +201,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
     let database = state.config.database.clone();
     let state_metrics = state.metrics.clone();
+    let body_limit = axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes);
     let router = api::router(state);
-    let service = tower::util::MapRequestLayer::new(middleware::normalize_path).layer(router);
+    // Around the router, so that they run once per request, not once per route.
+    let service = tower::ServiceBuilder::new()
+        .map_request(middleware::normalize_path)
+        .layer(body_limit)
+        .service(router);
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
     let metrics_upkeep = tokio::spawn(metrics_upkeep(state_metrics, tx.subscribe()));

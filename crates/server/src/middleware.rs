@@ -21,9 +21,19 @@ use vestibule_core::{Store, Timestamp};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Assigns a request id (sent back as `X-Request-ID`), logs the request in a span
-/// carrying it, and records metrics.
+/// The layer in front of routes that take no API key: [`observed`].
 pub async fn observe(req: Request, next: Next) -> Response {
+    observed(req, |req| next.run(req)).await
+}
+
+/// The layer in front of API-key routes: [`observed`] and [`api_key_gate`] in one hop.
+pub async fn observe_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    observed(req, |req| api_key_gate(state, req, next)).await
+}
+
+/// Runs `inner` under a request id (sent back as `X-Request-ID`), logs the request in a
+/// span carrying it, and records metrics.
+pub async fn observed<F: Future<Output = Response>>(req: Request, inner: impl FnOnce(Request) -> F) -> Response {
     let id = match req.headers().get(&X_REQUEST_ID).filter(|v| v.to_str().is_ok_and(vestibule_ids::is_plausible)) {
         Some(given) => given.clone(),
         None => HeaderValue::try_from(vestibule_ids::generate(vestibule_ids::Kind::Request)).expect("ids are header-safe"),
@@ -33,7 +43,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let span = tracing::info_span!("request", request.id = id.to_str().unwrap_or_default(), http.method = %method, http.route = %route);
     let started = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    let mut resp = inner(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     resp.headers_mut().insert(X_REQUEST_ID, id);
@@ -106,11 +116,11 @@ pub async fn reject(req: Request, limit: usize, error: ApiError) -> Response {
     resp
 }
 
-/// The gate in front of every API-key route, as one layer so that a read pays for one
-/// middleware hop: resolves the Bearer key to its environment (401 otherwise), counts the
-/// request against the key's rate limit (429 with `Retry-After` past it), then replays or
-/// records a POST that carries an `Idempotency-Key`.
-pub async fn api_key_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The gate in front of every API-key route: resolves the Bearer key to its environment
+/// (401 otherwise), counts the request against the key's rate limit (429 with
+/// `Retry-After` past it), then replays or records a POST that carries an
+/// `Idempotency-Key`.
+async fn api_key_gate(state: AppState, mut req: Request, next: Next) -> Response {
     let limit = state.config.max_body_bytes;
     let token = req
         .headers()

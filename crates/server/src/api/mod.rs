@@ -18,7 +18,7 @@ pub mod webhooks;
 use crate::error::ApiError;
 use crate::middleware;
 use crate::state::AppState;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -158,8 +158,11 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::api_key_gate));
-    Router::new()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe_api_key));
+    // Each group takes one layer of its own: axum applies a layer to every route, and
+    // each layer costs a request a clone of the route's service stack and a boxed
+    // future, so a read goes through one hop, not one per concern.
+    let public = Router::new()
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         // Signed links are their own credential: export downloads take no API key.
@@ -174,14 +177,14 @@ pub fn router(state: AppState) -> Router {
         .route("/sso/saml/acs/{key}", post(sso::saml_acs))
         .route("/sso/saml/metadata/{key}", get(sso::saml_metadata))
         .route("/sso/oidc/{key}/callback", get(sso::oidc_callback))
-        .merge(authenticated)
         // The identity provider's SCIM endpoint: its own bearer token, never an API key.
         .merge(crate::scim::router(state.clone()))
-        .fallback(|req: axum::extract::Request| async { crate::middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound).await })
-        .method_not_allowed_fallback(|req: axum::extract::Request| async {
-            crate::middleware::reject(req, 1024 * 1024, ApiError::MethodNotAllowed).await
+        .layer(axum::middleware::from_fn(middleware::observe));
+    public
+        .merge(authenticated)
+        .fallback(|req: Request| middleware::observed(req, |req| middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound)))
+        .method_not_allowed_fallback(|req: Request| {
+            middleware::observed(req, |req| middleware::reject(req, 1024 * 1024, ApiError::MethodNotAllowed))
         })
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(axum::middleware::from_fn(middleware::observe))
         .with_state(state)
 }
