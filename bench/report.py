@@ -35,7 +35,8 @@ def main() -> None:
         if kind == "wrk":
             wrk[(backend, f[2])].append((float(f[4]), int(f[5]), int(f[6])))
         elif kind == "open":
-            oha[(backend, f[2], f[3])].append(tuple(float(x) for x in f[4:9]))
+            # rate, achieved, p50, p99, max, then the steal time (ms) on both CPUs meanwhile
+            oha[(backend, f[2], f[3])].append(tuple(float(x) for x in f[4:9]) + (float(f[9]) if len(f) > 9 else float("nan"),))
         elif kind == "startup":
             startup[(backend, f[2])] = float(f[3])
         elif kind == "rss":
@@ -67,17 +68,18 @@ def main() -> None:
         print()
         print(f"Open-loop latency (wrk2 -t1 -c{a.connections} -R RATE, {a.duration}s measured after wrk2's 10 s calibration, "
               "latency from each request's due time; target rate = half the baseline's req/s; "
-              "the round with the median p99 of the interleaved rounds, and every round's p99):\n")
-        print("| endpoint | server | rate (req/s) | achieved | p50 ms | p99 ms | max ms | p99 < 10 ms? | rounds p99 ms |")
+              "the round with the median p99 of the interleaved rounds, and every round's p99 with, in brackets, "
+              "the ms the hypervisor stole from the two CPUs during that run):\n")
+        print("| endpoint | server | rate (req/s) | achieved | p50 ms | p99 ms | max ms | p99 < 10 ms? | rounds p99 ms (steal ms) |")
         print("|---|---|---:|---:|---:|---:|---:|:-:|---|")
         for ep, title in ENDPOINTS.items():
             for case, label, name in ((f"real-{ep}", "half-baseline", "real"), (f"base-{ep}", "half-baseline", "baseline"),
                                       (f"real-{ep}", "half-real", "real (½ own max)")):
                 runs = sorted(oha.get((b, case, label), []), key=lambda r: r[3])
                 if runs:
-                    rate, got, p50, p99, mx = runs[(len(runs) - 1) // 2]
+                    rate, got, p50, p99, mx, _ = runs[(len(runs) - 1) // 2]
                     ok = verdict(p99 < 10) if name == "real" else ""
-                    every = ", ".join(f"{r[3]:.2f}" for r in oha[(b, case, label)])
+                    every = ", ".join(f"{r[3]:.2f} ({r[5]:.0f})" for r in oha[(b, case, label)])
                     print(f"| {title} | {name} | {rate:.0f} | {got:.0f} | {p50:.2f} | {p99:.2f} | {mx:.1f} | {ok} | {every} |")
         print()
         sr, sb = startup.get((b, "real")), startup.get((b, "baseline"))

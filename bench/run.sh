@@ -129,7 +129,8 @@ load_rate() {
   local backend=$1 case=$2 label=$3 rate=$4 url=$5 ids=${6:-}
   # wrk2 spends its first 10 s (plus 5 ms per connection) calibrating and then starts its
   # latency histogram afresh: a run must outlast that, or the histogram holds the start-up.
-  local out all
+  local out all steal0
+  steal0=$(steal_ms)
   all=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk2 -t1 -c"$CONNS" -d"$((DURATION + 11))s" -R"$rate" --timeout 5s \
     -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url") || die "wrk2 failed on $case"
   grep -q 'Thread calibration' <<<"$all" || die "wrk2 did not finish calibrating on $case"
@@ -138,9 +139,17 @@ load_rate() {
   for kv in ${out#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
   local errs=$((r[err_connect] + r[err_read] + r[err_write] + r[err_status] + r[err_timeout]))
   ((errs == 0)) || die "$case at $rate/s: $errs errors ($out)"
-  printf 'open\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$case" "$label" "$rate" "${r[rps]}" \
-    "$(us_to_ms "${r[p50_us]}")" "$(us_to_ms "${r[p99_us]}")" "$(us_to_ms "${r[max_us]}")" >>"$RESULTS"
-  log "$backend $case at $rate req/s: $(tail -1 "$RESULTS" | cut -f6-9 | tr '\t' ' ') (achieved rps, p50 ms, p99 ms, max ms)"
+  local stolen=$(($(steal_ms) - steal0))
+  printf 'open\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$case" "$label" "$rate" "${r[rps]}" \
+    "$(us_to_ms "${r[p50_us]}")" "$(us_to_ms "${r[p99_us]}")" "$(us_to_ms "${r[max_us]}")" "$stolen" >>"$RESULTS"
+  log "$backend $case at $rate req/s: $(tail -1 "$RESULTS" | cut -f6-10 | tr '\t' ' ') (achieved rps, p50 ms, p99 ms, max ms, steal ms)"
+}
+# Time the hypervisor took from the server's and the load generator's CPUs so far (steal,
+# from /proc/stat), in ms: a vCPU descheduled for a few ms at a time is a latency spike
+# that neither program caused, so every open-loop run records how much there was.
+steal_ms() {
+  awk -v a="cpu$SERVER_CPU" -v b="cpu$LOAD_CPU" -v hz="$(getconf CLK_TCK)" \
+    '$1 == a || $1 == b { t += $9 } END { printf "%d", t * 1000 / hz }' /proc/stat
 }
 us_to_ms() { python3 -c "print(round($1 / 1000, 3))"; }
 

@@ -284,7 +284,7 @@ impl Vestibule {
     /// nothing in the environment has been written since it was read.
     pub async fn organization_json(&self, env: &str, id: &str) -> Result<bytes::Bytes> {
         self.organizations_cache
-            .get_or_read(env, &format!("id/{id}"), async {
+            .get_or_read(env, &["id/", id].concat(), async {
                 let org = self.get_organization(env, id).await?;
                 Ok(bytes::Bytes::from(serde_json::to_vec(&org).expect("organizations serialize")))
             })

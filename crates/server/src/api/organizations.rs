@@ -41,10 +41,7 @@ fn json_bytes(body: bytes::Bytes) -> Response {
 pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
-    let raw = raw.unwrap_or_default();
-    let mut key = String::with_capacity(5 + raw.len());
-    key.push_str("list?");
-    key.push_str(&raw);
+    let key = ["list?", raw.as_deref().unwrap_or_default()].concat();
     cached(&s, &env, &key, async { Ok(ListEnvelope::from(s.app.list_organizations(env.id(), filter, page).await?)) }).await
 }
 
