@@ -31,6 +31,7 @@ pub enum StoreError {
 }
 
 /// Everything the application stores, behind one object chosen at startup.
+#[async_trait::async_trait]
 pub trait Store:
     EnvironmentStore
     + OrganizationStore
@@ -51,4 +52,10 @@ pub trait Store:
 {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
+
+    /// Keeps the query planner's statistics fresh where the database itself does not: on
+    /// PostgreSQL, analyzes each table that autovacuum does not cover (turned off for the
+    /// server or the table) and that changed by more than autovacuum's default threshold
+    /// (50 rows and 10%) since its last analysis. Returns the tables analyzed.
+    async fn refresh_statistics(&self) -> Result<Vec<String>, StoreError>;
 }

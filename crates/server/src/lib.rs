@@ -308,7 +308,8 @@ async fn metrics_upkeep(handle: PrometheusHandle, mut stop: watch::Receiver<bool
 }
 
 /// Deletes expired idempotency keys, old rate-limit windows, and audit-log events past
-/// their retention once a minute.
+/// their retention once a minute, and refreshes planner statistics the database leaves
+/// stale (PostgreSQL without autovacuum).
 async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -328,6 +329,11 @@ async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<
         }
         if let Err(e) = app.purge_audit_logs(now).await {
             tracing::warn!(error = ?e, "purging audit logs failed");
+        }
+        match app.store.refresh_statistics().await {
+            Ok(tables) if !tables.is_empty() => tracing::info!(?tables, "analyzed tables autovacuum does not cover"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
         }
     }
 }

@@ -13,6 +13,7 @@ mod sql_directories;
 mod sql_people;
 mod sql_sso;
 mod sql_webhooks;
+mod statistics;
 
 use std::str::FromStr;
 use std::sync::Arc;

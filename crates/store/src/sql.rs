@@ -88,9 +88,14 @@ macro_rules! backend {
             type Conn = <$db as sqlx::Database>::Connection;
             type Pool = sqlx::Pool<$db>;
 
+            #[async_trait]
             impl Store for $store {
                 fn backend(&self) -> &'static str {
                     $backend
+                }
+
+                async fn refresh_statistics(&self) -> Result<Vec<String>, StoreError> {
+                    crate::statistics::Statistics::refresh(&self.write).await
                 }
             }
 
