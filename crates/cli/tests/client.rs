@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{DevServer, BIN};
+use common::{Server, BIN};
 const KEY: &str = "sk_test_default";
 
 
-impl DevServer {
+impl Server {
     /// Runs a client command against this server; it must succeed and print JSON.
     fn json(&self, args: &[&str]) -> Value {
         let out = cli(&self.base, args, None);
@@ -68,7 +68,7 @@ fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
 
 #[test]
 fn organizations_create_get_update_list_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let created = server.json(&["organizations", "create", "--name", "Acme", "--domains", "acme.com,acme.io", "--external-id", "acme-1",
         "--metadata", r#"{"tier":"gold"}"#, "--json"]);
     let id = created["id"].as_str().expect("an id").to_owned();
@@ -97,7 +97,7 @@ fn organizations_create_get_update_list_delete() {
 
 #[test]
 fn organization_domains_create_get_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Domains"]);
     let org_id = org["id"].as_str().unwrap();
     let domain = server.json(&["organization-domains", "create", "--organization-id", org_id, "--domain", "example.org"]);
@@ -111,7 +111,7 @@ fn organization_domains_create_get_delete() {
 
 #[test]
 fn events_list_shows_what_changed() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Evented"]);
     let events = server.json(&["events", "list", "--events", "organization.created", "--organization-id", org["id"].as_str().unwrap()]);
     let data = events["data"].as_array().unwrap();
@@ -121,7 +121,7 @@ fn events_list_shows_what_changed() {
 
 #[test]
 fn request_sends_any_call_with_inline_file_or_stdin_bodies() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("org.json");
     std::fs::write(&file, r#"{"name":"From a file"}"#).unwrap();
@@ -138,7 +138,7 @@ fn request_sends_any_call_with_inline_file_or_stdin_bodies() {
 
 #[tokio::test]
 async fn all_streams_every_page_and_returns_each_object_once() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let http = reqwest::Client::new();
     let mut created = HashSet::new();
     for i in 0..250 {
@@ -267,7 +267,7 @@ fn a_429_with_retry_after_is_retried_with_the_same_idempotency_key() {
 
 #[test]
 fn a_rate_limited_real_server_still_creates_each_object_once() {
-    let server = DevServer::start_with(&["--rate-limit", "2", "--rate-limit-window", "1"]);
+    let server = Server::dev_with(&["--rate-limit", "2", "--rate-limit-window", "1"]);
     for i in 0..5 {
         server.json(&["organizations", "create", "--name", &format!("limited {i}")]);
     }
@@ -287,7 +287,7 @@ fn retries_are_bounded_and_the_last_error_is_reported() {
 
 #[test]
 fn a_wrong_key_is_exit_1_with_one_line_and_json_on_request() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let out = cli_with_env(&server.base, &["organizations", "list"], None, &[("WORKOS_API_KEY", "sk_test_wrong")]);
     assert_one_line_error(&out, 1, "HTTP 401");
     assert!(!stderr(&out).contains("sk_test_wrong"), "the key is never printed");
@@ -300,7 +300,7 @@ fn a_wrong_key_is_exit_1_with_one_line_and_json_on_request() {
 
 #[test]
 fn an_unknown_id_is_exit_1() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let out = cli(&server.base, &["organizations", "get", "org_01ZZZZZZZZZZZZZZZZZZZZZZZZ"], None);
     assert_one_line_error(&out, 1, "not found");
 }
@@ -328,7 +328,7 @@ fn an_unreachable_server_is_exit_1_with_a_clear_message() {
 
 #[test]
 fn profiles_name_a_target_and_the_flag_beats_them() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, format!("[profiles.local]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\n", server.base)).unwrap();
@@ -393,7 +393,7 @@ fn audit_log_export_fails_clearly_on_error_and_timeout() {
 
 #[test]
 fn events_tail_prints_new_events_as_they_arrive() {
-    let server = DevServer::start();
+    let server = Server::dev();
     // Without --after, tail starts at the end of the stream; give it a fixed start so the
     // events below cannot slip in before its first poll.
     server.json(&["organizations", "create", "--name", "Before"]);
@@ -441,7 +441,7 @@ fn help_shows_an_example_and_completions_are_generated() {
 fn audit_log_events_come_back_in_a_real_export() {
     use vestibule_core::Timestamp;
     const HOUR: i64 = 60 * 60 * 1000;
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Audited"]);
     let org_id = org["id"].as_str().unwrap();
     let now = Timestamp::now();

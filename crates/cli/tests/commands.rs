@@ -8,11 +8,11 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{DevServer, BIN};
+use common::{Server, BIN};
 const KEY: &str = "sk_test_default";
 
 
-impl DevServer {
+impl Server {
     /// Runs a client command that must succeed.
     fn run(&self, args: &[&str]) -> Output {
         let out = Command::new(BIN)
@@ -82,7 +82,7 @@ fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
 
 #[test]
 fn users_create_get_update_list_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let user = server.json(&["users", "create", "--email", "ada@example.com", "--first-name", "Ada", "--last-name", "Byron",
         "--email-verified", "true", "--password", "correct horse battery staple", "--external-id", "u-42", "--metadata", r#"{"team":"engines"}"#]);
     let id = str_of(&user, "id").to_owned();
@@ -122,7 +122,7 @@ fn users_create_get_update_list_delete() {
 
 #[test]
 fn memberships_create_get_update_deactivate_reactivate_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Members Inc"]);
     let org_id = str_of(&org, "id");
     let user = server.json(&["users", "create", "--email", "grace@example.com", "--first-name", "Grace"]);
@@ -167,7 +167,7 @@ fn memberships_create_get_update_deactivate_reactivate_delete() {
 
 #[test]
 fn invitations_send_get_list_resend_revoke_accept() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Inviting"]);
     let org_id = str_of(&org, "id");
     let inviter = server.json(&["users", "create", "--email", "host@example.com"]);
@@ -213,7 +213,7 @@ fn invitations_send_get_list_resend_revoke_accept() {
 
 #[test]
 fn permissions_create_get_update_list_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let p = server.json(&["permissions", "create", "--slug", "posts:read", "--name", "Read posts", "--description", "Read any post"]);
     assert_eq!(p["object"], "permission");
     assert!(str_of(&p, "id").starts_with("perm_"), "{p}");
@@ -240,7 +240,7 @@ fn permissions_create_get_update_list_delete() {
 
 #[test]
 fn roles_create_get_update_list_and_their_permissions() {
-    let server = DevServer::start();
+    let server = Server::dev();
     for (slug, name) in [("posts:read", "Read posts"), ("posts:write", "Write posts"), ("posts:delete", "Delete posts")] {
         server.json(&["permissions", "create", "--slug", slug, "--name", name]);
     }
@@ -278,7 +278,7 @@ fn roles_create_get_update_list_and_their_permissions() {
 
 #[test]
 fn webhooks_create_list_update_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let endpoint = server.json(&["webhooks", "create", "--endpoint-url", "http://127.0.0.1:9/hooks", "--events", "user.created,organization.created"]);
     let id = str_of(&endpoint, "id").to_owned();
     assert!(id.starts_with("we_"), "{id}");
@@ -306,7 +306,7 @@ fn webhooks_create_list_update_delete() {
 
 #[test]
 fn audit_logs_create_event_actions_and_schemas() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Audited"]);
     let org_id = str_of(&org, "id");
     let v1 = server.json(&["audit-logs", "create-schema", "document.read", "--targets", r#"[{"type":"document"}]"#]);
@@ -363,7 +363,7 @@ fn audit_logs_create_event_actions_and_schemas() {
 
 #[test]
 fn directories_their_users_and_groups() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Acme"]);
     let org_id = str_of(&org, "id");
     let dir = server.json(&["directories", "create", "--organization-id", org_id, "--name", "Okta", "--type", "okta scim v2.0"]);
@@ -425,7 +425,7 @@ fn directories_their_users_and_groups() {
 
 #[test]
 fn connections_create_get_update_list_delete() {
-    let server = DevServer::start();
+    let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Acme"]);
     let org_id = str_of(&org, "id");
     let saml = json!({"saml": {"idp_entity_id": "https://idp.example/acme", "idp_sso_url": "https://idp.example/acme/sso"}});

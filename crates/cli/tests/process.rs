@@ -2,45 +2,14 @@
 //! signals, several instances on one PostgreSQL, admin commands, seeds and config files.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use vestibule_test_support::{Backend, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
+mod common;
 
-/// A server process and what it printed before it started listening.
-struct Proc {
-    child: Child,
-    base: String,
-    initial_key: Option<String>,
-}
-
-#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
-fn spawn(args: &[&str]) -> Proc {
-    let mut child = Command::new(BIN)
-        .arg("server")
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("VESTIBULE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn vestibule");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut initial_key = None;
-    loop {
-        let line = lines.next().expect("server printed its address").expect("stdout");
-        if let Some(k) = line.strip_prefix("initial API key: ") {
-            initial_key = Some(k.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("vestibule listening on ") {
-            return Proc { child, base: url.to_owned(), initial_key };
-        }
-    }
-}
+use common::{Server, BIN};
 
 fn admin(db: &str, args: &[&str]) -> Value {
     let out = Command::new(BIN).arg("admin").args(["--database", db]).args(args).output().unwrap();
@@ -48,7 +17,7 @@ fn admin(db: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-impl Proc {
+impl Server {
     async fn call(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = reqwest::Client::new().request(method, format!("{}{path}", self.base)).bearer_auth(key);
         if let Some(b) = body {
@@ -67,24 +36,17 @@ impl Proc {
     }
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn first_start_prints_a_key_once_and_restarts_keep_everything() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let mut first = spawn(&["--database", &db.url]);
+    let mut first = Server::spawn(&["--database", &db.url]);
     let key = first.initial_key.clone().expect("an empty database prints its first key");
     assert!(key.starts_with("sk_test_") && key.len() > 40);
     let (status, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Durable", "domains": ["durable.com"]}))).await;
     assert_eq!(status, 201);
     let status = first.sigterm();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
-    let second = spawn(&["--database", &db.url]);
+    let second = Server::spawn(&["--database", &db.url]);
     assert_eq!(second.initial_key, None, "the key is never printed again");
     let (status, got) = second.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 200);
@@ -95,7 +57,7 @@ async fn first_start_prints_a_key_once_and_restarts_keep_everything() {
 async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
     let db = TestDb::new(Backend::Sqlite).await;
     let key_file = format!("{}.key", db.url.strip_prefix("sqlite://").unwrap());
-    let mut first = spawn(&["--database", &db.url]);
+    let mut first = Server::spawn(&["--database", &db.url]);
     let key = first.initial_key.clone().unwrap();
     let (_, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Sealed"}))).await;
     let oidc = json!({"issuer": "https://op.test/", "client_id": "c", "client_secret": "process-client-secret-0123"});
@@ -112,7 +74,7 @@ async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
     assert!(first.sigterm().success());
 
     // A restart reads the same key file back.
-    let second = spawn(&["--database", &db.url]);
+    let second = Server::spawn(&["--database", &db.url]);
     let (status, got) = second.call(&key, reqwest::Method::GET, &path, None).await;
     assert_eq!((status, &got["oidc"]["client_secret_set"]), (200, &json!(true)), "{got}");
     drop(second);
@@ -120,7 +82,7 @@ async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
     // Another key opens nothing sealed: a WorkOS-shaped 500 for the connection, the rest serves.
     let other = format!("{key_file}.other");
     std::fs::write(&other, "mb3DUuE5ZJkbz0CmJ6GZR6kWcj2Ot0bH2cWsxr1cQxE=\n").unwrap();
-    let third = spawn(&["--database", &db.url, "--master-key-file", &other]);
+    let third = Server::spawn(&["--database", &db.url, "--master-key-file", &other]);
     let (status, body) = third.call(&key, reqwest::Method::GET, &path, None).await;
     assert_eq!(status, 500, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.contains("process-client-secret")), "{body}");
@@ -130,7 +92,7 @@ async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
 
 async fn burst_then_kill(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = spawn(&["--database", &db.url]);
+    let server = Server::spawn(&["--database", &db.url]);
     let key = server.initial_key.clone().unwrap();
     let base = server.base.clone();
     let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -170,7 +132,7 @@ async fn burst_then_kill(backend: Backend) {
         t.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    let restarted = spawn(&["--database", &db.url]);
+    let restarted = Server::spawn(&["--database", &db.url]);
     let mut listed = std::collections::HashSet::new();
     let mut after = String::new();
     loop {
@@ -200,9 +162,9 @@ async fn kill_9_during_writes_loses_no_acknowledged_write_on_postgres() {
 #[tokio::test]
 async fn two_instances_on_one_postgres_share_data_and_rate_limits() {
     let db = TestDb::new(Backend::Postgres).await;
-    let a = spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
+    let a = Server::spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
     let key = a.initial_key.clone().unwrap();
-    let b = spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
+    let b = Server::spawn(&["--database", &db.url, "--rate-limit", "10", "--rate-limit-window", "3600"]);
     assert_eq!(b.initial_key, None, "the second instance finds the environment");
     let (status, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Shared"}))).await;
     assert_eq!(status, 201);
@@ -221,7 +183,7 @@ async fn two_instances_on_one_postgres_share_data_and_rate_limits() {
 #[tokio::test]
 async fn admin_environments_are_isolated_and_keys_revocable() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = spawn(&["--database", &db.url]);
+    let server = Server::spawn(&["--database", &db.url]);
     let key_a = server.initial_key.clone().unwrap();
     let created = admin(&db.url, &["environments", "create", "--name", "Staging"]);
     let key_b = created["api_key"].as_str().unwrap().to_owned();
@@ -269,9 +231,9 @@ where
 #[tokio::test]
 async fn cached_reads_follow_changes_made_by_another_instance() {
     let db = TestDb::new(Backend::Postgres).await;
-    let a = spawn(&["--database", &db.url]);
+    let a = Server::spawn(&["--database", &db.url]);
     let key = a.initial_key.clone().unwrap();
-    let b = spawn(&["--database", &db.url]);
+    let b = Server::spawn(&["--database", &db.url]);
     let (_, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Before", "domains": ["before.example"]}))).await;
     let path = format!("/organizations/{}", org["id"].as_str().unwrap());
     let name_on_b = || async { b.call(&key, reqwest::Method::GET, &path, None).await.1["name"].clone() };
@@ -307,7 +269,7 @@ organizations:\n  - id: org_acme\n    name: Acme\n    domains:\n      - domain: 
 apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
     )
     .unwrap();
-    let server = spawn(&["--dev", "--seed", seed.to_str().unwrap()]);
+    let server = Server::spawn(&["--dev", "--seed", seed.to_str().unwrap()]);
     let (status, org) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/organizations/org_acme", None).await;
     assert_eq!(status, 200, "{org}");
     assert_eq!(org["domains"][0]["domain"], "acme.com");
@@ -327,27 +289,14 @@ apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
 }
 
 #[tokio::test]
-#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
 async fn config_file_and_environment_variables_layer_under_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("vestibule.toml");
     // A long window, so the two requests below cannot straddle a window boundary.
     std::fs::write(&cfg, "dev = true\nrate_limit = 1\nrate_limit_window_secs = 3600\n").unwrap();
-    let mut child = Command::new(BIN)
-        .args(["server", "--config", cfg.to_str().unwrap()])
-        .env("VESTIBULE_ADDR", "127.0.0.1:0")
-        .env("VESTIBULE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("vestibule listening on ") {
-            break url.to_owned();
-        }
-    };
-    let proc = Proc { child, base, initial_key: None };
+    let mut command = Command::new(BIN);
+    command.args(["server", "--config", cfg.to_str().unwrap()]).env("VESTIBULE_ADDR", "127.0.0.1:0");
+    let proc = Server::start(command);
     assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 200);
     assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 429, "rate_limit = 1 from the file");
     std::fs::write(&cfg, "colour = \"red\"\n").unwrap();
@@ -358,7 +307,7 @@ async fn config_file_and_environment_variables_layer_under_flags() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_method_route_and_status() {
-    let server = spawn(&["--dev"]);
+    let server = Server::spawn(&["--dev"]);
     for _ in 0..2 {
         assert_eq!(server.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 200);
     }
