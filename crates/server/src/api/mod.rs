@@ -158,7 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe_api_key));
+        .layer(middleware::ApiKeyLayer(state.clone()));
     // Each group takes one layer of its own: axum applies a layer to every route, and
     // each layer costs a request a clone of the route's service stack and a boxed
     // future, so a read goes through one hop, not one per concern.
