@@ -246,27 +246,33 @@ impl Limiter {
 
     /// Counts one request of `bucket`; `Some(seconds)` when it is over the limit.
     pub async fn check(&self, bucket: &str) -> Result<Option<u64>, ApiError> {
-        // Unlimited (the common case in development) costs no clock read.
-        if let Limiter::Off = self {
-            return Ok(None);
-        }
-        let now = Timestamp::now().millis();
-        let (limit, window_ms, count) = match self {
+        let (limit, window_ms) = match self {
+            // Unlimited (the common case in development) costs no clock read.
             Limiter::Off => return Ok(None),
-            Limiter::Local { limit, window_ms, windows } => {
-                let start = now - now.rem_euclid(*window_ms);
+            Limiter::Local { limit, window_ms, .. } | Limiter::Shared { limit, window_ms, .. } => (*limit, *window_ms),
+        };
+        let now = Timestamp::now().millis();
+        let start = now - now.rem_euclid(window_ms);
+        let count = match self {
+            Limiter::Off => return Ok(None),
+            Limiter::Local { windows, .. } => {
                 let mut w = windows.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = w.entry(bucket.to_owned()).or_insert((start, 0));
-                if entry.0 != start {
-                    *entry = (start, 0);
+                // A key seen before is counted without allocating.
+                match w.get_mut(bucket) {
+                    Some(entry) => {
+                        if entry.0 != start {
+                            *entry = (start, 0);
+                        }
+                        entry.1 += 1;
+                        entry.1
+                    }
+                    None => {
+                        w.insert(bucket.to_owned(), (start, 1));
+                        1
+                    }
                 }
-                entry.1 += 1;
-                (*limit, *window_ms, entry.1)
             }
-            Limiter::Shared { limit, window_ms, store } => {
-                let start = now - now.rem_euclid(*window_ms);
-                (*limit, *window_ms, store.hit_rate_limit(bucket, start).await?)
-            }
+            Limiter::Shared { store, .. } => store.hit_rate_limit(bucket, start).await?,
         };
         if count <= limit {
             return Ok(None);
