@@ -172,7 +172,7 @@ PEOPLE_EXPECTED = {
 }
 
 
-def test_people_operations_match_the_spec(fresh_api: Api) -> None:
+def test_user_management_operations_match_the_spec(fresh_api: Api) -> None:
     """Users, memberships, roles, permissions, invitations: every 2xx body validated."""
     api = fresh_api
     ok = lambda r, status=200: r.status_code == status or pytest.fail(f"{r.status_code}: {r.text}")  # noqa: E731

@@ -125,7 +125,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 struct NoDns;
 
 #[async_trait::async_trait]
-impl vestibule_core::dns::TxtResolver for NoDns {
+impl vestibule_core::organizations::dns::TxtResolver for NoDns {
     async fn txt(&self, _: &str) -> Result<Vec<String>, String> {
         Err("DNS is not available in admin commands".into())
     }

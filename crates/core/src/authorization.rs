@@ -2,12 +2,12 @@
 //! organization may add its own roles and override an environment role by defining one
 //! with the same slug. A membership's permissions are the union of its roles'.
 
-use crate::error::{CoreError, Result};
+use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
-use crate::metadata::{Fields, Patch};
-use crate::pagination::{HasId, Page, PageRequest};
-use crate::store::StoreError;
-use crate::time::Timestamp;
+use crate::kernel::fields::{Fields, Patch};
+use crate::kernel::pagination::{HasId, Page, PageRequest};
+use crate::kernel::error::StoreError;
+use crate::kernel::time::Timestamp;
 use crate::{to_json, Vestibule};
 use async_trait::async_trait;
 use serde::Serialize;

@@ -1,10 +1,10 @@
 //! Environments and their API keys. Every row in the system belongs to one environment,
 //! and an API key authenticates as exactly one.
 
-use crate::error::Result;
-use crate::secrets;
-use crate::store::StoreError;
-use crate::time::Timestamp;
+use crate::kernel::error::Result;
+use crate::kernel::secrets;
+use crate::kernel::error::StoreError;
+use crate::kernel::time::Timestamp;
 use crate::Vestibule;
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -2,41 +2,22 @@
 //! and the store trait it needs. Nothing here knows about HTTP or SQL.
 #![forbid(unsafe_code)]
 
+pub mod kernel;
+
 pub mod audit_logs;
 pub mod authorization;
-pub mod cache;
-pub mod directories;
-pub mod dns;
+pub mod directory_sync;
 pub mod environments;
-pub mod error;
 pub mod events;
-pub mod group_commit;
-pub mod idempotency;
-pub mod invitations;
-pub mod jwks;
-pub mod mail;
-pub mod memberships;
-pub mod metadata;
 pub mod organizations;
-pub mod pagination;
-pub mod passwords;
-pub mod scim;
-pub mod rate_limit;
-pub mod sealing;
-pub mod secrets;
 pub mod seed;
 pub mod sso;
-pub mod sso_flow;
-pub mod sso_oidc;
-pub mod sso_profile;
 pub mod store;
-pub mod time;
-pub mod users;
-pub mod webhooks;
+pub mod user_management;
 
-pub use error::{CoreError, FieldError, SchemaViolation};
-pub use store::{Store, StoreError};
-pub use time::Timestamp;
+pub use kernel::error::{CoreError, FieldError, SchemaViolation, StoreError};
+pub use kernel::time::Timestamp;
+pub use store::Store;
 
 use std::sync::Arc;
 
@@ -56,7 +37,7 @@ pub struct Vestibule {
     /// Where every fact lives.
     pub store: Arc<dyn Store>,
     /// Looks up DNS TXT records for domain verification.
-    pub dns: Arc<dyn dns::TxtResolver>,
+    pub dns: Arc<dyn organizations::dns::TxtResolver>,
     /// The external base URL, for links in emails.
     pub public_url: String,
     /// Woken when a message is queued, so the mail worker sends it at once.
@@ -64,19 +45,19 @@ pub struct Vestibule {
     /// How long a domain may stay pending before a failed lookup fails it for good.
     pub domain_verification_period_ms: i64,
     /// Decides which webhook targets may be called.
-    pub webhook_targets: Arc<dyn webhooks::TargetGuard>,
+    pub webhook_targets: Arc<dyn events::webhooks::TargetGuard>,
     /// Woken when an audit-log export is requested, so the export worker starts at once.
     pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
     /// Serialized organization reads, invalidated by every organization or domain write.
-    pub organizations_cache: Arc<cache::ReadCache>,
+    pub organizations_cache: Arc<kernel::cache::ReadCache>,
     /// Audit-log schemas by action and version, invalidated by every schema written.
-    pub audit_log_schemas_cache: Arc<cache::ReadCache<Option<Arc<audit_logs::AuditLogSchema>>>>,
+    pub audit_log_schemas_cache: Arc<kernel::cache::ReadCache<Option<Arc<audit_logs::AuditLogSchema>>>>,
     /// Writes audit-log events in shared transactions.
-    pub audit_log_writer: Arc<group_commit::EventWriter>,
+    pub audit_log_writer: Arc<kernel::group_commit::EventWriter>,
     /// API keys resolved in the last second.
-    pub keys: Arc<cache::KeyCache>,
+    pub keys: Arc<kernel::cache::KeyCache>,
     /// SCIM bearer tokens resolved to their directory in the last second.
-    pub scim_auth: Arc<directories::ScimAuthCache>,
+    pub scim_auth: Arc<directory_sync::directories::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
     pub sso: sso::SsoSettings,
 }
@@ -89,13 +70,13 @@ impl Vestibule {
     }
 
     /// Builds the application from its store and ports.
-    pub fn new(store: Arc<dyn Store>, dns: Arc<dyn dns::TxtResolver>) -> Self {
-        Self { audit_log_writer: Arc::new(group_commit::EventWriter::new(store.clone())), store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
+    pub fn new(store: Arc<dyn Store>, dns: Arc<dyn organizations::dns::TxtResolver>) -> Self {
+        Self { audit_log_writer: Arc::new(kernel::group_commit::EventWriter::new(store.clone())), store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
-            webhook_targets: Arc::new(webhooks::AllowAll),
+            webhook_targets: Arc::new(events::webhooks::AllowAll),
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),
-            organizations_cache: Arc::new(cache::ReadCache::new(true)),
-            audit_log_schemas_cache: Arc::new(cache::ReadCache::new(true)),
+            organizations_cache: Arc::new(kernel::cache::ReadCache::new(true)),
+            audit_log_schemas_cache: Arc::new(kernel::cache::ReadCache::new(true)),
             keys: Arc::default(),
             scim_auth: Arc::default(),
             sso: sso::SsoSettings::default(),

@@ -3,11 +3,11 @@
 //! idempotent: objects that already exist are left alone.
 
 use crate::environments::Environment;
-use crate::error::{CoreError, FieldError, Result};
-use crate::metadata::{Fields, Patch};
+use crate::kernel::error::{CoreError, FieldError, Result};
+use crate::kernel::fields::{Fields, Patch};
 use crate::organizations::{parse_domain, Organization, OrganizationDomain, OrganizationFilter};
-use crate::pagination::PageRequest;
-use crate::time::Timestamp;
+use crate::kernel::pagination::PageRequest;
+use crate::kernel::time::Timestamp;
 use crate::Vestibule;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,7 +98,7 @@ pub fn validate(doc: &Value) -> Result<()> {
         .iter()
         .enumerate()
         .filter_map(|(i, u)| {
-            let e = u.get("email").and_then(Value::as_str).and_then(crate::users::parse_email);
+            let e = u.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email);
             if e.is_none() {
                 errors.push(bad(format!("users[{i}].email"), "invalid_email"));
             }
@@ -123,7 +123,7 @@ pub fn validate(doc: &Value) -> Result<()> {
     }
     for (i, org) in top.get("organizations").and_then(Value::as_array).into_iter().flatten().enumerate() {
         for (j, m) in org.get("memberships").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let email = m.get("email").and_then(Value::as_str).and_then(crate::users::parse_email);
+            let email = m.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email);
             if !email.is_some_and(|e| emails.contains(&e)) {
                 errors.push(bad(format!("organizations[{i}].memberships[{j}].email"), "must_match_a_seeded_user"));
             }
@@ -197,7 +197,7 @@ impl Vestibule {
         let mut report = SeedReport::default();
         for (value, name) in api_keys(doc.get("apiKeys")) {
             let value = value.unwrap_or_default();
-            if self.store.find_api_key(&crate::secrets::digest(&value)).await?.is_some() {
+            if self.store.find_api_key(&crate::kernel::secrets::digest(&value)).await?.is_some() {
                 continue;
             }
             self.create_api_key(env, &name, Some(&value)).await?;
@@ -225,7 +225,7 @@ impl Vestibule {
             report.roles += 1;
         }
         for u in doc.get("users").and_then(Value::as_array).into_iter().flatten() {
-            let email = u.get("email").and_then(Value::as_str).and_then(crate::users::parse_email).unwrap_or_default();
+            let email = u.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email).unwrap_or_default();
             if self.store.get_user_by_email(&env.id, &email).await?.is_some() {
                 continue;
             }
@@ -302,7 +302,7 @@ impl Vestibule {
             self.seed_organization(&env.id, &org).await?;
             report.organizations += 1;
             for m in doc_memberships(doc, &org.name) {
-                let email = m.get("email").and_then(Value::as_str).and_then(crate::users::parse_email).unwrap_or_default();
+                let email = m.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email).unwrap_or_default();
                 let Some(user) = self.store.get_user_by_email(&env.id, &email).await? else { continue };
                 let role = m.get("role").or_else(|| m.get("role_slug")).and_then(Value::as_str).unwrap_or(crate::authorization::DEFAULT_ROLE);
                 let status = m.get("status").and_then(Value::as_str).unwrap_or("active");

@@ -3,32 +3,19 @@
 
 use crate::audit_logs::AuditLogStore;
 use crate::authorization::AuthorizationStore;
-use crate::directories::DirectoryStore;
+use crate::directory_sync::directories::DirectoryStore;
 use crate::environments::EnvironmentStore;
-use crate::invitations::InvitationStore;
-use crate::mail::MailStore;
-use crate::memberships::MembershipStore;
-use crate::users::UserStore;
-use crate::webhooks::WebhookStore;
+use crate::user_management::invitations::InvitationStore;
+use crate::user_management::mail::MailStore;
+use crate::user_management::memberships::MembershipStore;
+use crate::user_management::users::UserStore;
+use crate::events::webhooks::WebhookStore;
 use crate::events::EventStore;
-use crate::idempotency::IdempotencyStore;
+use crate::kernel::idempotency::IdempotencyStore;
 use crate::organizations::OrganizationStore;
-use crate::rate_limit::RateLimitStore;
+use crate::kernel::rate_limit::RateLimitStore;
 use crate::sso::SsoStore;
-
-/// Failures a store reports.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness constraint was violated; carries a stable name of what collided.
-    #[error("conflict on {0}")]
-    Conflict(&'static str),
-    /// A concurrent writer changed the row first; the caller may retry.
-    #[error("concurrent modification")]
-    Contended,
-    /// The database failed; the message is for logs only.
-    #[error("database error: {0}")]
-    Backend(String),
-}
+use crate::kernel::error::StoreError;
 
 /// Everything the application stores, behind one object chosen at startup.
 #[async_trait::async_trait]
@@ -53,9 +40,37 @@ pub trait Store:
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
 
+    /// Whether other server instances may write this database too (PostgreSQL): rate
+    /// limits are then counted in the store, and cached reads follow [`Store::subscribe_changes`].
+    fn is_shared(&self) -> bool;
+
+    /// Subscribes to the changes every instance commits to a shared store; `None` for a
+    /// store that only this process writes.
+    async fn subscribe_changes(&self) -> Result<Option<Box<dyn ChangeStream>>, StoreError>;
+
     /// Keeps the query planner's statistics fresh where the database itself does not: on
     /// PostgreSQL, analyzes each table that autovacuum does not cover (turned off for the
     /// server or the table) and that changed by more than autovacuum's default threshold
     /// (50 rows and 10%) since its last analysis. Returns the tables analyzed.
     async fn refresh_statistics(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The change a new audit-log schema version announces on the change feed (it writes no event).
+pub const AUDIT_LOG_SCHEMA_CREATED: &str = "audit_log_schema.created";
+
+/// A committed change, as the change feed announces it: the event it wrote and its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The event name, e.g. `organization.updated`.
+    pub event: String,
+    /// The environment it happened in.
+    pub environment_id: String,
+}
+
+/// A live subscription to the change feed of a shared store.
+#[async_trait::async_trait]
+pub trait ChangeStream: Send {
+    /// The next change, or `None` once the subscription is lost: changes may have been
+    /// missed since, and the caller should subscribe again.
+    async fn next(&mut self) -> Option<Change>;
 }

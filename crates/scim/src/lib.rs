@@ -4,6 +4,7 @@
 //! paths). Attribute names are matched case-insensitively, as RFC 7643 §2.1 requires.
 #![forbid(unsafe_code)]
 
+pub mod discovery;
 pub mod filter;
 pub mod patch;
 

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use vestibule_core::pagination::{Order, PageRequest};
+use vestibule_core::kernel::pagination::{Order, PageRequest};
 use vestibule_core::FieldError;
 use vestibule_ids::Kind;
 

@@ -3,19 +3,17 @@
 //! signal; tests run it in-process on port 0.
 #![forbid(unsafe_code)]
 
+pub mod adapters;
 pub mod api;
-pub mod audit_log_exports;
 pub mod config;
-pub mod dns;
 pub mod error;
 pub mod extract;
-pub mod mailer;
+pub mod jobs;
 pub mod master_key;
-pub mod scim;
 pub mod middleware;
-pub mod oidc_http;
+pub mod scim;
+pub mod sso;
 pub mod state;
-pub mod webhooks;
 
 use anyhow::Context;
 use axum::ServiceExt;
@@ -26,8 +24,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use vestibule_core::environments::EnvironmentKind;
-use vestibule_core::idempotency::TTL_MILLIS;
-use vestibule_core::{Timestamp, Vestibule};
+use vestibule_core::Vestibule;
 
 pub use config::{Config, FileConfig};
 pub use state::AppState;
@@ -112,7 +109,7 @@ pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
     if resealed > 0 {
         tracing::info!(rows = resealed, "sealed secrets stored before the master key");
     }
-    let dns = dns::HickoryTxt::new(config.dns_resolver).context("cannot set up the DNS resolver")?;
+    let dns = adapters::dns::HickoryTxt::new(config.dns_resolver).context("cannot set up the DNS resolver")?;
     Ok(Vestibule::new(store, Arc::new(dns)))
 }
 
@@ -157,7 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         })?;
         tracing::info!(organizations = report.organizations, api_keys = report.api_keys, "seed applied");
     }
-    let shared = (app.store.backend() == "postgres").then(|| app.store.clone());
+    let shared = app.store.is_shared().then(|| app.store.clone());
     let limiter = middleware::Limiter::new(config.rate_limit, config.rate_limit_window_secs, shared);
     let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
@@ -165,31 +162,31 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
     app.sso.clock_skew_secs = config.sso_clock_skew_secs as i64;
     app.sso.accept_localhost_redirects = config.dev;
-    app.sso.oidc_http = Arc::new(oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
+    app.sso.oidc_http = Arc::new(adapters::oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
     let policy = match (config.webhook_allow_private, config.dev) {
-        (true, _) => webhooks::TargetPolicy::AllowPrivate,
-        (false, true) => webhooks::TargetPolicy::AllowLoopback,
-        (false, false) => webhooks::TargetPolicy::PublicOnly,
+        (true, _) => adapters::webhook_guard::TargetPolicy::AllowPrivate,
+        (false, true) => adapters::webhook_guard::TargetPolicy::AllowLoopback,
+        (false, false) => adapters::webhook_guard::TargetPolicy::PublicOnly,
     };
-    let guard: Arc<dyn vestibule_core::webhooks::TargetGuard> = Arc::new(webhooks::DnsTargetGuard { policy });
+    let guard: Arc<dyn vestibule_core::events::webhooks::TargetGuard> = Arc::new(adapters::webhook_guard::DnsTargetGuard { policy });
     app.webhook_targets = guard.clone();
-    let delivery = webhooks::DeliverySettings {
+    let delivery = jobs::webhooks::DeliverySettings {
         schedule: match (&config.webhook_retry_delays_ms, config.dev) {
             (Some(delays), _) => delays.clone().into(),
-            (None, true) => vestibule_core::webhooks::DEV_SCHEDULE_MS.into(),
-            (None, false) => vestibule_core::webhooks::PRODUCTION_SCHEDULE_MS.into(),
+            (None, true) => vestibule_core::events::webhooks::DEV_SCHEDULE_MS.into(),
+            (None, false) => vestibule_core::events::webhooks::PRODUCTION_SCHEDULE_MS.into(),
         },
         timeout: if config.dev { Duration::from_secs(5) } else { Duration::from_secs(10) },
         guard,
         clients: Default::default(),
     };
-    let (mailer, mailbox): (Arc<dyn vestibule_core::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
-        (Some(url), _) => (Arc::new(mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
+    let (mailer, mailbox): (Arc<dyn vestibule_core::user_management::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
+        (Some(url), _) => (Arc::new(adapters::mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
         (None, true) => {
-            let mailbox = Arc::new(mailer::DevMailbox::default());
-            (mailbox.clone() as Arc<dyn vestibule_core::mail::Mailer>, Some(mailbox))
+            let mailbox = Arc::new(adapters::mailer::DevMailbox::default());
+            (mailbox.clone() as Arc<dyn vestibule_core::user_management::mail::Mailer>, Some(mailbox))
         }
-        (None, false) => (Arc::new(mailer::NoMailer), None),
+        (None, false) => (Arc::new(adapters::mailer::NoMailer), None),
     };
     let state = AppState::new(state::Shared {
         app: app.clone(),
@@ -199,7 +196,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         mailbox,
     });
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
-    let database = state.config.database.clone();
     let state_metrics = state.metrics.clone();
     let body_limit = axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes);
     let router = api::router(state);
@@ -209,17 +205,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .layer(body_limit)
         .service(router);
     let (tx, mut rx) = watch::channel(false);
-    let housekeeping = tokio::spawn(housekeeping(app.clone(), window_ms, tx.subscribe()));
-    let metrics_upkeep = tokio::spawn(metrics_upkeep(state_metrics, tx.subscribe()));
-    let change_feed = (app.store.backend() == "postgres").then(|| {
+    let housekeeping = tokio::spawn(jobs::housekeeping::run(app.clone(), window_ms, tx.subscribe()));
+    let metrics_upkeep = tokio::spawn(jobs::metrics_upkeep(state_metrics, tx.subscribe()));
+    let change_feed = app.store.is_shared().then(|| {
         // Other instances write too: serve cached reads only while their changes are heard.
         app.organizations_cache.set_enabled(false);
         app.audit_log_schemas_cache.set_enabled(false);
-        tokio::spawn(follow_changes(app.clone(), database, tx.subscribe()))
+        tokio::spawn(jobs::change_feed::follow(app.clone(), tx.subscribe()))
     });
-    let mail_worker = tokio::spawn(mailer::run_worker(app.clone(), mailer, tx.subscribe()));
-    let webhook_worker = tokio::spawn(webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
-    let export_worker = tokio::spawn(audit_log_exports::run_worker(app.clone(), tx.subscribe()));
+    let mail_worker = tokio::spawn(jobs::mail::run_worker(app.clone(), mailer, tx.subscribe()));
+    let webhook_worker = tokio::spawn(jobs::webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
+    let export_worker = tokio::spawn(jobs::audit_log_exports::run_worker(app.clone(), tx.subscribe()));
     let task = tokio::spawn(async move {
         // Responses go out as soon as they are written: with Nagle's algorithm, the tail of
         // a large response can wait for the client's delayed ACK.
@@ -244,96 +240,5 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })
 }
 
-/// Follows the PostgreSQL change feed: drops cached organization reads and audit-log
-/// schemas when another instance (or this one) changes them. While the feed is down the
-/// caches are bypassed; on every (re)connection everything cached is dropped, since
-/// changes may have been missed in between.
-async fn follow_changes(app: Vestibule, database: String, mut stop: watch::Receiver<bool>) {
-    let (orgs, schemas) = (&app.organizations_cache, &app.audit_log_schemas_cache);
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let connected = tokio::select! {
-            c = vestibule_store::changes::ChangeFeed::connect(&database) => c,
-            _ = stop.changed() => return,
-        };
-        let mut feed = match connected {
-            Ok(feed) => feed,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot follow the change feed; organization reads are not cached");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        backoff = Duration::from_millis(100);
-        orgs.invalidate_all();
-        orgs.set_enabled(true);
-        schemas.invalidate_all();
-        schemas.set_enabled(true);
-        loop {
-            let change = tokio::select! {
-                c = feed.next() => c,
-                _ = stop.changed() => return,
-            };
-            let Some(change) = change else { break };
-            if change.event.starts_with("organization.") || change.event.starts_with("organization_domain.") {
-                orgs.invalidate(&change.environment_id);
-            } else if change.event == vestibule_store::changes::AUDIT_LOG_SCHEMA_CREATED {
-                schemas.invalidate(&change.environment_id);
-            }
-        }
-        orgs.set_enabled(false);
-        schemas.set_enabled(false);
-        tracing::warn!("lost the change feed; reconnecting");
-    }
-}
-
 /// Request latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// Folds recorded latency samples into the histograms every second. Without it the
-/// samples pile up in memory until someone scrapes `/metrics`; folding them often keeps
-/// each pass short, so it never holds up requests for long.
-async fn metrics_upkeep(handle: PrometheusHandle, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => handle.run_upkeep(),
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Deletes expired idempotency keys, old rate-limit windows, and audit-log events past
-/// their retention once a minute, and refreshes planner statistics the database leaves
-/// stale (PostgreSQL without autovacuum).
-async fn housekeeping(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let now = Timestamp::now();
-        if let Err(e) = app.store.purge_idempotency_keys(now.plus_millis(-TTL_MILLIS)).await {
-            tracing::warn!(error = %e, "purging idempotency keys failed");
-        }
-        if let Err(e) = app.store.purge_rate_limits(now.millis() - 2 * window_ms.max(1000)).await {
-            tracing::warn!(error = %e, "purging rate-limit windows failed");
-        }
-        if let Err(e) = app.store.purge_sso(now).await {
-            tracing::warn!(error = %e, "purging expired SSO requests and codes failed");
-        }
-        if let Err(e) = app.purge_audit_logs(now).await {
-            tracing::warn!(error = ?e, "purging audit logs failed");
-        }
-        match app.store.refresh_statistics().await {
-            Ok(tables) if !tables.is_empty() => tracing::info!(?tables, "analyzed tables autovacuum does not cover"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
-        }
-    }
-}

@@ -1,4 +1,4 @@
-//! The master key that seals stored secrets (`vestibule_core::sealing`).
+//! The master key that seals stored secrets (`vestibule_core::kernel::sealing`).
 //!
 //! - `--master-key-file PATH`: 32 random bytes, base64, on one line. Created (mode 0600)
 //!   when missing; every instance on one database must read the same file.
@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use vestibule_core::sealing::{MASTER_KEY_LEN, Sealer};
+use vestibule_core::kernel::sealing::{MASTER_KEY_LEN, Sealer};
 
 /// Where the master key comes from, decided from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use std::time::Instant;
 use tower::Service;
 use tracing::Instrument;
 use vestibule_core::environments::Caller;
-use vestibule_core::idempotency::{Claim, TTL_MILLIS};
+use vestibule_core::kernel::idempotency::{Claim, TTL_MILLIS};
 use vestibule_core::{Store, Timestamp};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -37,5 +37,5 @@ pub struct Shared {
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// The dev mailbox, in `--dev` without SMTP.
-    pub mailbox: Option<Arc<crate::mailer::DevMailbox>>,
+    pub mailbox: Option<Arc<crate::adapters::mailer::DevMailbox>>,
 }

@@ -11,17 +11,8 @@ use sqlx::postgres::PgListener;
 /// The notification channel.
 pub const CHANNEL: &str = "vestibule_changes";
 
-/// The change a new audit-log schema version announces (it writes no event).
-pub const AUDIT_LOG_SCHEMA_CREATED: &str = "audit_log_schema.created";
-
-/// A committed change: the event it wrote and its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// The event name, e.g. `organization.updated`.
-    pub event: String,
-    /// The environment it happened in.
-    pub environment_id: String,
-}
+pub use vestibule_core::store::{AUDIT_LOG_SCHEMA_CREATED, Change};
+use vestibule_core::store::ChangeStream;
 
 /// `EVENT ENVIRONMENT`: both are identifiers without spaces.
 pub(crate) fn payload(event: &str, environment_id: &str) -> String {
@@ -34,16 +25,17 @@ pub struct ChangeFeed {
 }
 
 impl ChangeFeed {
-    /// Connects to the PostgreSQL database at `url` and starts listening.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let mut listener = PgListener::connect(url).await?;
+    /// Starts listening on a connection of `pool`'s database.
+    pub async fn connect_with(pool: &sqlx::PgPool) -> Result<Self, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         Ok(Self { listener })
     }
+}
 
-    /// The next change, or `None` once the connection is lost: changes may have been
-    /// missed since, and the caller should reconnect.
-    pub async fn next(&mut self) -> Option<Change> {
+#[async_trait::async_trait]
+impl ChangeStream for ChangeFeed {
+    async fn next(&mut self) -> Option<Change> {
         loop {
             match self.listener.try_recv().await {
                 Ok(Some(n)) => {
@@ -54,5 +46,20 @@ impl ChangeFeed {
                 Ok(None) | Err(_) => return None,
             }
         }
+    }
+}
+
+impl crate::PgStore {
+    /// The store's side of [`vestibule_core::Store::subscribe_changes`]: PostgreSQL has a feed.
+    pub(crate) async fn subscribe_feed(&self) -> Result<Option<Box<dyn ChangeStream>>, vestibule_core::StoreError> {
+        let feed = ChangeFeed::connect_with(&self.write).await.map_err(crate::common::map_err)?;
+        Ok(Some(Box::new(feed)))
+    }
+}
+
+impl crate::SqliteStore {
+    /// One process owns a SQLite file: there is no one else to hear from.
+    pub(crate) async fn subscribe_feed(&self) -> Result<Option<Box<dyn ChangeStream>>, vestibule_core::StoreError> {
+        Ok(None)
     }
 }

@@ -5,15 +5,21 @@
 #![forbid(unsafe_code)]
 
 pub mod changes;
+mod common;
 mod migrate;
 mod sealed;
-mod sql;
-mod sql_audit_logs;
-mod sql_directories;
-mod sql_people;
-mod sql_sso;
-mod sql_webhooks;
 mod statistics;
+
+// One file per core area, with the same name.
+mod audit_logs;
+mod authorization;
+mod directory_sync;
+mod environments;
+mod events;
+mod kernel;
+mod organizations;
+mod sso;
+mod user_management;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,7 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use vestibule_core::Store;
-use vestibule_core::sealing::Sealer;
+use vestibule_core::kernel::sealing::Sealer;
 
 pub use migrate::MIGRATIONS;
 

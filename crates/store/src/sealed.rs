@@ -1,9 +1,9 @@
 //! The columns that hold secrets the server must read back, sealed on the way in and opened
-//! on the way out (see `vestibule_core::sealing`). Each value's context names its column and
+//! on the way out (see `vestibule_core::kernel::sealing`). Each value's context names its column and
 //! row, so a sealed value copied elsewhere does not open.
 
 use vestibule_core::StoreError;
-use vestibule_core::sealing::Sealer;
+use vestibule_core::kernel::sealing::Sealer;
 use vestibule_core::sso::Connection;
 
 /// Context of a webhook endpoint's signing secret.

@@ -3,7 +3,7 @@
 //! then a table that grew from empty keeps the statistics of an empty table and its
 //! queries stop using their indexes.
 
-use crate::sql::map_err;
+use crate::common::map_err;
 use sqlx::{PgPool, SqlitePool};
 use vestibule_core::StoreError;
 

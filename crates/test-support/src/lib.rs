@@ -31,7 +31,7 @@ pub struct TestDb {
 }
 
 fn unique_suffix() -> String {
-    let id = vestibule_core::secrets::random_base62(12).to_lowercase();
+    let id = vestibule_core::kernel::secrets::random_base62(12).to_lowercase();
     format!("{}_{id}", std::process::id())
 }
 
@@ -201,7 +201,7 @@ impl Drop for DnsServer {
 pub struct NoDns;
 
 #[async_trait::async_trait]
-impl vestibule_core::dns::TxtResolver for NoDns {
+impl vestibule_core::organizations::dns::TxtResolver for NoDns {
     async fn txt(&self, _: &str) -> Result<Vec<String>, String> {
         Err("no DNS in this test".into())
     }
@@ -325,4 +325,41 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A real server on `127.0.0.1:0` over a fresh SQLite database (kept alive by the
+/// returned [`TestDb`]).
+pub async fn sqlite_server() -> (TestDb, TestServer) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = TestServer::start(&db.url, |_| {}).await;
+    (db, s)
+}
+
+/// Instantiates each named case, an `async fn(Arc<dyn Store>)`, once on SQLite and once on
+/// PostgreSQL (in `mod sqlite` and `mod postgres`), each on a fresh database that is opened
+/// again afterwards: migrations must be a no-op on an existing database.
+#[macro_export]
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = $crate::TestDb::new($crate::Backend::Sqlite).await;
+                    super::$case(db.store().await).await;
+                    let _ = db.store().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = $crate::TestDb::new($crate::Backend::Postgres).await;
+                    super::$case(db.store().await).await;
+                    let _ = db.store().await;
+                }
+            )*
+        }
+    };
 }

@@ -4,16 +4,12 @@
 pub mod audit_logs;
 pub mod authorization;
 pub mod dev;
-pub mod directories;
+pub mod directory_sync;
 pub mod events;
-pub mod invitations;
-pub mod memberships;
-pub mod organization_domains;
 pub mod organizations;
 pub mod sso;
 pub mod system;
-pub mod users;
-pub mod webhooks;
+pub mod user_management;
 
 use crate::error::ApiError;
 use crate::middleware;
@@ -24,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
-use vestibule_core::pagination::{ListEnvelope, Page};
+use vestibule_core::kernel::pagination::{ListEnvelope, Page};
 
 /// 200 with a JSON body.
 pub fn ok<T: Serialize>(v: T) -> Response {
@@ -62,40 +58,40 @@ pub fn router(state: AppState) -> Router {
                 .put(organizations::update_organization)
                 .delete(organizations::delete_organization),
         )
-        .route("/organization_domains", post(organization_domains::create_organization_domain))
+        .route("/organization_domains", post(organizations::domains::create_organization_domain))
         .route(
             "/organization_domains/{id}",
-            get(organization_domains::get_organization_domain).delete(organization_domains::delete_organization_domain),
+            get(organizations::domains::get_organization_domain).delete(organizations::domains::delete_organization_domain),
         )
-        .route("/organization_domains/{id}/verify", post(organization_domains::verify_organization_domain))
+        .route("/organization_domains/{id}/verify", post(organizations::domains::verify_organization_domain))
         .route("/events", get(events::list_events))
-        .route("/directories", get(directories::list_directories).post(directories::create_directory))
-        .route("/directories/{id}", get(directories::get_directory).patch(directories::update_directory).delete(directories::delete_directory))
-        .route("/directories/{id}/scim_token", post(directories::rotate_directory_token))
-        .route("/directory_users", get(directories::list_directory_users))
-        .route("/directory_users/{id}", get(directories::get_directory_user))
-        .route("/directory_groups", get(directories::list_directory_groups))
-        .route("/directory_groups/{id}", get(directories::get_directory_group))
-        .route("/user_management/users", get(users::list_users).post(users::create_user))
-        .route("/user_management/users/external_id/{external_id}", get(users::get_user_by_external_id))
-        .route("/user_management/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
+        .route("/directories", get(directory_sync::list_directories).post(directory_sync::create_directory))
+        .route("/directories/{id}", get(directory_sync::get_directory).patch(directory_sync::update_directory).delete(directory_sync::delete_directory))
+        .route("/directories/{id}/scim_token", post(directory_sync::rotate_directory_token))
+        .route("/directory_users", get(directory_sync::list_directory_users))
+        .route("/directory_users/{id}", get(directory_sync::get_directory_user))
+        .route("/directory_groups", get(directory_sync::list_directory_groups))
+        .route("/directory_groups/{id}", get(directory_sync::get_directory_group))
+        .route("/user_management/users", get(user_management::users::list_users).post(user_management::users::create_user))
+        .route("/user_management/users/external_id/{external_id}", get(user_management::users::get_user_by_external_id))
+        .route("/user_management/users/{id}", get(user_management::users::get_user).put(user_management::users::update_user).delete(user_management::users::delete_user))
         .route(
             "/user_management/organization_memberships",
-            get(memberships::list_memberships).post(memberships::create_membership),
+            get(user_management::memberships::list_memberships).post(user_management::memberships::create_membership),
         )
         .route(
             "/user_management/organization_memberships/{id}",
-            get(memberships::get_membership).put(memberships::update_membership).delete(memberships::delete_membership),
+            get(user_management::memberships::get_membership).put(user_management::memberships::update_membership).delete(user_management::memberships::delete_membership),
         )
-        .route("/user_management/organization_memberships/{id}/deactivate", put(memberships::deactivate_membership))
-        .route("/user_management/organization_memberships/{id}/reactivate", put(memberships::reactivate_membership))
-        .route("/authorization/organization_memberships/{id}/check", post(memberships::check))
-        .route("/user_management/invitations", get(invitations::list_invitations).post(invitations::create_invitation))
-        .route("/user_management/invitations/by_token/{token}", get(invitations::get_invitation_by_token))
-        .route("/user_management/invitations/{id}", get(invitations::get_invitation))
-        .route("/user_management/invitations/{id}/accept", post(invitations::accept_invitation))
-        .route("/user_management/invitations/{id}/resend", post(invitations::resend_invitation))
-        .route("/user_management/invitations/{id}/revoke", post(invitations::revoke_invitation))
+        .route("/user_management/organization_memberships/{id}/deactivate", put(user_management::memberships::deactivate_membership))
+        .route("/user_management/organization_memberships/{id}/reactivate", put(user_management::memberships::reactivate_membership))
+        .route("/authorization/organization_memberships/{id}/check", post(user_management::memberships::check))
+        .route("/user_management/invitations", get(user_management::invitations::list_invitations).post(user_management::invitations::create_invitation))
+        .route("/user_management/invitations/by_token/{token}", get(user_management::invitations::get_invitation_by_token))
+        .route("/user_management/invitations/{id}", get(user_management::invitations::get_invitation))
+        .route("/user_management/invitations/{id}/accept", post(user_management::invitations::accept_invitation))
+        .route("/user_management/invitations/{id}/resend", post(user_management::invitations::resend_invitation))
+        .route("/user_management/invitations/{id}/revoke", post(user_management::invitations::revoke_invitation))
         .route("/authorization/roles", get(authorization::list_roles).post(authorization::create_role))
         .route("/authorization/roles/{slug}", get(authorization::get_role).patch(authorization::update_role))
         .route(
@@ -126,13 +122,13 @@ pub fn router(state: AppState) -> Router {
             get(authorization::get_permission).patch(authorization::update_permission).delete(authorization::delete_permission),
         )
         .route("/_dev/emails", get(dev::list_emails))
-        .route("/webhook_endpoints", get(webhooks::list_webhook_endpoints).post(webhooks::create_webhook_endpoint))
+        .route("/webhook_endpoints", get(events::webhooks::list_webhook_endpoints).post(events::webhooks::create_webhook_endpoint))
         .route(
             "/webhook_endpoints/{id}",
-            get(webhooks::get_webhook_endpoint).patch(webhooks::update_webhook_endpoint).delete(webhooks::delete_webhook_endpoint),
+            get(events::webhooks::get_webhook_endpoint).patch(events::webhooks::update_webhook_endpoint).delete(events::webhooks::delete_webhook_endpoint),
         )
-        .route("/webhook_endpoints/{id}/deliveries", get(webhooks::list_webhook_deliveries))
-        .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(webhooks::retry_webhook_delivery))
+        .route("/webhook_endpoints/{id}/deliveries", get(events::webhooks::list_webhook_deliveries))
+        .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(events::webhooks::retry_webhook_delivery))
         .route(
             "/audit_logs/events",
             post(audit_logs::create_audit_log_event)
@@ -169,14 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit_logs/exports/{id}/download", get(audit_logs::download_audit_log_export))
         // Browser- and IdP-facing SSO endpoints: their credentials are the code, the
         // access token, the client secret in the body, or the IdP's signature.
-        .route("/sso/authorize", get(sso::authorize))
-        .route("/sso/token", post(sso::token))
-        .route("/sso/profile", get(sso::profile))
-        .route("/sso/logout", get(sso::logout))
-        .route("/sso/jwks/{client_id}", get(sso::jwks))
-        .route("/sso/saml/acs/{key}", post(sso::saml_acs))
-        .route("/sso/saml/metadata/{key}", get(sso::saml_metadata))
-        .route("/sso/oidc/{key}/callback", get(sso::oidc_callback))
+        .merge(crate::sso::router())
         // The identity provider's SCIM endpoint: its own bearer token, never an API key.
         .merge(crate::scim::router(state.clone()))
         .layer(axum::middleware::from_fn(middleware::observe));

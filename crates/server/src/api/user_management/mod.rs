@@ -1,0 +1,5 @@
+//! `user-management` tag: users, organization memberships and invitations.
+
+pub mod invitations;
+pub mod memberships;
+pub mod users;
