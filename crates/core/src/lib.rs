@@ -57,7 +57,7 @@ pub struct Vestibule {
     /// API keys resolved in the last second.
     pub keys: Arc<kernel::cache::KeyCache>,
     /// SCIM bearer tokens resolved to their directory in the last second.
-    pub scim_auth: Arc<directory_sync::directories::ScimAuthCache>,
+    pub scim_auth: Arc<directory_sync::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
     pub sso: sso::SsoSettings,
 }

@@ -3,7 +3,7 @@
 
 use crate::audit_logs::AuditLogStore;
 use crate::authorization::AuthorizationStore;
-use crate::directory_sync::directories::DirectoryStore;
+use crate::directory_sync::DirectoryStore;
 use crate::environments::EnvironmentStore;
 use crate::user_management::invitations::InvitationStore;
 use crate::user_management::mail::MailStore;

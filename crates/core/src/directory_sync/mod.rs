@@ -2,4 +2,12 @@
 //! SCIM 2.0 service that identity providers write through.
 
 pub mod directories;
+pub mod model;
 pub mod scim;
+pub mod scim_auth;
+pub mod store;
+
+pub use directories::*;
+pub use model::*;
+pub use scim_auth::{ScimAuthCache, SCIM_AUTH_TTL};
+pub use store::DirectoryStore;

@@ -8,7 +8,7 @@ use crate::middleware::Env;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use vestibule_core::directory_sync::directories::{DirectoryFilter, DirectoryMemberFilter};
+use vestibule_core::directory_sync::{DirectoryFilter, DirectoryMemberFilter};
 use vestibule_ids::Kind;
 
 /// `GET /directories`

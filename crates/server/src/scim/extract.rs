@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
-use vestibule_core::directory_sync::directories::{DirectoryCredentials, SCIM_PATH};
+use vestibule_core::directory_sync::{DirectoryCredentials, SCIM_PATH};
 
 /// Resolves the directory from the key in the path and the bearer token, or answers 401
 /// without saying which of the two was wrong.

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use serde_json::Value;
-use vestibule_core::directory_sync::directories::SCIM_PATH;
+use vestibule_core::directory_sync::SCIM_PATH;
 use vestibule_core::directory_sync::scim::{self, Cond, Projection};
 
 

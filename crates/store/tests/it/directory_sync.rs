@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vestibule_core::directory_sync::directories::{DirectoryCredentials, DirectoryFilter, DirectoryMemberFilter};
+use vestibule_core::directory_sync::{DirectoryCredentials, DirectoryFilter, DirectoryMemberFilter};
 use vestibule_core::environments::EnvironmentKind;
 use vestibule_core::events::EventFilter;
 use vestibule_core::kernel::pagination::PageRequest;
@@ -267,7 +267,7 @@ async fn token_changes_reach_other_instances_within_a_second(store: Arc<dyn Stor
     // cache's lifetime, while the new one works at once (a token that does not match what
     // is remembered is always looked up).
     let took = within(Duration::from_millis(1500), "old token refused elsewhere", async || other.authenticate_scim(&key, &s.token).await.unwrap().is_none()).await;
-    assert!(took <= vestibule_core::directory_sync::directories::SCIM_AUTH_TTL + Duration::from_millis(300), "{took:?}");
+    assert!(took <= vestibule_core::directory_sync::SCIM_AUTH_TTL + Duration::from_millis(300), "{took:?}");
     assert!(other.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_some());
     // A wrong token is never accepted, cached or not.
     assert!(other.authenticate_scim(&key, "not-the-token").await.unwrap().is_none());

@@ -3,7 +3,7 @@
 //! the database.
 
 use vestibule_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::directory_sync::directories::fold;
+use crate::directory_sync::fold;
 use crate::kernel::time::Timestamp;
 use vestibule_scim::filter;
 use vestibule_scim::ScimError;

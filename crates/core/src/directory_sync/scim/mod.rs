@@ -12,7 +12,7 @@ mod projection;
 pub use filter::{parse_filter, Cond, Field, Literal};
 pub use projection::Projection;
 
-use crate::directory_sync::directories::{DirectoryCredentials, DirectoryGroup, DirectoryUser, GroupChange, MemberChange};
+use crate::directory_sync::{DirectoryCredentials, DirectoryGroup, DirectoryUser, GroupChange, MemberChange};
 use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
 use crate::kernel::error::StoreError;
@@ -188,7 +188,7 @@ impl Vestibule {
 
     /// The SCIM base URL of a directory.
     pub fn scim_base(&self, c: &DirectoryCredentials) -> String {
-        format!("{}{}/{}", self.public_url, crate::directory_sync::directories::SCIM_PATH, c.directory.external_key)
+        format!("{}{}/{}", self.public_url, crate::directory_sync::SCIM_PATH, c.directory.external_key)
     }
 
     async fn scim_user(&self, c: &DirectoryCredentials, id: &str) -> Result<DirectoryUser> {
