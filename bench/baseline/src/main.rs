@@ -99,7 +99,8 @@ fn load(args: &Args) -> Result<Bodies, String> {
     let mut orgs = HashMap::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", args.orgs, n + 1))?;
-        let id = v.get("id").and_then(serde_json::Value::as_str).ok_or_else(|| format!("{}:{}: no id", args.orgs, n + 1))?;
+        let id =
+            v.get("id").and_then(serde_json::Value::as_str).ok_or_else(|| format!("{}:{}: no id", args.orgs, n + 1))?;
         orgs.insert(id.to_owned(), Bytes::from(line.to_owned()));
     }
     let list = std::fs::read(&args.list).map_err(|e| format!("{}: {e}", args.list))?;
@@ -117,10 +118,13 @@ async fn main() -> std::process::ExitCode {
             .route("/organizations", get(list_organizations))
             .route("/organizations/{id}", get(get_organization))
             .with_state(Arc::new(bodies));
-        let listener = tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("bind {}: {e}", args.addr))?;
+        let listener =
+            tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("bind {}: {e}", args.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "vestibule-bench-baseline listening on http://{addr}").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+        writeln!(out, "vestibule-bench-baseline listening on http://{addr}")
+            .and_then(|()| out.flush())
+            .map_err(|e| e.to_string())?;
         drop(out);
         // TCP_NODELAY, as the real server sets it.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {

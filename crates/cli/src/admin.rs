@@ -1,6 +1,6 @@
 //! `vestibule admin`: environments and API keys, straight on the server's database.
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use vestibule_core::environments::{Environment, EnvironmentKind};
@@ -84,39 +84,40 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open database {}", vestibule_server::config::redact_url(&args.database)))?;
     let app = vestibule_core::Vestibule::new(store, std::sync::Arc::new(NoDns));
-    let out = match args.command {
-        AdminCommand::Environments(EnvironmentCommand::Create { name, live }) => {
-            let kind = if live { EnvironmentKind::Live } else { EnvironmentKind::Test };
-            let env = app.create_environment(&name, kind, None).await?;
-            let key = app.create_api_key(&env, "Initial key", None).await?;
-            json!({"environment": env_json(&env), "api_key": key.secret})
-        }
-        AdminCommand::Environments(EnvironmentCommand::List) => {
-            let envs = app.store.list_environments().await?;
-            json!(envs.iter().map(env_json).collect::<Vec<_>>())
-        }
-        AdminCommand::ApiKeys(KeyCommand::Create { environment, name }) => {
-            let Some(env) = app.store.get_environment(&environment).await? else {
-                bail!("no environment {environment}");
-            };
-            let key = app.create_api_key(&env, &name, None).await?;
-            json!({"id": key.record.id, "environment_id": env.id, "name": key.record.name, "api_key": key.secret})
-        }
-        AdminCommand::ApiKeys(KeyCommand::List { environment }) => {
-            let keys = app.store.list_api_keys(environment.as_deref()).await?;
-            json!(keys
+    let out =
+        match args.command {
+            AdminCommand::Environments(EnvironmentCommand::Create { name, live }) => {
+                let kind = if live { EnvironmentKind::Live } else { EnvironmentKind::Test };
+                let env = app.create_environment(&name, kind, None).await?;
+                let key = app.create_api_key(&env, "Initial key", None).await?;
+                json!({"environment": env_json(&env), "api_key": key.secret})
+            }
+            AdminCommand::Environments(EnvironmentCommand::List) => {
+                let envs = app.store.list_environments().await?;
+                json!(envs.iter().map(env_json).collect::<Vec<_>>())
+            }
+            AdminCommand::ApiKeys(KeyCommand::Create { environment, name }) => {
+                let Some(env) = app.store.get_environment(&environment).await? else {
+                    bail!("no environment {environment}");
+                };
+                let key = app.create_api_key(&env, &name, None).await?;
+                json!({"id": key.record.id, "environment_id": env.id, "name": key.record.name, "api_key": key.secret})
+            }
+            AdminCommand::ApiKeys(KeyCommand::List { environment }) => {
+                let keys = app.store.list_api_keys(environment.as_deref()).await?;
+                json!(keys
                 .iter()
                 .map(|k| json!({"id": k.id, "environment_id": k.environment_id, "name": k.name, "key": k.obfuscated,
                     "created_at": k.created_at, "revoked_at": k.revoked_at}))
                 .collect::<Vec<_>>())
-        }
-        AdminCommand::ApiKeys(KeyCommand::Revoke { id }) => {
-            if !app.store.revoke_api_key(&id, vestibule_core::Timestamp::now()).await? {
-                bail!("no active API key {id}");
             }
-            json!({"id": id, "revoked": true})
-        }
-    };
+            AdminCommand::ApiKeys(KeyCommand::Revoke { id }) => {
+                if !app.store.revoke_api_key(&id, vestibule_core::Timestamp::now()).await? {
+                    bail!("no active API key {id}");
+                }
+                json!({"id": id, "revoked": true})
+            }
+        };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

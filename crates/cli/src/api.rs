@@ -3,7 +3,7 @@
 
 use crate::catalog::{self, At, Op, Param, Resource, Shape, Ty};
 use crate::output::{Format, Printer};
-use crate::{follow, settings, UsageError};
+use crate::{UsageError, follow, settings};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{Map, Value};
 use std::io::Read;
@@ -52,7 +52,9 @@ fn op_command(op: &'static Op) -> Command {
         .about(op.about)
         .after_help(format!("Example:\n  {}\n\nAPI: {} {}", op.example, op.method, op.path));
     for ph in op.placeholders() {
-        cmd = cmd.arg(Arg::new(ph).value_name(ph.to_uppercase()).required(true).help(format!("The {}.", ph.replace('_', " "))));
+        cmd = cmd.arg(
+            Arg::new(ph).value_name(ph.to_uppercase()).required(true).help(format!("The {}.", ph.replace('_', " "))),
+        );
     }
     for p in op.params {
         cmd = cmd.arg(param_arg(p));
@@ -75,10 +77,16 @@ fn op_command(op: &'static Op) -> Command {
 /// `--limit`, `--before`, `--after`, `--order`.
 pub fn pagination_args() -> [Arg; 4] {
     [
-        Arg::new("limit").long("limit").value_parser(clap::value_parser!(u8).range(1..=100)).help("Page size, 1–100 (default 10; 100 with --all)."),
+        Arg::new("limit")
+            .long("limit")
+            .value_parser(clap::value_parser!(u8).range(1..=100))
+            .help("Page size, 1–100 (default 10; 100 with --all)."),
         Arg::new("before").long("before").value_name("ID").help("The page before this object id."),
         Arg::new("after").long("after").value_name("ID").help("The page after this object id."),
-        Arg::new("order").long("order").value_parser(["asc", "desc", "normal"]).help("Sort order by creation time (default desc)."),
+        Arg::new("order")
+            .long("order")
+            .value_parser(["asc", "desc", "normal"])
+            .help("Sort order by creation time (default desc)."),
     ]
 }
 
@@ -101,7 +109,9 @@ fn param_arg(p: &Param) -> Arg {
 pub fn json_arg(flag: &str, raw: &str) -> Result<Value, UsageError> {
     let text = if raw == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| UsageError(format!("cannot read --{flag} from stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| UsageError(format!("cannot read --{flag} from stdin: {e}")))?;
         s
     } else if let Some(path) = raw.strip_prefix('@') {
         std::fs::read_to_string(path).map_err(|e| UsageError(format!("cannot read --{flag} file {path}: {e}")))?
@@ -182,7 +192,9 @@ fn param_value(p: &Param, m: &ArgMatches) -> Result<Option<Value>, UsageError> {
         Ty::Str => m.get_one::<String>(p.flag).map(|s| Value::from(s.as_str())),
         Ty::Int => m.get_one::<i64>(p.flag).map(|n| Value::from(*n)),
         Ty::Bool => m.get_one::<bool>(p.flag).map(|b| Value::from(*b)),
-        Ty::Array => m.get_many::<String>(p.flag).map(|vs| Value::from(vs.map(|s| Value::from(s.as_str())).collect::<Vec<_>>())),
+        Ty::Array => {
+            m.get_many::<String>(p.flag).map(|vs| Value::from(vs.map(|s| Value::from(s.as_str())).collect::<Vec<_>>()))
+        }
         Ty::Json => match m.get_one::<String>(p.flag) {
             Some(raw) => Some(json_arg(p.flag, raw)?),
             None => None,
@@ -208,7 +220,11 @@ pub async fn run_resource(resource: &'static Resource, top: &ArgMatches, m: &Arg
         ("audit-logs", "export") => return follow::export(settings::client(top)?, sub, globals).await,
         _ => {}
     }
-    let op = resource.ops.iter().find(|op| op.name == name).ok_or_else(|| UsageError(format!("unknown operation {name}")))?;
+    let op = resource
+        .ops
+        .iter()
+        .find(|op| op.name == name)
+        .ok_or_else(|| UsageError(format!("unknown operation {name}")))?;
     let req = build_request(op, sub)?;
     let client = settings::client(top)?;
     execute(&client, req, op.shape == Shape::List, globals).await
@@ -265,7 +281,8 @@ pub async fn run_request(args: RequestArgs, top: &ArgMatches) -> anyhow::Result<
     }
     let mut req = Request::new(method.clone(), args.path);
     for pair in &args.query {
-        let (k, v) = pair.split_once('=').ok_or_else(|| UsageError(format!("--query takes KEY=VALUE, not {pair:?}")))?;
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| UsageError(format!("--query takes KEY=VALUE, not {pair:?}")))?;
         req = req.query(k, v);
     }
     if let Some(raw) = &args.data {

@@ -423,7 +423,12 @@ mod tests {
         for r in RESOURCES {
             for op in r.ops {
                 assert!(op.example.starts_with(&format!("vestibule {} {}", r.name, op.name)), "{} {}", r.name, op.name);
-                assert!(op.has_body() || op.params.iter().all(|p| p.at == At::Query), "{} {}: body flags on a bodyless method", r.name, op.name);
+                assert!(
+                    op.has_body() || op.params.iter().all(|p| p.at == At::Query),
+                    "{} {}: body flags on a bodyless method",
+                    r.name,
+                    op.name
+                );
                 let mut flags: Vec<_> = op.params.iter().map(|p| p.flag).collect();
                 flags.sort_unstable();
                 flags.dedup();

@@ -2,10 +2,10 @@
 
 use crate::api::Globals;
 use crate::output::{Format, Printer};
-use anyhow::{anyhow, bail, Context};
+use anyhow::{Context, anyhow, bail};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,10 +19,33 @@ pub fn tail_command() -> Command {
     Command::new("tail")
         .about("Follow new events as they happen (GET /events with after), oldest first.")
         .after_help("Example:\n  vestibule events tail --events organization.created,organization.deleted --jsonl")
-        .arg(Arg::new("events").long("events").value_name("A,B").action(ArgAction::Append).value_delimiter(',').help("Only these event types."))
-        .arg(Arg::new("organization-id").long("organization-id").value_name("ID").help("Only this organization's events."))
-        .arg(Arg::new("after").long("after").value_name("EVENT_ID").help("Start after this event instead of at the end of the stream."))
-        .arg(Arg::new("from-start").long("from-start").action(ArgAction::SetTrue).conflicts_with("after").help("Print the retained history first."))
+        .arg(
+            Arg::new("events")
+                .long("events")
+                .value_name("A,B")
+                .action(ArgAction::Append)
+                .value_delimiter(',')
+                .help("Only these event types."),
+        )
+        .arg(
+            Arg::new("organization-id")
+                .long("organization-id")
+                .value_name("ID")
+                .help("Only this organization's events."),
+        )
+        .arg(
+            Arg::new("after")
+                .long("after")
+                .value_name("EVENT_ID")
+                .help("Start after this event instead of at the end of the stream."),
+        )
+        .arg(
+            Arg::new("from-start")
+                .long("from-start")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("after")
+                .help("Print the retained history first."),
+        )
         .arg(
             Arg::new("interval")
                 .long("interval")
@@ -31,7 +54,13 @@ pub fn tail_command() -> Command {
                 .value_parser(clap::value_parser!(f64))
                 .help("How long to wait when no new events have arrived."),
         )
-        .arg(Arg::new("max-events").long("max-events").value_name("N").value_parser(clap::value_parser!(u64)).help("Stop after printing N events."))
+        .arg(
+            Arg::new("max-events")
+                .long("max-events")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64))
+                .help("Stop after printing N events."),
+        )
 }
 
 fn events_request(m: &ArgMatches, after: Option<&str>) -> Request {
@@ -105,14 +134,39 @@ pub fn export_command() -> Command {
              --range-start 2026-01-01T00:00:00.000Z --range-end 2026-02-01T00:00:00.000Z -o january.csv\n\n\
              API: POST /audit_logs/exports, then GET /audit_logs/exports/{id} until ready, then GET its url",
         )
-        .arg(Arg::new("organization-id").long("organization-id").value_name("ID").required(true).help("The organization."))
-        .arg(Arg::new("range-start").long("range-start").value_name("TIME").required(true).help("Events at or after this time (ISO-8601)."))
-        .arg(Arg::new("range-end").long("range-end").value_name("TIME").required(true).help("Events before this time (ISO-8601)."))
+        .arg(
+            Arg::new("organization-id")
+                .long("organization-id")
+                .value_name("ID")
+                .required(true)
+                .help("The organization."),
+        )
+        .arg(
+            Arg::new("range-start")
+                .long("range-start")
+                .value_name("TIME")
+                .required(true)
+                .help("Events at or after this time (ISO-8601)."),
+        )
+        .arg(
+            Arg::new("range-end")
+                .long("range-end")
+                .value_name("TIME")
+                .required(true)
+                .help("Events before this time (ISO-8601)."),
+        )
         .arg(list("actions", "Only these actions."))
         .arg(list("actor-names", "Only events by actors with these names."))
         .arg(list("actor-ids", "Only events by these actor ids."))
         .arg(list("targets", "Only events with targets of these types."))
-        .arg(Arg::new("output").long("output").short('o').value_name("FILE").required(true).help("Where to write the CSV (- for stdout)."))
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .short('o')
+                .value_name("FILE")
+                .required(true)
+                .help("Where to write the CSV (- for stdout)."),
+        )
         .arg(
             Arg::new("poll-interval")
                 .long("poll-interval")
@@ -147,22 +201,29 @@ pub async fn export(client: Client, m: &ArgMatches, globals: Globals) -> anyhow:
         "range_start": m.get_one::<String>("range-start"),
         "range_end": m.get_one::<String>("range-end"),
     });
-    for (flag, key) in [("actions", "actions"), ("actor-names", "actor_names"), ("actor-ids", "actor_ids"), ("targets", "targets")] {
+    for (flag, key) in
+        [("actions", "actions"), ("actor-names", "actor_names"), ("actor-ids", "actor_ids"), ("targets", "targets")]
+    {
         if let Some(vs) = m.get_many::<String>(flag) {
             body[key] = json!(vs.collect::<Vec<_>>());
         }
     }
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar.set_message("creating the export");
         bar
     } else {
         ProgressBar::hidden()
     };
-    let mut export: Value = client.send(&Request::new(Method::POST, "/audit_logs/exports").json(&body)?).await?.json()?;
-    let id = export.get("id").and_then(Value::as_str).ok_or_else(|| anyhow!("the export has no id: {export}"))?.to_owned();
+    let mut export: Value =
+        client.send(&Request::new(Method::POST, "/audit_logs/exports").json(&body)?).await?.json()?;
+    let id =
+        export.get("id").and_then(Value::as_str).ok_or_else(|| anyhow!("the export has no id: {export}"))?.to_owned();
     let started = Instant::now();
     loop {
         let state = export.get("state").and_then(Value::as_str).unwrap_or("unknown").to_owned();
@@ -176,13 +237,19 @@ pub async fn export(client: Client, m: &ArgMatches, globals: Globals) -> anyhow:
         }
         if started.elapsed() >= wait {
             progress.finish_and_clear();
-            bail!("audit-log export {id} is still {state} after {}s; check it later with `vestibule audit-logs get-export {id}`", wait.as_secs());
+            bail!(
+                "audit-log export {id} is still {state} after {}s; check it later with `vestibule audit-logs get-export {id}`",
+                wait.as_secs()
+            );
         }
         progress.set_message(format!("export {id} is {state}"));
         tokio::time::sleep(poll.min(wait.saturating_sub(started.elapsed()))).await;
         export = client.send(&Request::new(Method::GET, format!("/audit_logs/exports/{id}"))).await?.json()?;
     }
-    let url = export.get("url").and_then(Value::as_str).ok_or_else(|| anyhow!("audit-log export {id} is ready but has no url"))?;
+    let url = export
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("audit-log export {id} is ready but has no url"))?;
     progress.set_message(format!("downloading export {id}"));
     let bytes = if output == "-" {
         client.download(url, &mut std::io::stdout().lock()).await?
@@ -190,7 +257,9 @@ pub async fn export(client: Client, m: &ArgMatches, globals: Globals) -> anyhow:
         // Write next to the target and rename, so a failed download leaves no partial file.
         let target = PathBuf::from(&output);
         let part = PathBuf::from(format!("{output}.part"));
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&part).with_context(|| format!("cannot create {}", part.display()))?);
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(&part).with_context(|| format!("cannot create {}", part.display()))?,
+        );
         let written = client.download(url, &mut file).await;
         drop(file);
         match written {

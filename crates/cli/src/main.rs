@@ -239,7 +239,7 @@ impl Signals {
     fn install() -> anyhow::Result<Self> {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{signal, SignalKind};
+            use tokio::signal::unix::{SignalKind, signal};
             Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
         }
         #[cfg(not(unix))]
@@ -308,13 +308,14 @@ fn main() -> ExitCode {
     if !is_server && std::env::var_os("VESTIBULE_LOG").is_some() {
         init_logs(LogFormat::Pretty);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime") {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime") {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
     match runtime.block_on(dispatch(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e, json),

@@ -1,6 +1,6 @@
 //! Printing results: a table on a terminal, JSON when piped or asked for, JSON lines to stream.
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
 use std::io::{BufWriter, IsTerminal, Stdout, Write};
 
@@ -40,8 +40,21 @@ pub struct Printer {
 
 /// Columns worth showing first in list tables, when the objects have them.
 const PREFERRED: &[&str] = &[
-    "id", "name", "slug", "email", "domain", "domains", "event", "type", "connection_type", "state", "status",
-    "organization_id", "user_id", "endpoint_url", "created_at",
+    "id",
+    "name",
+    "slug",
+    "email",
+    "domain",
+    "domains",
+    "event",
+    "type",
+    "connection_type",
+    "state",
+    "status",
+    "organization_id",
+    "user_id",
+    "endpoint_url",
+    "created_at",
 ];
 
 impl Printer {
@@ -58,7 +71,8 @@ impl Printer {
             }
             return self.out.flush();
         };
-        let items = value.get("data").and_then(Value::as_array).filter(|_| value.get("object") == Some(&Value::from("list")));
+        let items =
+            value.get("data").and_then(Value::as_array).filter(|_| value.get("object") == Some(&Value::from("list")));
         match (self.format, items) {
             (Format::Json, _) => writeln!(self.out, "{}", pretty(value))?,
             (Format::Jsonl, Some(items)) => {
@@ -192,7 +206,9 @@ mod tests {
 
     #[test]
     fn list_tables_pick_telling_columns_and_name_nested_lists() {
-        let t = list_table(&[json!({"object":"organization","id":"org_1","name":"Acme","domains":[{"domain":"acme.com"}],"metadata":{}})]);
+        let t = list_table(&[
+            json!({"object":"organization","id":"org_1","name":"Acme","domains":[{"domain":"acme.com"}],"metadata":{}}),
+        ]);
         assert!(t.contains("ID") && t.contains("NAME") && t.contains("DOMAINS"), "{t}");
         assert!(t.contains("acme.com") && !t.contains("METADATA"), "{t}");
     }

@@ -6,13 +6,13 @@
 
 use crate::UsageError;
 use anyhow::Context;
-use clap::parser::ValueSource;
 use clap::ArgMatches;
+use clap::parser::ValueSource;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-use vestibule_client::{ApiKey, Client, RetryPolicy, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
+use vestibule_client::{ApiKey, Client, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, RetryPolicy};
 
 /// Environment variable naming the client config file.
 pub const CONFIG_ENV: &str = "VESTIBULE_CLIENT_CONFIG";
@@ -42,7 +42,10 @@ struct Profile {
 
 impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Profile").field("base_url", &self.base_url).field("api_key", &self.api_key.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("Profile")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -65,7 +68,9 @@ fn config_path() -> Option<(PathBuf, bool)> {
 fn load_config() -> anyhow::Result<ConfigFile> {
     let Some((path, explicit)) = config_path() else { return Ok(ConfigFile::default()) };
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(toml::from_str(&text).map_err(|e| UsageError(format!("invalid config file {}: {e}", path.display())))?),
+        Ok(text) => {
+            Ok(toml::from_str(&text).map_err(|e| UsageError(format!("invalid config file {}: {e}", path.display())))?)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(ConfigFile::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
     }
@@ -76,16 +81,20 @@ pub fn client(m: &ArgMatches) -> anyhow::Result<Client> {
     let file = load_config()?;
     let named = m.get_one::<String>("profile").cloned();
     let explicit = match &named {
-        Some(name) => Some(
-            file.profiles
-                .get(name)
-                .ok_or_else(|| UsageError(format!("no profile {name:?} in the config file (set {CONFIG_ENV} or ~/.config/vestibule/config.toml)")))?,
-        ),
+        Some(name) => Some(file.profiles.get(name).ok_or_else(|| {
+            UsageError(format!(
+                "no profile {name:?} in the config file (set {CONFIG_ENV} or ~/.config/vestibule/config.toml)"
+            ))
+        })?),
         None => None,
     };
     let default = file.default_profile.as_ref().and_then(|n| file.profiles.get(n));
-    let from_flag = |id: &str| (m.value_source(id) == Some(ValueSource::CommandLine)).then(|| m.get_one::<String>(id).cloned()).flatten();
-    let from_env = |id: &str| (m.value_source(id) == Some(ValueSource::EnvVariable)).then(|| m.get_one::<String>(id).cloned()).flatten();
+    let from_flag = |id: &str| {
+        (m.value_source(id) == Some(ValueSource::CommandLine)).then(|| m.get_one::<String>(id).cloned()).flatten()
+    };
+    let from_env = |id: &str| {
+        (m.value_source(id) == Some(ValueSource::EnvVariable)).then(|| m.get_one::<String>(id).cloned()).flatten()
+    };
 
     let key = from_flag("api_key")
         .or_else(|| explicit.and_then(Profile::key))
@@ -101,11 +110,16 @@ pub fn client(m: &ArgMatches) -> anyhow::Result<Client> {
     let profile = explicit.or(default);
     let timeout = match m.get_one::<f64>("timeout").copied().or_else(|| profile.and_then(|p| p.timeout)) {
         Some(secs) if secs.is_finite() && secs > 0.0 => Duration::from_secs_f64(secs),
-        Some(secs) => return Err(UsageError(format!("--timeout must be a positive number of seconds, not {secs}")).into()),
+        Some(secs) => {
+            return Err(UsageError(format!("--timeout must be a positive number of seconds, not {secs}")).into());
+        }
         None => DEFAULT_TIMEOUT,
     };
     let max_retries = m.get_one::<u32>("max_retries").copied().or_else(|| profile.and_then(|p| p.max_retries));
-    let retry = RetryPolicy { max_retries: max_retries.unwrap_or(RetryPolicy::default().max_retries), ..RetryPolicy::default() };
+    let retry = RetryPolicy {
+        max_retries: max_retries.unwrap_or(RetryPolicy::default().max_retries),
+        ..RetryPolicy::default()
+    };
     Client::builder(base_url)
         .api_key(ApiKey::new(key))
         .timeout(timeout)

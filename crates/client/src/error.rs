@@ -74,11 +74,7 @@ impl Error {
             return Error::Timeout { url, timeout };
         }
         let reason = innermost(e);
-        if e.is_connect() {
-            Error::Connect { url, reason }
-        } else {
-            Error::Transport { url, reason }
-        }
+        if e.is_connect() { Error::Connect { url, reason } } else { Error::Transport { url, reason } }
     }
 }
 
@@ -175,7 +171,12 @@ mod tests {
 
     #[test]
     fn reads_the_workos_envelope() {
-        let e = ApiError::new(404, Some("req_1".into()), None, br#"{"message":"Organization not found: 'org_1'.","code":"entity_not_found"}"#);
+        let e = ApiError::new(
+            404,
+            Some("req_1".into()),
+            None,
+            br#"{"message":"Organization not found: 'org_1'.","code":"entity_not_found"}"#,
+        );
         assert_eq!(e.code.as_deref(), Some("entity_not_found"));
         assert_eq!(e.to_string(), "Organization not found: 'org_1'. (HTTP 404, code entity_not_found, request req_1)");
     }

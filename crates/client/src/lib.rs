@@ -13,10 +13,10 @@ mod retry;
 pub use error::{ApiError, Error};
 pub use pagination::{List, ListMetadata, Paginator};
 pub use reqwest::Method;
-pub use retry::{is_retryable_status, new_idempotency_key, RetryPolicy};
+pub use retry::{RetryPolicy, is_retryable_status, new_idempotency_key};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::fmt;
 use std::time::Duration;
 
@@ -197,7 +197,12 @@ struct Answer {
 impl Client {
     /// A builder for `base_url` with the default timeout and retry policy.
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
-        ClientBuilder { base_url: base_url.into(), api_key: None, timeout: DEFAULT_TIMEOUT, retry: RetryPolicy::default() }
+        ClientBuilder {
+            base_url: base_url.into(),
+            api_key: None,
+            timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
     }
 
     /// The base URL, without a trailing slash.

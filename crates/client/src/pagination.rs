@@ -1,8 +1,8 @@
 //! List envelopes and a paginator that follows `list_metadata.after` one page at a time.
 
 use crate::{Client, Error, Request};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
 
 /// A list envelope: `{"object":"list","data":[…],"list_metadata":{"before","after"}}`.

@@ -2,13 +2,13 @@
 //! organization may add its own roles and override an environment role by defining one
 //! with the same slug. A membership's permissions are the union of its roles'.
 
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::{Fields, Patch};
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::{to_json, Vestibule};
+use crate::{Vestibule, to_json};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,16 +105,26 @@ pub trait AuthorizationStore {
     /// Updates a permission's name and description.
     async fn update_permission(&self, env: &str, p: &Permission, events: &[Event]) -> Result<(), StoreError>;
     /// Deletes a permission and removes it from the given roles (already edited).
-    async fn delete_permission(&self, env: &str, slug: &str, roles: &[Role], events: &[Event]) -> Result<bool, StoreError>;
+    async fn delete_permission(
+        &self,
+        env: &str,
+        slug: &str,
+        roles: &[Role],
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
 }
 
 fn valid_role_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Permission slugs: lowercase letters, digits, `-_:.*`, at most 48 characters.
 pub fn valid_permission_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 48 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_:.*".contains(&b))
+    !s.is_empty()
+        && s.len() <= 48
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_:.*".contains(&b))
 }
 
 fn slugify(name: &str) -> String {
@@ -184,7 +194,10 @@ impl Vestibule {
             Ok(())
         } else {
             Err(CoreError::Validation(
-                missing.iter().map(|s| crate::FieldError::new(format!("permissions.{s}"), "unknown_permission")).collect(),
+                missing
+                    .iter()
+                    .map(|s| crate::FieldError::new(format!("permissions.{s}"), "unknown_permission"))
+                    .collect(),
             ))
         }
     }
@@ -197,7 +210,8 @@ impl Vestibule {
         }
         let mut f = Fields::new(body)?;
         let name = f.required_string("name", 128);
-        let slug = if organization_id.is_some() { f.optional_string("slug", 64) } else { f.required_string("slug", 64) };
+        let slug =
+            if organization_id.is_some() { f.optional_string("slug", 64) } else { f.required_string("slug", 64) };
         let description = f.optional_string("description", 500);
         let resource_type = f.optional_string("resource_type_slug", 48);
         let permissions = f.optional_strings("permissions", 500, 48);
@@ -214,7 +228,8 @@ impl Vestibule {
         }
         let permissions = permissions.unwrap_or_default();
         self.check_permissions_exist(env, &permissions).await?;
-        let priority = self.store.list_roles(env, organization_id).await?.iter().map(|r| r.priority).max().unwrap_or(0) + 1;
+        let priority =
+            self.store.list_roles(env, organization_id).await?.iter().map(|r| r.priority).max().unwrap_or(0) + 1;
         let now = Timestamp::now();
         let role = Role {
             object: "role",
@@ -290,7 +305,13 @@ impl Vestibule {
     }
 
     /// `PATCH …/roles/{slug}`: name and description.
-    pub async fn update_role(&self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value) -> Result<Role> {
+    pub async fn update_role(
+        &self,
+        env: &str,
+        organization_id: Option<&str>,
+        slug: &str,
+        body: &Value,
+    ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let name = f.optional_string("name", 128);
         let description = f.patch_string("description", 500);
@@ -311,7 +332,13 @@ impl Vestibule {
     }
 
     /// `PUT …/roles/{slug}/permissions`: replaces the set.
-    pub async fn set_role_permissions(&self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value) -> Result<Role> {
+    pub async fn set_role_permissions(
+        &self,
+        env: &str,
+        organization_id: Option<&str>,
+        slug: &str,
+        body: &Value,
+    ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let permissions = f.optional_strings("permissions", 500, 48);
         if permissions.is_none() && f.errors.is_empty() {
@@ -327,7 +354,13 @@ impl Vestibule {
     }
 
     /// `POST …/roles/{slug}/permissions`: adds one, idempotently.
-    pub async fn add_role_permission(&self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value) -> Result<Role> {
+    pub async fn add_role_permission(
+        &self,
+        env: &str,
+        organization_id: Option<&str>,
+        slug: &str,
+        body: &Value,
+    ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let permission = f.required_string("slug", 48);
         f.finish()?;
@@ -342,7 +375,13 @@ impl Vestibule {
     }
 
     /// `DELETE …/roles/{slug}/permissions/{permission}`.
-    pub async fn remove_role_permission(&self, env: &str, organization_id: Option<&str>, slug: &str, permission: &str) -> Result<Role> {
+    pub async fn remove_role_permission(
+        &self,
+        env: &str,
+        organization_id: Option<&str>,
+        slug: &str,
+        permission: &str,
+    ) -> Result<Role> {
         let mut role = self.role_in_scope(env, organization_id, slug).await?;
         let before = role.permissions.len();
         role.permissions.retain(|p| p != permission);
@@ -445,11 +484,20 @@ impl Vestibule {
             events.push(r.event(env, "updated", now));
             roles.push(r);
         }
-        if self.store.delete_permission(env, slug, &roles, &events).await? { Ok(()) } else { Err(permission_not_found(slug)) }
+        if self.store.delete_permission(env, slug, &roles, &events).await? {
+            Ok(())
+        } else {
+            Err(permission_not_found(slug))
+        }
     }
 
     /// The union of the permissions of `slugs` as resolved in `organization_id`.
-    pub async fn effective_permissions(&self, env: &str, organization_id: &str, slugs: &[String]) -> Result<BTreeSet<String>> {
+    pub async fn effective_permissions(
+        &self,
+        env: &str,
+        organization_id: &str,
+        slugs: &[String],
+    ) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         for s in slugs {
             if let Some(r) = self.resolve_role(env, Some(organization_id), s).await? {

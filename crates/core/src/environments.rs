@@ -1,11 +1,11 @@
 //! Environments and their API keys. Every row in the system belongs to one environment,
 //! and an API key authenticates as exactly one.
 
-use crate::kernel::error::Result;
-use crate::kernel::secrets;
-use crate::kernel::error::StoreError;
-use crate::kernel::time::Timestamp;
 use crate::Vestibule;
+use crate::kernel::error::Result;
+use crate::kernel::error::StoreError;
+use crate::kernel::secrets;
+use crate::kernel::time::Timestamp;
 use async_trait::async_trait;
 use std::sync::Arc;
 use vestibule_ids::Kind;
@@ -118,7 +118,12 @@ fn obfuscate(secret: &str) -> String {
 
 impl Vestibule {
     /// Creates an environment. `client_id` is generated unless given (dev mode pins it).
-    pub async fn create_environment(&self, name: &str, kind: EnvironmentKind, client_id: Option<&str>) -> Result<Environment> {
+    pub async fn create_environment(
+        &self,
+        name: &str,
+        kind: EnvironmentKind,
+        client_id: Option<&str>,
+    ) -> Result<Environment> {
         let env = Environment {
             id: vestibule_ids::generate(Kind::Environment),
             name: name.to_owned(),
@@ -133,10 +138,8 @@ impl Vestibule {
 
     /// Issues a new API key for `env`; `secret` pins its value (seeds and dev mode).
     pub async fn create_api_key(&self, env: &Environment, name: &str, secret: Option<&str>) -> Result<IssuedKey> {
-        let secret = secret.map_or_else(
-            || format!("sk_{}_{}", env.kind.as_str(), secrets::random_base62(48)),
-            str::to_owned,
-        );
+        let secret =
+            secret.map_or_else(|| format!("sk_{}_{}", env.kind.as_str(), secrets::random_base62(48)), str::to_owned);
         let record = ApiKey {
             id: vestibule_ids::generate(Kind::ApiKey),
             environment_id: env.id.clone(),

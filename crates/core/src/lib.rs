@@ -71,7 +71,12 @@ impl Vestibule {
 
     /// Builds the application from its store and ports.
     pub fn new(store: Arc<dyn Store>, dns: Arc<dyn organizations::dns::TxtResolver>) -> Self {
-        Self { audit_log_writer: Arc::new(kernel::group_commit::EventWriter::new(store.clone())), store, dns, public_url: "http://127.0.0.1:4100".into(), mail_queued: Arc::new(tokio::sync::Notify::new()),
+        Self {
+            audit_log_writer: Arc::new(kernel::group_commit::EventWriter::new(store.clone())),
+            store,
+            dns,
+            public_url: "http://127.0.0.1:4100".into(),
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
             domain_verification_period_ms: organizations::VERIFICATION_PERIOD_MS,
             webhook_targets: Arc::new(events::webhooks::AllowAll),
             audit_log_exports_queued: Arc::new(tokio::sync::Notify::new()),

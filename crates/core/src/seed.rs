@@ -2,13 +2,13 @@
 //! domains) and API keys. Unknown keys are errors, never silently ignored. Seeding is
 //! idempotent: objects that already exist are left alone.
 
+use crate::Vestibule;
 use crate::environments::Environment;
 use crate::kernel::error::{CoreError, FieldError, Result};
 use crate::kernel::fields::{Fields, Patch};
-use crate::organizations::{parse_domain, Organization, OrganizationDomain, OrganizationFilter};
 use crate::kernel::pagination::PageRequest;
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
+use crate::organizations::{Organization, OrganizationDomain, OrganizationFilter, parse_domain};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use vestibule_ids::Kind;
@@ -57,7 +57,17 @@ pub fn validate(doc: &Value) -> Result<()> {
                         continue;
                     };
                     for k in o.keys() {
-                        if !["id", "name", "domains", "external_id", "metadata", "allow_profiles_outside_organization", "memberships"].contains(&k.as_str()) {
+                        if ![
+                            "id",
+                            "name",
+                            "domains",
+                            "external_id",
+                            "metadata",
+                            "allow_profiles_outside_organization",
+                            "memberships",
+                        ]
+                        .contains(&k.as_str())
+                        {
                             errors.push(bad(format!("organizations[{i}].{k}"), "unknown_key"));
                         }
                     }
@@ -77,7 +87,9 @@ pub fn validate(doc: &Value) -> Result<()> {
                         for (j, d) in ds.iter().enumerate() {
                             let (name, state) = match d {
                                 Value::String(s) => (Some(s.as_str()), None),
-                                Value::Object(m) => (m.get("domain").and_then(Value::as_str), m.get("state").and_then(Value::as_str)),
+                                Value::Object(m) => {
+                                    (m.get("domain").and_then(Value::as_str), m.get("state").and_then(Value::as_str))
+                                }
                                 _ => (None, None),
                             };
                             if name.and_then(parse_domain).is_none() {
@@ -93,7 +105,12 @@ pub fn validate(doc: &Value) -> Result<()> {
             _ => errors.push(bad("organizations".into(), "must_be_a_list")),
         }
     }
-    let users = check_list(top, "users", &["id", "email", "first_name", "last_name", "password", "email_verified", "external_id", "metadata"], &mut errors);
+    let users = check_list(
+        top,
+        "users",
+        &["id", "email", "first_name", "last_name", "password", "email_verified", "external_id", "metadata"],
+        &mut errors,
+    );
     let emails: Vec<String> = users
         .iter()
         .enumerate()
@@ -127,7 +144,8 @@ pub fn validate(doc: &Value) -> Result<()> {
             if !email.is_some_and(|e| emails.contains(&e)) {
                 errors.push(bad(format!("organizations[{i}].memberships[{j}].email"), "must_match_a_seeded_user"));
             }
-            if m.get("status").and_then(Value::as_str).is_some_and(|s| !["active", "inactive", "pending"].contains(&s)) {
+            if m.get("status").and_then(Value::as_str).is_some_and(|s| !["active", "inactive", "pending"].contains(&s))
+            {
                 errors.push(bad(format!("organizations[{i}].memberships[{j}].status"), "invalid"));
             }
         }
@@ -144,7 +162,12 @@ pub fn validate(doc: &Value) -> Result<()> {
 }
 
 /// The items of a top-level list, with unknown keys of each reported.
-fn check_list<'a>(top: &'a serde_json::Map<String, Value>, key: &str, allowed: &[&str], errors: &mut Vec<FieldError>) -> Vec<&'a Value> {
+fn check_list<'a>(
+    top: &'a serde_json::Map<String, Value>,
+    key: &str,
+    allowed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> Vec<&'a Value> {
     match top.get(key) {
         None => Vec::new(),
         Some(Value::Array(items)) => {
@@ -225,7 +248,11 @@ impl Vestibule {
             report.roles += 1;
         }
         for u in doc.get("users").and_then(Value::as_array).into_iter().flatten() {
-            let email = u.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email).unwrap_or_default();
+            let email = u
+                .get("email")
+                .and_then(Value::as_str)
+                .and_then(crate::user_management::users::parse_email)
+                .unwrap_or_default();
             if self.store.get_user_by_email(&env.id, &email).await?.is_some() {
                 continue;
             }
@@ -302,9 +329,17 @@ impl Vestibule {
             self.seed_organization(&env.id, &org).await?;
             report.organizations += 1;
             for m in doc_memberships(doc, &org.name) {
-                let email = m.get("email").and_then(Value::as_str).and_then(crate::user_management::users::parse_email).unwrap_or_default();
+                let email = m
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .and_then(crate::user_management::users::parse_email)
+                    .unwrap_or_default();
                 let Some(user) = self.store.get_user_by_email(&env.id, &email).await? else { continue };
-                let role = m.get("role").or_else(|| m.get("role_slug")).and_then(Value::as_str).unwrap_or(crate::authorization::DEFAULT_ROLE);
+                let role = m
+                    .get("role")
+                    .or_else(|| m.get("role_slug"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(crate::authorization::DEFAULT_ROLE);
                 let status = m.get("status").and_then(Value::as_str).unwrap_or("active");
                 let membership = Self::new_membership(&user, &org, vec![role.to_owned()], status);
                 self.insert_new_membership(&env.id, &membership).await?;

@@ -5,17 +5,17 @@ use crate::audit_logs::AuditLogStore;
 use crate::authorization::AuthorizationStore;
 use crate::directory_sync::DirectoryStore;
 use crate::environments::EnvironmentStore;
+use crate::events::EventStore;
+use crate::events::webhooks::WebhookStore;
+use crate::kernel::error::StoreError;
+use crate::kernel::idempotency::IdempotencyStore;
+use crate::kernel::rate_limit::RateLimitStore;
+use crate::organizations::OrganizationStore;
+use crate::sso::SsoStore;
 use crate::user_management::invitations::InvitationStore;
 use crate::user_management::mail::MailStore;
 use crate::user_management::memberships::MembershipStore;
 use crate::user_management::users::UserStore;
-use crate::events::webhooks::WebhookStore;
-use crate::events::EventStore;
-use crate::kernel::idempotency::IdempotencyStore;
-use crate::organizations::OrganizationStore;
-use crate::kernel::rate_limit::RateLimitStore;
-use crate::sso::SsoStore;
-use crate::kernel::error::StoreError;
 
 /// Everything the application stores, behind one object chosen at startup.
 #[async_trait::async_trait]

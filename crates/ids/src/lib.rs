@@ -130,10 +130,7 @@ impl std::error::Error for InvalidId {}
 /// Checks that `s` is `<prefix>_<ULID>` for `kind`. Seeded ids may be pinned to any
 /// URL-safe string after the prefix, so `strict = false` only checks prefix and charset.
 pub fn parse(kind: Kind, s: &str, strict: bool) -> Result<&str, InvalidId> {
-    let rest = s
-        .strip_prefix(kind.prefix())
-        .and_then(|r| r.strip_prefix('_'))
-        .ok_or(InvalidId)?;
+    let rest = s.strip_prefix(kind.prefix()).and_then(|r| r.strip_prefix('_')).ok_or(InvalidId)?;
     if strict {
         if rest.len() != 26 || ulid::Ulid::from_string(rest).is_err() {
             return Err(InvalidId);
@@ -166,12 +163,7 @@ pub fn timestamp(s: &str) -> Option<SystemTime> {
 pub fn base62(bytes: &[u8], len: usize) -> String {
     const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     // Rejection sampling keeps the distribution uniform: 248 = 62 * 4.
-    bytes
-        .iter()
-        .filter(|&&b| b < 248)
-        .take(len)
-        .map(|&b| ALPHABET[(b % 62) as usize] as char)
-        .collect()
+    bytes.iter().filter(|&&b| b < 248).take(len).map(|&b| ALPHABET[(b % 62) as usize] as char).collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Used by `bench/saml_bench.py`, which compares it with `xmlsec1 --verify`.
 
 use std::time::{Duration, Instant};
-use vestibule_saml::{parse_certificate, Expectations, IdpSettings, SamlVerifier, SpSettings, XmlSecVerifier};
+use vestibule_saml::{Expectations, IdpSettings, SamlVerifier, SpSettings, XmlSecVerifier, parse_certificate};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -13,8 +13,14 @@ fn main() {
     }
     let xml = std::fs::read_to_string(&args[1]).expect("response file");
     let cert = parse_certificate(&std::fs::read_to_string(&args[2]).expect("certificate file")).expect("certificate");
-    let sp = SpSettings { entity_id: args[3].clone(), acs_url: args[4].clone(), metadata_url: args[3].clone(), encryption: None };
-    let idp = IdpSettings { entity_id: args[5].clone(), sso_url: "https://idp.invalid/sso".into(), certificates: vec![cert] };
+    let sp = SpSettings {
+        entity_id: args[3].clone(),
+        acs_url: args[4].clone(),
+        metadata_url: args[3].clone(),
+        encryption: None,
+    };
+    let idp =
+        IdpSettings { entity_id: args[5].clone(), sso_url: "https://idp.invalid/sso".into(), certificates: vec![cert] };
     let seconds: f64 = args[7].parse().expect("seconds");
     let expect = Expectations { sp: &sp, idp: &idp, request_id: Some(&args[6]), clock_skew_secs: 60 };
     let verifier = XmlSecVerifier;

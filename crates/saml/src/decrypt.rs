@@ -5,8 +5,8 @@
 //! same [`Rejection::Encrypted`], whatever went wrong.
 
 use crate::metadata::{AES128_GCM, AES256_GCM, RSA_OAEP_MGF1P};
-use crate::verify::Rejection;
 use crate::refuse_dangerous_markup;
+use crate::verify::Rejection;
 use base64::Engine as _;
 
 const XENC_NS: &[u8] = b"http://www.w3.org/2001/04/xmlenc#";
@@ -63,19 +63,24 @@ fn read_parts(xml: &str) -> Result<Parts, Rejection> {
                     }
                     parts.signature_start = before;
                     if empty {
-                        parts.signature = Some((before, usize::try_from(reader.buffer_position()).map_err(|_| Rejection::Malformed)?));
+                        parts.signature = Some((
+                            before,
+                            usize::try_from(reader.buffer_position()).map_err(|_| Rejection::Malformed)?,
+                        ));
                     }
                 }
                 let names: Vec<&[u8]> = path.iter().skip(1).map(|(_, l)| l.as_slice()).collect();
                 let attr = |name: &[u8]| -> Option<String> {
-                    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| String::from_utf8(a.value.to_vec()).ok())
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .and_then(|a| String::from_utf8(a.value.to_vec()).ok())
                 };
                 if ns == XENC_NS && local == b"EncryptionMethod" {
                     match names.as_slice() {
                         [b"EncryptedAssertion", b"EncryptedData"] => parts.data_method = attr(b"Algorithm"),
-                        [b"EncryptedAssertion", b"EncryptedData", b"KeyInfo", b"EncryptedKey"] | [b"EncryptedAssertion", b"EncryptedKey"] => {
-                            parts.key_method = attr(b"Algorithm")
-                        }
+                        [b"EncryptedAssertion", b"EncryptedData", b"KeyInfo", b"EncryptedKey"]
+                        | [b"EncryptedAssertion", b"EncryptedKey"] => parts.key_method = attr(b"Algorithm"),
                         _ => {}
                     }
                 }
@@ -91,7 +96,8 @@ fn read_parts(xml: &str) -> Result<Parts, Rejection> {
                 }
                 if ns == XENC_NS && local == b"CipherValue" {
                     text_target = match names.as_slice() {
-                        [b"EncryptedAssertion", b"EncryptedData", b"KeyInfo", b"EncryptedKey", b"CipherData"] | [b"EncryptedAssertion", b"EncryptedKey", b"CipherData"] => Some(1),
+                        [b"EncryptedAssertion", b"EncryptedData", b"KeyInfo", b"EncryptedKey", b"CipherData"]
+                        | [b"EncryptedAssertion", b"EncryptedKey", b"CipherData"] => Some(1),
                         [b"EncryptedAssertion", b"EncryptedData", b"CipherData"] => Some(2),
                         _ => None,
                     };
@@ -115,8 +121,12 @@ fn read_parts(xml: &str) -> Result<Parts, Rejection> {
                 let closed = path.pop();
                 let here = usize::try_from(reader.buffer_position()).map_err(|_| Rejection::Malformed)?;
                 match closed {
-                    Some((n, l)) if path.len() == 1 && n == ASSERTION_NS && l == b"EncryptedAssertion" => parts.end = here,
-                    Some((n, l)) if path.len() == 1 && n == DSIG_NS && l == b"Signature" => parts.signature = Some((parts.signature_start, here)),
+                    Some((n, l)) if path.len() == 1 && n == ASSERTION_NS && l == b"EncryptedAssertion" => {
+                        parts.end = here
+                    }
+                    Some((n, l)) if path.len() == 1 && n == DSIG_NS && l == b"Signature" => {
+                        parts.signature = Some((parts.signature_start, here))
+                    }
                     _ => {}
                 }
             }

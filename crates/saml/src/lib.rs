@@ -11,8 +11,13 @@ mod decrypt;
 mod metadata;
 mod verify;
 
-pub use metadata::{IdpSettings, MetadataError, SpEncryptionKey, SpSettings, authn_request_redirect, parse_certificate, parse_idp_metadata, sp_metadata_xml};
-pub use verify::{check_shape, Expectations, Rejection, SamlVerifier, VerifiedAssertion, XmlSecVerifier, MAX_ENCODED_RESPONSE_BYTES};
+pub use metadata::{
+    IdpSettings, MetadataError, SpEncryptionKey, SpSettings, authn_request_redirect, parse_certificate,
+    parse_idp_metadata, sp_metadata_xml,
+};
+pub use verify::{
+    Expectations, MAX_ENCODED_RESPONSE_BYTES, Rejection, SamlVerifier, VerifiedAssertion, XmlSecVerifier, check_shape,
+};
 
 /// Escapes text for an XML attribute value or element content.
 pub(crate) fn xml_escape(s: &str) -> String {

@@ -63,7 +63,10 @@ pub struct SpEncryptionKey {
 
 impl std::fmt::Debug for SpEncryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpEncryptionKey").field("certificate", &self.certificate).field("private_pkcs8", &"<redacted>").finish()
+        f.debug_struct("SpEncryptionKey")
+            .field("certificate", &self.certificate)
+            .field("private_pkcs8", &"<redacted>")
+            .finish()
     }
 }
 
@@ -100,10 +103,13 @@ pub enum MetadataError {
 pub fn parse_certificate(text: &str) -> Result<String, MetadataError> {
     let t = text.trim();
     let der = if t.starts_with("-----BEGIN") {
-        openssl::x509::X509::from_pem(t.as_bytes()).and_then(|c| c.to_der()).map_err(|_| MetadataError::BadCertificate)?
+        openssl::x509::X509::from_pem(t.as_bytes())
+            .and_then(|c| c.to_der())
+            .map_err(|_| MetadataError::BadCertificate)?
     } else {
         let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-        let raw = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| MetadataError::BadCertificate)?;
+        let raw =
+            base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| MetadataError::BadCertificate)?;
         openssl::x509::X509::from_der(&raw).and_then(|c| c.to_der()).map_err(|_| MetadataError::BadCertificate)?
     };
     Ok(base64::engine::general_purpose::STANDARD.encode(der))
@@ -233,15 +239,25 @@ mod tests {
 
     #[test]
     fn generated_idp_metadata_round_trips() {
-        let idp = IdpSettings { entity_id: "https://idp.example/&x".into(), sso_url: "https://idp.example/sso".into(), certificates: vec![] };
+        let idp = IdpSettings {
+            entity_id: "https://idp.example/&x".into(),
+            sso_url: "https://idp.example/sso".into(),
+            certificates: vec![],
+        };
         let back = parse_idp_metadata(&idp.metadata_xml()).unwrap();
         assert_eq!(back, idp);
     }
 
     #[test]
     fn authn_request_goes_to_the_sso_url_with_our_id() {
-        let sp = SpSettings { entity_id: "https://sp/e".into(), acs_url: "https://sp/acs".into(), metadata_url: "https://sp/m".into(), encryption: None };
-        let idp = IdpSettings { entity_id: "i".into(), sso_url: "https://idp.example/sso?a=1".into(), certificates: vec![] };
+        let sp = SpSettings {
+            entity_id: "https://sp/e".into(),
+            acs_url: "https://sp/acs".into(),
+            metadata_url: "https://sp/m".into(),
+            encryption: None,
+        };
+        let idp =
+            IdpSettings { entity_id: "i".into(), sso_url: "https://idp.example/sso?a=1".into(), certificates: vec![] };
         let url = authn_request_redirect(&sp, &idp, "_req1", false, "rs").unwrap();
         assert!(url.starts_with("https://idp.example/sso?a=1&SAMLRequest="), "{url}");
         assert!(url.ends_with("&RelayState=rs"));

@@ -160,7 +160,8 @@ pub trait SamlVerifier: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct XmlSecVerifier;
 
-const WEAK_ALGORITHMS: &[&str] = &["xmldsig#rsa-sha1", "xmldsig#dsa-sha1", "xmldsig#hmac-sha1", "xmldsig#sha1", "#md5", "-md5"];
+const WEAK_ALGORITHMS: &[&str] =
+    &["xmldsig#rsa-sha1", "xmldsig#dsa-sha1", "xmldsig#hmac-sha1", "xmldsig#sha1", "#md5", "-md5"];
 
 fn allowed_algorithms() -> Vec<AllowedSignatureAlgorithm> {
     use AllowedSignatureAlgorithm::*;
@@ -174,15 +175,23 @@ fn map_error(e: SpError) -> Rejection {
         | SpError::AssertionConditionExpired { .. }
         | SpError::AssertionSubjectConfirmationExpired { .. }
         | SpError::ResponseExpired { .. } => Rejection::Expired,
-        SpError::AssertionConditionExpiredBefore { .. } | SpError::AssertionSubjectConfirmationExpiredBefore { .. } => Rejection::NotYetValid,
+        SpError::AssertionConditionExpiredBefore { .. } | SpError::AssertionSubjectConfirmationExpiredBefore { .. } => {
+            Rejection::NotYetValid
+        }
         SpError::AssertionIssuerMismatch { .. } | SpError::ResponseIssuerMismatch { .. } => Rejection::Issuer,
         SpError::AssertionConditionAudienceRestrictionFailed { .. } => Rejection::Audience,
         SpError::AssertionRecipientMismatch { .. } => Rejection::Recipient,
-        SpError::AssertionInResponseToInvalid { .. } | SpError::ResponseInResponseToInvalid { .. } => Rejection::InResponseTo,
+        SpError::AssertionInResponseToInvalid { .. } | SpError::ResponseInResponseToInvalid { .. } => {
+            Rejection::InResponseTo
+        }
         SpError::ResponseBadStatusCode { .. } => Rejection::Status,
         SpError::FailedToValidateSignature => Rejection::Signature,
-        SpError::AssertionBearerSubjectConfirmationMissing | SpError::AssertionSubjectConfirmationMissing => Rejection::SubjectConfirmation,
-        SpError::MissingPrivateKeySP | SpError::EncryptedAssertionsNotYetSupported | SpError::FailedToDecryptAssertion => Rejection::Encrypted,
+        SpError::AssertionBearerSubjectConfirmationMissing | SpError::AssertionSubjectConfirmationMissing => {
+            Rejection::SubjectConfirmation
+        }
+        SpError::MissingPrivateKeySP
+        | SpError::EncryptedAssertionsNotYetSupported
+        | SpError::FailedToDecryptAssertion => Rejection::Encrypted,
         _ => Rejection::Malformed,
     }
 }

@@ -2,7 +2,7 @@
 //! `/Schemas` of Users, the enterprise extension and Groups, and the `/ResourceTypes`.
 
 use crate::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The schemas the service provider publishes at `/Schemas`: the resources' and the
 /// three that describe discovery itself (RFC 7643 §5–7).
@@ -11,8 +11,16 @@ pub fn schemas() -> Vec<Value> {
         user_schema(),
         enterprise_schema(),
         group_schema(),
-        meta_schema("urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", "ServiceProviderConfig", &["documentationUri"]),
-        meta_schema("urn:ietf:params:scim:schemas:core:2.0:ResourceType", "ResourceType", &["id", "name", "description", "endpoint", "schema"]),
+        meta_schema(
+            "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+            "ServiceProviderConfig",
+            &["documentationUri"],
+        ),
+        meta_schema(
+            "urn:ietf:params:scim:schemas:core:2.0:ResourceType",
+            "ResourceType",
+            &["id", "name", "description", "endpoint", "schema"],
+        ),
         meta_schema("urn:ietf:params:scim:schemas:core:2.0:Schema", "Schema", &["id", "name", "description"]),
     ]
 }
@@ -41,7 +49,15 @@ fn reference(name: &str, types: &[&str], mutability: &str) -> Value {
     a
 }
 
-fn attr(name: &str, kind: &str, multi: bool, required: bool, case_exact: bool, mutability: &str, uniqueness: &str) -> Value {
+fn attr(
+    name: &str,
+    kind: &str,
+    multi: bool,
+    required: bool,
+    case_exact: bool,
+    mutability: &str,
+    uniqueness: &str,
+) -> Value {
     json!({
         "name": name, "type": kind, "multiValued": multi, "description": name, "required": required,
         "caseExact": case_exact, "mutability": mutability, "returned": "default", "uniqueness": uniqueness,
@@ -80,7 +96,18 @@ fn user_schema() -> Value {
         "User",
         vec![
             attr("userName", "string", false, true, false, "readWrite", "server"),
-            complex("name", false, vec![string("formatted"), string("familyName"), string("givenName"), string("middleName"), string("honorificPrefix"), string("honorificSuffix")]),
+            complex(
+                "name",
+                false,
+                vec![
+                    string("formatted"),
+                    string("familyName"),
+                    string("givenName"),
+                    string("middleName"),
+                    string("honorificPrefix"),
+                    string("honorificSuffix"),
+                ],
+            ),
             string("displayName"),
             string("nickName"),
             string("title"),
@@ -100,7 +127,11 @@ fn user_schema() -> Value {
                 read_only(complex(
                     "groups",
                     true,
-                    vec![read_only(string("value")), reference("$ref", &["Group"], "readOnly"), read_only(string("display"))],
+                    vec![
+                        read_only(string("value")),
+                        reference("$ref", &["Group"], "readOnly"),
+                        read_only(string("display")),
+                    ],
                 ))
             },
         ],
@@ -128,7 +159,14 @@ fn group_schema() -> Value {
         "Group",
         vec![
             attr("displayName", "string", false, true, false, "readWrite", "none"),
-            complex("members", true, vec![attr("value", "string", false, false, true, "immutable", "none"), reference("$ref", &["User", "Group"], "immutable")]),
+            complex(
+                "members",
+                true,
+                vec![
+                    attr("value", "string", false, false, true, "immutable", "none"),
+                    reference("$ref", &["User", "Group"], "immutable"),
+                ],
+            ),
         ],
     )
 }

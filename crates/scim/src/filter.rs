@@ -4,7 +4,7 @@
 //! the number of comparisons are limited, so neither the parser nor the SQL built from
 //! the AST can be made large.
 
-use crate::{ScimError, KNOWN_SCHEMAS};
+use crate::{KNOWN_SCHEMAS, ScimError};
 use serde_json::Value;
 
 /// Longest filter accepted, in bytes.
@@ -219,13 +219,16 @@ fn tokenize(s: &str) -> Result<Vec<Token>, ScimError> {
                     }
                 }
                 let lit = &s[start..=i];
-                let v: String = serde_json::from_str(lit).map_err(|_| invalid("An invalid string literal in the filter."))?;
+                let v: String =
+                    serde_json::from_str(lit).map_err(|_| invalid("An invalid string literal in the filter."))?;
                 out.push(Token::Str(v));
                 i += 1;
             }
             _ => {
                 let start = i;
-                while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"') {
+                while i < bytes.len()
+                    && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"')
+                {
                     i += 1;
                 }
                 out.push(Token::Word(s[start..i].to_owned()));
@@ -353,7 +356,9 @@ impl Parser {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("false") => CompValue::Bool(false),
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("null") => CompValue::Null,
             Some(Token::Word(w)) => match w.parse::<f64>() {
-                Ok(n) if n.is_finite() && w.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => CompValue::Num(n),
+                Ok(n) if n.is_finite() && w.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => {
+                    CompValue::Num(n)
+                }
                 _ => return Err(invalid(format!("'{w}' is not a valid filter value (strings are quoted)."))),
             },
             _ => return Err(invalid("Expected a value after the operator.")),
@@ -520,8 +525,14 @@ mod tests {
         let Filter::Compare { path, .. } = f else { panic!() };
         assert!(path.is_core());
         assert_eq!((path.attr.as_str(), path.sub.as_deref()), ("name", Some("familyName")));
-        assert_eq!(p("x eq 5"), Filter::Compare { path: tests_path("x"), op: CompareOp::Eq, value: CompValue::Num(5.0) });
-        assert_eq!(p(r#"x eq "a\"b""#), Filter::Compare { path: tests_path("x"), op: CompareOp::Eq, value: CompValue::Str("a\"b".into()) });
+        assert_eq!(
+            p("x eq 5"),
+            Filter::Compare { path: tests_path("x"), op: CompareOp::Eq, value: CompValue::Num(5.0) }
+        );
+        assert_eq!(
+            p(r#"x eq "a\"b""#),
+            Filter::Compare { path: tests_path("x"), op: CompareOp::Eq, value: CompValue::Str("a\"b".into()) }
+        );
     }
 
     #[test]

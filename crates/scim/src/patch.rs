@@ -6,8 +6,8 @@
 //! sub-attribute (`emails[type eq "work"].value`), and `add` through a filter that
 //! matches nothing creating the value it describes.
 
-use crate::filter::{self, get_ci, AttrPath, CompValue, CompareOp, Filter};
-use crate::{ScimError, ENTERPRISE_SCHEMA};
+use crate::filter::{self, AttrPath, CompValue, CompareOp, Filter, get_ci};
+use crate::{ENTERPRISE_SCHEMA, ScimError};
 use serde_json::{Map, Value};
 
 /// Most operations in one PATCH request.
@@ -228,7 +228,12 @@ fn key_ci(obj: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// The object that holds `path`'s attribute: the resource, or an extension's object
 /// (created when `create`).
-fn container<'a>(resource: &'a mut Map<String, Value>, schema: &Schema, path: &AttrPath, create: bool) -> Result<Option<&'a mut Map<String, Value>>, ScimError> {
+fn container<'a>(
+    resource: &'a mut Map<String, Value>,
+    schema: &Schema,
+    path: &AttrPath,
+    create: bool,
+) -> Result<Option<&'a mut Map<String, Value>>, ScimError> {
     if path.is_core() || path.schema.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(schema.urn)) {
         return Ok(Some(resource));
     }
@@ -296,19 +301,27 @@ fn eq_pairs(f: &Filter, out: &mut Vec<(String, Value)>) -> bool {
 
 /// Applies one operation to `resource` (a JSON object).
 pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<(), ScimError> {
-    let Value::Object(res) = resource else { return Err(ScimError::bad("invalidValue", "The resource is not an object.")) };
+    let Value::Object(res) = resource else {
+        return Err(ScimError::bad("invalidValue", "The resource is not an object."));
+    };
     match &op.path {
         None => {
             let Some(Value::Object(values)) = &op.value else {
-                return Err(ScimError::bad("invalidValue", "Without a path, the value must be an object of attributes."));
+                return Err(ScimError::bad(
+                    "invalidValue",
+                    "Without a path, the value must be an object of attributes.",
+                ));
             };
             for (k, v) in values {
                 // An extension's attributes arrive as one object under its URN.
-                let is_ext = k.to_ascii_lowercase().starts_with("urn:") && v.is_object() && AttrPath::parse(k).is_some_and(|p| p.attr.is_empty() || schema.extension(k).is_some());
+                let is_ext = k.to_ascii_lowercase().starts_with("urn:")
+                    && v.is_object()
+                    && AttrPath::parse(k).is_some_and(|p| p.attr.is_empty() || schema.extension(k).is_some());
                 if is_ext {
                     for (k2, v2) in v.as_object().into_iter().flatten() {
-                        let path = AttrPath::parse(&format!("{k}:{k2}"))
-                            .ok_or_else(|| ScimError::bad("invalidPath", format!("'{k2}' is not a valid attribute name.")))?;
+                        let path = AttrPath::parse(&format!("{k}:{k2}")).ok_or_else(|| {
+                            ScimError::bad("invalidPath", format!("'{k2}' is not a valid attribute name."))
+                        })?;
                         set_plain(res, schema, &path, op.op, v2.clone())?;
                     }
                     continue;
@@ -316,7 +329,8 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
                 if READ_ONLY.iter().any(|r| k.eq_ignore_ascii_case(r)) {
                     continue;
                 }
-                let path = AttrPath::parse(k).ok_or_else(|| ScimError::bad("invalidPath", format!("'{k}' is not a valid attribute name.")))?;
+                let path = AttrPath::parse(k)
+                    .ok_or_else(|| ScimError::bad("invalidPath", format!("'{k}' is not a valid attribute name.")))?;
                 set_plain(res, schema, &path, op.op, v.clone())?;
             }
             Ok(())
@@ -370,7 +384,10 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
             if let (Some(d), Some(s)) = (def, sub)
                 && !d.subs.iter().any(|x| x.eq_ignore_ascii_case(s))
             {
-                return Err(ScimError::bad("invalidPath", format!("'{}.{s}' is not an attribute of this resource.", d.name)));
+                return Err(ScimError::bad(
+                    "invalidPath",
+                    format!("'{}.{s}' is not an attribute of this resource.", d.name),
+                ));
             }
             let create = op.op != OpKind::Remove;
             let Some(c) = container(res, schema, attr, create)? else { return Ok(()) };
@@ -379,7 +396,8 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
                 Value::Array(items) => items,
                 _ => return Err(ScimError::bad("invalidPath", format!("'{key}' is not multi-valued."))),
             };
-            let matching: Vec<usize> = items.iter().enumerate().filter(|(_, v)| filter::matches(f, v)).map(|(i, _)| i).collect();
+            let matching: Vec<usize> =
+                items.iter().enumerate().filter(|(_, v)| filter::matches(f, v)).map(|(i, _)| i).collect();
             match op.op {
                 OpKind::Remove => {
                     match sub {
@@ -411,7 +429,10 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
                     if matching.is_empty() {
                         let mut pairs = Vec::new();
                         if kind == OpKind::Replace && sub.is_none() || !eq_pairs(f, &mut pairs) {
-                            return Err(ScimError::bad("noTarget", format!("No value of '{}' matches the filter.", attr.attr)));
+                            return Err(ScimError::bad(
+                                "noTarget",
+                                format!("No value of '{}' matches the filter.", attr.attr),
+                            ));
                         }
                         let mut created = Map::new();
                         for (k, v) in pairs {
@@ -440,7 +461,13 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
 }
 
 /// `add` or `replace` of a value at a filterless path.
-fn set_plain(res: &mut Map<String, Value>, schema: &Schema, path: &AttrPath, kind: OpKind, value: Value) -> Result<(), ScimError> {
+fn set_plain(
+    res: &mut Map<String, Value>,
+    schema: &Schema,
+    path: &AttrPath,
+    kind: OpKind,
+    value: Value,
+) -> Result<(), ScimError> {
     let def = check_path(schema, path)?;
     let c = container(res, schema, path, true)?.expect("created");
     let key = key_ci(c, &path.attr).unwrap_or_else(|| def.map_or(path.attr.clone(), |d| d.name.to_owned()));
@@ -659,22 +686,35 @@ mod tests {
     #[test]
     fn bad_paths_are_refused() {
         let doc = json!({"userName": "a"});
-        let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "nosuchthing", "value": "x"}]))).unwrap_err();
+        let e =
+            run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "nosuchthing", "value": "x"}]))).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidPath"));
-        let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "name.nosuch", "value": "x"}]))).unwrap_err();
+        let e =
+            run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "name.nosuch", "value": "x"}]))).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidPath"));
-        let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]))).unwrap_err();
+        let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "emails[type eq", "value": "x"}])))
+            .unwrap_err();
         assert_eq!(e.scim_type, Some("invalidPath"));
         let e = run(doc.clone(), &USER, ops(json!([{"op": "remove"}]))).unwrap_err();
         assert_eq!(e.scim_type, Some("noTarget"));
-        let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "emails[type eq \"work\"]", "value": {"value": "x"}}]))).unwrap_err();
+        let e = run(
+            doc.clone(),
+            &USER,
+            ops(json!([{"op": "replace", "path": "emails[type eq \"work\"]", "value": {"value": "x"}}])),
+        )
+        .unwrap_err();
         assert_eq!(e.scim_type, Some("noTarget"));
         let e = run(doc.clone(), &USER, ops(json!([{"op": "replace", "path": "id", "value": "x"}]))).unwrap_err();
         assert_eq!(e.scim_type, Some("mutability"));
         let e = run(doc, &USER, ops(json!([{"op": "move", "path": "userName"}]))).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidSyntax"));
         // Custom extensions are the IdP's business: kept as given.
-        let out = run(json!({"userName": "a"}), &USER, ops(json!([{"op": "add", "path": "urn:example:ext:1.0:User:badge", "value": "7"}]))).unwrap();
+        let out = run(
+            json!({"userName": "a"}),
+            &USER,
+            ops(json!([{"op": "add", "path": "urn:example:ext:1.0:User:badge", "value": "7"}])),
+        )
+        .unwrap();
         assert_eq!(out["urn:example:ext:1.0:User"], json!({"badge": "7"}));
     }
 
@@ -682,6 +722,9 @@ mod tests {
     fn normalize_fixes_names_and_booleans() {
         let mut doc = json!({"USERNAME": "a", "Active": "True", "emails": {"Value": "a@x", "Primary": "false"}, "id": "x", "title": null});
         normalize(&mut doc, &USER);
-        assert_eq!(doc, json!({"userName": "a", "active": true, "emails": [{"value": "a@x", "primary": false}], "schemas": [crate::USER_SCHEMA]}));
+        assert_eq!(
+            doc,
+            json!({"userName": "a", "active": true, "emails": [{"value": "a@x", "primary": false}], "schemas": [crate::USER_SCHEMA]})
+        );
     }
 }

@@ -137,9 +137,10 @@ impl FileConfig {
         let dev = over.dev.or(self.dev).unwrap_or(false);
         let dev_limits = over.dev_rate_limits.or(self.dev_rate_limits).unwrap_or(false);
         let default_limit = if dev && !dev_limits { 0 } else { WORKOS_RATE_LIMIT };
-        let database = over.database.or(self.database).unwrap_or_else(|| {
-            if dev { "sqlite::memory:".to_owned() } else { "sqlite://./vestibule.db".to_owned() }
-        });
+        let database = over
+            .database
+            .or(self.database)
+            .unwrap_or_else(|| if dev { "sqlite::memory:".to_owned() } else { "sqlite://./vestibule.db".to_owned() });
         let config = Config {
             addr: over.addr.or(self.addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4100))),
             database,
@@ -147,7 +148,10 @@ impl FileConfig {
             seed: over.seed.or(self.seed),
             dev,
             rate_limit: over.rate_limit.or(self.rate_limit).unwrap_or(default_limit),
-            rate_limit_window_secs: over.rate_limit_window_secs.or(self.rate_limit_window_secs).unwrap_or(WORKOS_RATE_WINDOW_SECS),
+            rate_limit_window_secs: over
+                .rate_limit_window_secs
+                .or(self.rate_limit_window_secs)
+                .unwrap_or(WORKOS_RATE_WINDOW_SECS),
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes).unwrap_or(1024 * 1024),
             dns_resolver: over.dns_resolver.or(self.dns_resolver),
             smtp_url: over.smtp_url.or(self.smtp_url),
@@ -158,7 +162,10 @@ impl FileConfig {
                 .unwrap_or((vestibule_core::organizations::VERIFICATION_PERIOD_MS / 1000) as u64),
             webhook_allow_private: over.webhook_allow_private.or(self.webhook_allow_private).unwrap_or(false),
             webhook_retry_delays_ms: over.webhook_retry_delays_ms.or(self.webhook_retry_delays_ms),
-            sso_clock_skew_secs: over.sso_clock_skew_secs.or(self.sso_clock_skew_secs).unwrap_or(DEFAULT_SSO_CLOCK_SKEW_SECS),
+            sso_clock_skew_secs: over
+                .sso_clock_skew_secs
+                .or(self.sso_clock_skew_secs)
+                .unwrap_or(DEFAULT_SSO_CLOCK_SKEW_SECS),
             master_key_file: over.master_key_file.or(self.master_key_file),
         };
         config.validate()?;
@@ -191,12 +198,17 @@ impl Config {
 
     /// The external base URL: `--public-url`, else the listening address.
     pub fn public_base(&self, bound: SocketAddr) -> String {
-        self.public_url.as_ref().map_or_else(|| format!("http://{bound}"), |u| u.as_str().trim_end_matches('/').to_owned())
+        self.public_url
+            .as_ref()
+            .map_or_else(|| format!("http://{bound}"), |u| u.as_str().trim_end_matches('/').to_owned())
     }
 
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if !(self.database.starts_with("sqlite:") || self.database.starts_with("postgres://") || self.database.starts_with("postgresql://")) {
+        if !(self.database.starts_with("sqlite:")
+            || self.database.starts_with("postgres://")
+            || self.database.starts_with("postgresql://"))
+        {
             anyhow::bail!("--database must be sqlite://PATH, sqlite::memory: or postgres://…");
         }
         if self.rate_limit_window_secs == 0 {

@@ -117,7 +117,9 @@ impl IntoResponse for ApiError {
             ApiError::Malformed(message) => {
                 body(StatusCode::BAD_REQUEST, json!({"message": message, "code": "invalid_request"}))
             }
-            ApiError::RouteNotFound => body(StatusCode::NOT_FOUND, json!({"message": "Not Found", "code": "not_found"})),
+            ApiError::RouteNotFound => {
+                body(StatusCode::NOT_FOUND, json!({"message": "Not Found", "code": "not_found"}))
+            }
             ApiError::MethodNotAllowed => body(
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"message": "Method Not Allowed", "code": "method_not_allowed"}),

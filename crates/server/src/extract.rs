@@ -1,15 +1,15 @@
 //! Extractors that own every rejection: bodies, query strings and path segments that
 //! cannot be read become WorkOS-shaped errors, never axum's plain text.
 
-use crate::error::{validation, ApiError};
+use crate::error::{ApiError, validation};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use vestibule_core::kernel::pagination::{Order, PageRequest};
 use vestibule_core::FieldError;
+use vestibule_core::kernel::pagination::{Order, PageRequest};
 use vestibule_ids::Kind;
 
 /// A request body as JSON. An empty body counts as `{}` (SDKs send bodyless POSTs with

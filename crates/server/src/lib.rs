@@ -23,8 +23,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use vestibule_core::environments::EnvironmentKind;
 use vestibule_core::Vestibule;
+use vestibule_core::environments::EnvironmentKind;
 
 pub use config::{Config, FileConfig};
 pub use state::AppState;
@@ -83,7 +83,10 @@ fn metrics_handle() -> PrometheusHandle {
             // Fixed buckets: a histogram aggregates across instances (a summary cannot), and
             // folding a sample into buckets is a few comparisons.
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("vestibule_http_request_duration_seconds".into()), &LATENCY_BUCKETS)
+                .set_buckets_for_metric(
+                    Matcher::Full("vestibule_http_request_duration_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
                 .expect("the bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -98,7 +101,9 @@ fn metrics_handle() -> PrometheusHandle {
 pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
     let source = master_key::source(&config.database, config.master_key_file.as_deref());
     if source == master_key::KeySource::None {
-        tracing::warn!("no --master-key-file: webhook secrets, OIDC client secrets and SAML and token keys are stored unsealed");
+        tracing::warn!(
+            "no --master-key-file: webhook secrets, OIDC client secrets and SAML and token keys are stored unsealed"
+        );
     }
     let sealer = Arc::new(master_key::sealer(&source)?);
     let store = vestibule_store::open_sealed(&config.database, sealer)
@@ -118,11 +123,8 @@ async fn bootstrap(app: &Vestibule, dev: bool) -> anyhow::Result<Option<Bootstra
     if !app.store.list_environments().await?.is_empty() {
         return Ok(None);
     }
-    let (name, client, key) = if dev {
-        ("Development", Some(DEV_CLIENT_ID), Some(DEV_API_KEY))
-    } else {
-        ("Default", None, None)
-    };
+    let (name, client, key) =
+        if dev { ("Development", Some(DEV_CLIENT_ID), Some(DEV_API_KEY)) } else { ("Default", None, None) };
     let env = app.create_environment(name, EnvironmentKind::Test, client).await?;
     let issued = app.create_api_key(&env, "Initial key", key).await?;
     Ok(Some(Bootstrap { client_id: env.client_id, api_key: issued.secret }))
@@ -156,19 +158,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     let shared = app.store.is_shared().then(|| app.store.clone());
     let limiter = middleware::Limiter::new(config.rate_limit, config.rate_limit_window_secs, shared);
-    let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
     let mut app = app.with_public_url(&config.public_base(addr));
     app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
     app.sso.clock_skew_secs = config.sso_clock_skew_secs as i64;
     app.sso.accept_localhost_redirects = config.dev;
-    app.sso.oidc_http = Arc::new(adapters::oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
+    app.sso.oidc_http =
+        Arc::new(adapters::oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
     let policy = match (config.webhook_allow_private, config.dev) {
         (true, _) => adapters::webhook_guard::TargetPolicy::AllowPrivate,
         (false, true) => adapters::webhook_guard::TargetPolicy::AllowLoopback,
         (false, false) => adapters::webhook_guard::TargetPolicy::PublicOnly,
     };
-    let guard: Arc<dyn vestibule_core::events::webhooks::TargetGuard> = Arc::new(adapters::webhook_guard::DnsTargetGuard { policy });
+    let guard: Arc<dyn vestibule_core::events::webhooks::TargetGuard> =
+        Arc::new(adapters::webhook_guard::DnsTargetGuard { policy });
     app.webhook_targets = guard.clone();
     let delivery = jobs::webhooks::DeliverySettings {
         schedule: match (&config.webhook_retry_delays_ms, config.dev) {
@@ -180,14 +186,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         guard,
         clients: Default::default(),
     };
-    let (mailer, mailbox): (Arc<dyn vestibule_core::user_management::mail::Mailer>, _) = match (&config.smtp_url, config.dev) {
-        (Some(url), _) => (Arc::new(adapters::mailer::SmtpMailer::new(url, &config.smtp_from).context("invalid --smtp-url or --smtp-from")?), None),
-        (None, true) => {
-            let mailbox = Arc::new(adapters::mailer::DevMailbox::default());
-            (mailbox.clone() as Arc<dyn vestibule_core::user_management::mail::Mailer>, Some(mailbox))
-        }
-        (None, false) => (Arc::new(adapters::mailer::NoMailer), None),
-    };
+    let (mailer, mailbox): (Arc<dyn vestibule_core::user_management::mail::Mailer>, _) =
+        match (&config.smtp_url, config.dev) {
+            (Some(url), _) => (
+                Arc::new(
+                    adapters::mailer::SmtpMailer::new(url, &config.smtp_from)
+                        .context("invalid --smtp-url or --smtp-from")?,
+                ),
+                None,
+            ),
+            (None, true) => {
+                let mailbox = Arc::new(adapters::mailer::DevMailbox::default());
+                (mailbox.clone() as Arc<dyn vestibule_core::user_management::mail::Mailer>, Some(mailbox))
+            }
+            (None, false) => (Arc::new(adapters::mailer::NoMailer), None),
+        };
     let state = AppState::new(state::Shared {
         app: app.clone(),
         config: Arc::new(config),
@@ -200,10 +213,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let body_limit = axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes);
     let router = api::router(state);
     // Around the router, so that they run once per request, not once per route.
-    let service = tower::ServiceBuilder::new()
-        .map_request(middleware::normalize_path)
-        .layer(body_limit)
-        .service(router);
+    let service =
+        tower::ServiceBuilder::new().map_request(middleware::normalize_path).layer(body_limit).service(router);
     let (tx, mut rx) = watch::channel(false);
     let housekeeping = tokio::spawn(jobs::housekeeping::run(app.clone(), window_ms, tx.subscribe()));
     let metrics_upkeep = tokio::spawn(jobs::metrics_upkeep(state_metrics, tx.subscribe()));
@@ -241,4 +252,5 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 /// Request latency buckets, in seconds.
-const LATENCY_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

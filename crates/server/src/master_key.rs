@@ -57,13 +57,15 @@ fn load_or_create(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
     }
     let key = Sealer::generate_key();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let aside = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("key"), std::process::id()));
+    let aside =
+        dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("key"), std::process::id()));
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&aside).with_context(|| format!("cannot create master key file {}", aside.display()))?;
+        let mut file =
+            options.open(&aside).with_context(|| format!("cannot create master key file {}", aside.display()))?;
         writeln!(file, "{}", B64.encode(key))?;
         file.sync_all()?;
     }
@@ -76,7 +78,8 @@ fn load_or_create(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
         }
         // Another instance created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read master key file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read master key file {}", path.display()))?;
             parse(&text).with_context(|| format!("master key file {}", path.display()))
         }
         Err(e) => Err(e).with_context(|| format!("cannot create master key file {}", path.display())),
@@ -85,7 +88,9 @@ fn load_or_create(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
 
 fn parse(text: &str) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
     let bytes = B64.decode(text.trim()).map_err(|_| anyhow::anyhow!("is not base64"))?;
-    bytes.try_into().map_err(|_| anyhow::anyhow!("must hold {MASTER_KEY_LEN} bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"))
+    bytes.try_into().map_err(|_| {
+        anyhow::anyhow!("must hold {MASTER_KEY_LEN} bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)")
+    })
 }
 
 #[cfg(test)]

@@ -77,10 +77,15 @@ where
 
 /// Runs `inner` under a request id (sent back as `X-Request-ID`), logs the request in a
 /// span carrying it, and records metrics.
-pub fn observed<F: Future<Output = Response>>(req: Request, inner: impl FnOnce(Request) -> F) -> impl Future<Output = Response> {
+pub fn observed<F: Future<Output = Response>>(
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> impl Future<Output = Response> {
     let id = match req.headers().get(&X_REQUEST_ID).filter(|v| v.to_str().is_ok_and(vestibule_ids::is_plausible)) {
         Some(given) => given.clone(),
-        None => HeaderValue::try_from(vestibule_ids::generate(vestibule_ids::Kind::Request)).expect("ids are header-safe"),
+        None => {
+            HeaderValue::try_from(vestibule_ids::generate(vestibule_ids::Kind::Request)).expect("ids are header-safe")
+        }
     };
     let method = req.method().clone();
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -104,13 +109,16 @@ pub fn observed<F: Future<Output = Response>>(req: Request, inner: impl FnOnce(R
 /// Metric handles by method and status, then route: registered once each, so recording a
 /// request allocates nothing.
 type MetricHandles = HashMap<(Method, u16), HashMap<Box<str>, (metrics::Counter, metrics::Histogram)>>;
-static METRIC_HANDLES: std::sync::LazyLock<std::sync::RwLock<MetricHandles>> = std::sync::LazyLock::new(Default::default);
+static METRIC_HANDLES: std::sync::LazyLock<std::sync::RwLock<MetricHandles>> =
+    std::sync::LazyLock::new(Default::default);
 
 fn request_metrics(method: &Method, route: &str, status: u16) -> (metrics::Counter, metrics::Histogram) {
     // Clients choose the method: any but the standard ones counts as OTHER, so the map
     // stays bounded by the routes.
-    let standard = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD, Method::OPTIONS];
-    let method = if standard.contains(method) { method.clone() } else { Method::from_bytes(b"OTHER").expect("a valid method") };
+    let standard =
+        [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD, Method::OPTIONS];
+    let method =
+        if standard.contains(method) { method.clone() } else { Method::from_bytes(b"OTHER").expect("a valid method") };
     let key = (method.clone(), status);
     if let Some(found) = METRIC_HANDLES.read().expect("metrics lock").get(&key).and_then(|routes| routes.get(route)) {
         return found.clone();
@@ -316,8 +324,12 @@ where
     let store = &state.app.store;
     match store.claim_idempotency_key(env, &key, &fingerprint, now, now.plus_millis(-TTL_MILLIS)).await {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(Claim::Mismatch) => ApiError::Idempotency("This Idempotency-Key was already used with a different request.").into_response(),
-        Ok(Claim::InFlight) => ApiError::Idempotency("A request with this Idempotency-Key is still being processed.").into_response(),
+        Ok(Claim::Mismatch) => {
+            ApiError::Idempotency("This Idempotency-Key was already used with a different request.").into_response()
+        }
+        Ok(Claim::InFlight) => {
+            ApiError::Idempotency("A request with this Idempotency-Key is still being processed.").into_response()
+        }
         Ok(Claim::Replay { status, body }) => {
             let mut resp = Response::new(Body::from(body.clone()));
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -357,7 +369,8 @@ mod tests {
 
     #[test]
     fn paths_are_normalized() {
-        let req = normalize_path(Request::builder().uri("//organizations//org_1/?limit=2").body(Body::empty()).unwrap());
+        let req =
+            normalize_path(Request::builder().uri("//organizations//org_1/?limit=2").body(Body::empty()).unwrap());
         assert_eq!(req.uri().to_string(), "/organizations/org_1?limit=2");
         let req = normalize_path(Request::builder().uri("/").body(Body::empty()).unwrap());
         assert_eq!(req.uri().path(), "/");

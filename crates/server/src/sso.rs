@@ -6,15 +6,15 @@
 
 use crate::api::ok;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{parse_body, Query, Segment};
+use crate::extract::{Query, Segment, parse_body};
 use crate::state::AppState;
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use vestibule_core::sso::flow::{AuthorizeParams, Redirect};
 
 /// The public SSO routes.

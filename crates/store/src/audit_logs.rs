@@ -596,4 +596,12 @@ macro_rules! audit_logs {
 }
 
 audit_logs!(sqlite_audit_logs, SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "", "sqlite", SQLITE_PAGE);
-audit_logs!(postgres_audit_logs, PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "FOR UPDATE SKIP LOCKED", "postgres", POSTGRES_PAGE);
+audit_logs!(
+    postgres_audit_logs,
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    "FOR UPDATE SKIP LOCKED",
+    "postgres",
+    POSTGRES_PAGE
+);

@@ -3,7 +3,8 @@
 use crate::common::{like_escape, map_err, placeholders};
 use vestibule_core::StoreError;
 
-const ROLE_COLUMNS: &str = "id, organization_id, slug, name, description, resource_type_slug, permissions, priority, created_at, updated_at";
+const ROLE_COLUMNS: &str =
+    "id, organization_id, slug, name, description, resource_type_slug, permissions, priority, created_at, updated_at";
 const PERMISSION_COLUMNS: &str = "id, slug, name, description, resource_type_slug, created_at, updated_at";
 
 /// A `LIKE` pattern matching `"slug"` inside a JSON array of slugs.

@@ -11,8 +11,8 @@ use sqlx::postgres::PgListener;
 /// The notification channel.
 pub const CHANNEL: &str = "vestibule_changes";
 
-pub use vestibule_core::store::{AUDIT_LOG_SCHEMA_CREATED, Change};
 use vestibule_core::store::ChangeStream;
+pub use vestibule_core::store::{AUDIT_LOG_SCHEMA_CREATED, Change};
 
 /// `EVENT ENVIRONMENT`: both are identifiers without spaces.
 pub(crate) fn payload(event: &str, environment_id: &str) -> String {

@@ -7,8 +7,16 @@ use vestibule_core::StoreError;
 /// Unique indexes by their PostgreSQL name and their SQLite column list, with the
 /// stable name the core matches on.
 const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
-    ("organizations_external_id", "organizations.environment_id, organizations.external_id", "organizations.external_id"),
-    ("organization_domains_domain", "organization_domains.environment_id, organization_domains.domain", "organization_domains.domain"),
+    (
+        "organizations_external_id",
+        "organizations.environment_id, organizations.external_id",
+        "organizations.external_id",
+    ),
+    (
+        "organization_domains_domain",
+        "organization_domains.environment_id, organization_domains.domain",
+        "organization_domains.domain",
+    ),
     ("api_keys_key_digest", "api_keys.key_digest", "api_keys.key_digest"),
     ("environments_client_id_key", "environments.client_id", "environments.client_id"),
     ("users_email", "users.environment_id, users.email", "users.email"),
@@ -27,7 +35,11 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
         "directory_users.environment_id, directory_users.directory_id, directory_users.user_name_key",
         "directory_users.user_name",
     ),
-    ("webhook_endpoints_url", "webhook_endpoints.environment_id, webhook_endpoints.endpoint_url", "webhook_endpoints.url"),
+    (
+        "webhook_endpoints_url",
+        "webhook_endpoints.environment_id, webhook_endpoints.endpoint_url",
+        "webhook_endpoints.url",
+    ),
 ];
 
 /// Maps a unique-constraint violation to the stable name the core matches on.
@@ -66,7 +78,6 @@ pub(crate) fn like_escape(s: &str) -> String {
     }
     out
 }
-
 
 macro_rules! backend {
     ($module:ident, $store:ident, $db:ty, $row:ty, $backend:literal) => {
@@ -202,10 +213,16 @@ mod tests {
 
     #[test]
     fn conflict_names_from_both_dialects() {
-        assert_eq!(conflict_name("UNIQUE constraint failed: organization_domains.environment_id, organization_domains.domain"), "organization_domains.domain");
+        assert_eq!(
+            conflict_name("UNIQUE constraint failed: organization_domains.environment_id, organization_domains.domain"),
+            "organization_domains.domain"
+        );
         assert_eq!(conflict_name("organization_domains_domain"), "organization_domains.domain");
         assert_eq!(conflict_name("organization_domains_pkey"), "primary_key");
-        assert_eq!(conflict_name("UNIQUE constraint failed: users.environment_id, users.external_id"), "users.external_id");
+        assert_eq!(
+            conflict_name("UNIQUE constraint failed: users.environment_id, users.external_id"),
+            "users.external_id"
+        );
         assert_eq!(conflict_name("users_email"), "users.email");
         assert_eq!(conflict_name("organizations_external_id"), "organizations.external_id");
         assert_eq!(conflict_name("UNIQUE constraint failed: api_keys.key_digest"), "api_keys.key_digest");

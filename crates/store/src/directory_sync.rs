@@ -6,14 +6,17 @@
 mod scim_filter_sql;
 
 use crate::common::{map_err, placeholders};
-use scim_filter_sql::{cond_sql, Bind};
-use vestibule_core::directory_sync::{fold, DirectoryUser};
-use vestibule_core::directory_sync::scim::Cond;
+use scim_filter_sql::{Bind, cond_sql};
 use vestibule_core::StoreError;
+use vestibule_core::directory_sync::scim::Cond;
+use vestibule_core::directory_sync::{DirectoryUser, fold};
 
-const DIRECTORY_COLUMNS: &str = "id, organization_id, external_key, type, state, name, domain, custom_attribute_mapping, created_at, updated_at";
-const USER_COLUMNS: &str = "u.id, u.directory_id, u.organization_id, u.resource, u.custom_attributes, u.created_at, u.updated_at, u.version";
-const GROUP_COLUMNS: &str = "g.id, g.directory_id, g.organization_id, g.resource, g.created_at, g.updated_at, g.version";
+const DIRECTORY_COLUMNS: &str =
+    "id, organization_id, external_key, type, state, name, domain, custom_attribute_mapping, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "u.id, u.directory_id, u.organization_id, u.resource, u.custom_attributes, u.created_at, u.updated_at, u.version";
+const GROUP_COLUMNS: &str =
+    "g.id, g.directory_id, g.organization_id, g.resource, g.created_at, g.updated_at, g.version";
 
 /// The indexed columns of a user, derived from its resource.
 struct UserKeys {

@@ -127,11 +127,8 @@ pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<Arc<dyn Store
         migrate::sqlite(&pool).await?;
         return Ok(Arc::new(SqliteStore { write: pool.clone(), read: pool, sealer }));
     }
-    let file = base
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(synchronous);
+    let file =
+        base.filename(path).create_if_missing(true).journal_mode(SqliteJournalMode::Wal).synchronous(synchronous);
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .idle_timeout(None)

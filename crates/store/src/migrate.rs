@@ -41,12 +41,7 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_directories.sql"),
         include_str!("../migrations/postgres/0006_directories.sql"),
     ),
-    (
-        7,
-        "sso",
-        include_str!("../migrations/sqlite/0007_sso.sql"),
-        include_str!("../migrations/postgres/0007_sso.sql"),
-    ),
+    (7, "sso", include_str!("../migrations/sqlite/0007_sso.sql"), include_str!("../migrations/postgres/0007_sso.sql")),
     (
         8,
         "signing_keys",
@@ -55,13 +50,10 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
 ];
 
-const CREATE_LEDGER: &str =
-    "CREATE TABLE IF NOT EXISTS vestibule_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS vestibule_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Applies pending migrations to SQLite inside one immediate transaction each.

@@ -19,7 +19,7 @@ macro_rules! organizations {
             use vestibule_core::kernel::pagination::{Page, PageRequest};
             use vestibule_core::organizations::{Organization, OrganizationDomain, OrganizationFilter, OrganizationStore};
             use vestibule_core::Timestamp;
-            
+
 
             type Conn = <$db as sqlx::Database>::Connection;
             type Pool = sqlx::Pool<$db>;

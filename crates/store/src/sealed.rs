@@ -26,7 +26,9 @@ fn client_secret(connection_id: &str) -> String {
 
 /// Opens `stored`, or says which column would not open.
 pub(crate) fn open(sealer: &Sealer, context: &str, stored: &str) -> Result<String, StoreError> {
-    sealer.open(context, stored).map_err(|e| StoreError::Backend(format!("{}: {e}", context.split('/').next().unwrap_or(context))))
+    sealer
+        .open(context, stored)
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", context.split('/').next().unwrap_or(context))))
 }
 
 /// The `saml` and `oidc` JSON columns of `c`, with their secrets sealed.

@@ -4,8 +4,7 @@
 use crate::common::map_err;
 use vestibule_core::StoreError;
 
-const CONNECTION_COLUMNS: &str =
-    "id, organization_id, connection_type, name, state, external_key, saml, oidc, attribute_maps, created_at, updated_at";
+const CONNECTION_COLUMNS: &str = "id, organization_id, connection_type, name, state, external_key, saml, oidc, attribute_maps, created_at, updated_at";
 
 macro_rules! sso {
     ($module:ident, $store:ident, $db:ty, $row:ty, $events:path) => {

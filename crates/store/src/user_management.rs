@@ -497,4 +497,11 @@ macro_rules! user_management {
 }
 
 user_management!(sqlite_user_management, sqlite_backend, SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "");
-user_management!(postgres_user_management, postgres_backend, PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "FOR UPDATE SKIP LOCKED");
+user_management!(
+    postgres_user_management,
+    postgres_backend,
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    "FOR UPDATE SKIP LOCKED"
+);

@@ -10,7 +10,8 @@ use vestibule_core::Store;
 /// The PostgreSQL server tests use; `VESTIBULE_TEST_POSTGRES` overrides it. Tests that
 /// need it fail (never skip) when it is unreachable.
 pub fn postgres_admin_url() -> String {
-    std::env::var("VESTIBULE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("VESTIBULE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Which backend a test runs on.
@@ -50,7 +51,10 @@ impl TestDb {
                 let pool = sqlx::PgPool::connect(&admin)
                     .await
                     .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create database");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&pool)
+                    .await
+                    .expect("create database");
                 pool.close().await;
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
                 TestDb { url: format!("{base}/{name}"), pg_name: Some(name), _dir: None }
@@ -101,7 +105,8 @@ impl TestServer {
         let mut config = vestibule_server::Config::for_tests(url);
         tweak(&mut config);
         let running = vestibule_server::start(config).await.expect("server starts");
-        let key = running.bootstrap.as_ref().map_or_else(|| vestibule_server::DEV_API_KEY.to_owned(), |b| b.api_key.clone());
+        let key =
+            running.bootstrap.as_ref().map_or_else(|| vestibule_server::DEV_API_KEY.to_owned(), |b| b.api_key.clone());
         TestServer {
             base: format!("http://{}", running.addr),
             key,
@@ -111,12 +116,23 @@ impl TestServer {
     }
 
     /// `METHOD base+path` with the server's key and an optional JSON body.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         self.call_as(&self.key, method, path, body).await
     }
 
     /// Like [`Self::call`] with another key.
-    pub async fn call_as(&self, key: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key);
         if let Some(b) = body {
             req = req.json(&b);
@@ -124,7 +140,8 @@ impl TestServer {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let json =
+            if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
         (status, json)
     }
 
@@ -156,13 +173,20 @@ impl DnsServer {
         for _ in 0..5 {
             let port = free_port();
             let mut cmd = Command::new("dnsmasq");
-            cmd.args(["--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1"])
-                .arg(format!("--port={port}"))
-                .arg("--pid-file=")
-                .arg("--user=root")
-                .arg("--log-facility=-")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped());
+            cmd.args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg("--pid-file=")
+            .arg("--user=root")
+            .arg("--log-facility=-")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
             for (name, text) in records {
                 cmd.arg(format!("--txt-record={name},{text}"));
             }
@@ -285,7 +309,8 @@ impl Receiver {
                 let state = handler_state.clone();
                 async move {
                     let status = state.script.lock().unwrap().pop_front().unwrap_or(200);
-                    let signature = headers.get("workos-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    let signature =
+                        headers.get("workos-signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                     state.seen.lock().unwrap().push(Received { signature, body: body.to_vec(), answered: status });
                     state.changed.notify_waiters();
                     axum::http::StatusCode::from_u16(status).unwrap()
@@ -317,7 +342,9 @@ impl Receiver {
                 notified.await;
             }
         };
-        tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| panic!("receiver condition not met; got {:?}", self.received()))
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or_else(|_| panic!("receiver condition not met; got {:?}", self.received()))
     }
 }
 

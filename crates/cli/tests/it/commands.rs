@@ -3,13 +3,11 @@
 //! and SSO connections: the real binary against a real `server --dev`,
 //! every `--json` answer checked field by field and lists also read back with `--jsonl`.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::process::{Command, Output, Stdio};
 
-
-use crate::common::{Server, BIN};
+use crate::common::{BIN, Server};
 const KEY: &str = "sk_test_default";
-
 
 impl Server {
     /// Runs a client command that must succeed.
@@ -33,7 +31,8 @@ impl Server {
     /// `args` plus `--json`: one JSON document.
     fn json(&self, args: &[&str]) -> Value {
         let out = self.run(&[args, &["--json"]].concat());
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// `args` plus `--jsonl`: one compact JSON object per line.
@@ -67,7 +66,11 @@ impl Server {
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let err: Value = serde_json::from_slice(&out.stderr).expect("JSON on stderr");
-        assert_eq!((err["error"]["status"].as_u64(), err["error"]["code"].as_str()), (Some(status), Some(code)), "{err}");
+        assert_eq!(
+            (err["error"]["status"].as_u64(), err["error"]["code"].as_str()),
+            (Some(status), Some(code)),
+            "{err}"
+        );
     }
 }
 
@@ -82,8 +85,24 @@ fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
 #[test]
 fn users_create_get_update_list_delete() {
     let server = Server::dev();
-    let user = server.json(&["users", "create", "--email", "ada@example.com", "--first-name", "Ada", "--last-name", "Byron",
-        "--email-verified", "true", "--password", "correct horse battery staple", "--external-id", "u-42", "--metadata", r#"{"team":"engines"}"#]);
+    let user = server.json(&[
+        "users",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Byron",
+        "--email-verified",
+        "true",
+        "--password",
+        "correct horse battery staple",
+        "--external-id",
+        "u-42",
+        "--metadata",
+        r#"{"team":"engines"}"#,
+    ]);
     let id = str_of(&user, "id").to_owned();
     assert!(id.starts_with("user_"), "{id}");
     assert_eq!(user["object"], "user");
@@ -98,11 +117,28 @@ fn users_create_get_update_list_delete() {
     assert_eq!(server.json(&["users", "get", &id]), user);
     assert_eq!(server.json(&["users", "get-by-external-id", "u-42"]), user);
 
-    let updated = server.json(&["users", "update", &id, "--last-name", "Lovelace", "--locale", "en-GB", "--metadata", r#"{"team":"analytical"}"#]);
+    let updated = server.json(&[
+        "users",
+        "update",
+        &id,
+        "--last-name",
+        "Lovelace",
+        "--locale",
+        "en-GB",
+        "--metadata",
+        r#"{"team":"analytical"}"#,
+    ]);
     assert_eq!(updated["id"], id.as_str());
-    assert_eq!((&updated["first_name"], &updated["last_name"], &updated["locale"]), (&json!("Ada"), &json!("Lovelace"), &json!("en-GB")));
+    assert_eq!(
+        (&updated["first_name"], &updated["last_name"], &updated["locale"]),
+        (&json!("Ada"), &json!("Lovelace"), &json!("en-GB"))
+    );
     assert_eq!(updated["metadata"], json!({"team": "analytical"}));
-    assert_eq!((&updated["email"], &updated["email_verified"]), (&json!("ada@example.com"), &json!(true)), "unchanged fields stay");
+    assert_eq!(
+        (&updated["email"], &updated["email_verified"]),
+        (&json!("ada@example.com"), &json!(true)),
+        "unchanged fields stay"
+    );
     assert_eq!(server.json(&["users", "get", &id]), updated);
 
     let other = server.json(&["users", "create", "--email", "bob@example.com"]);
@@ -133,19 +169,35 @@ fn memberships_create_get_update_deactivate_reactivate_delete() {
     let id = str_of(&m, "id").to_owned();
     assert!(id.starts_with("om_"), "{id}");
     assert_eq!(m["object"], "organization_membership");
-    assert_eq!((&m["user_id"], &m["organization_id"], &m["organization_name"]), (&json!(user_id), &json!(org_id), &json!("Members Inc")));
+    assert_eq!(
+        (&m["user_id"], &m["organization_id"], &m["organization_name"]),
+        (&json!(user_id), &json!(org_id), &json!("Members Inc"))
+    );
     assert_eq!((&m["status"], &m["role"]), (&json!("active"), &json!({"slug": "member"})), "the default role");
 
     let got = server.json(&["memberships", "get", &id]);
-    assert_eq!((&got["id"], &got["user_id"], &got["organization_id"], &got["role"]), (&m["id"], &m["user_id"], &m["organization_id"], &m["role"]));
+    assert_eq!(
+        (&got["id"], &got["user_id"], &got["organization_id"], &got["role"]),
+        (&m["id"], &m["user_id"], &m["organization_id"], &m["role"])
+    );
 
     let updated = server.json(&["memberships", "update", &id, "--role-slug", "admin"]);
-    assert_eq!((&updated["id"], &updated["role"], &updated["status"]), (&json!(id), &json!({"slug": "admin"}), &json!("active")));
+    assert_eq!(
+        (&updated["id"], &updated["role"], &updated["status"]),
+        (&json!(id), &json!({"slug": "admin"}), &json!("active"))
+    );
     assert_eq!(updated["roles"], json!([{"slug": "admin"}]));
 
     let deactivated = server.json(&["memberships", "deactivate", &id]);
-    assert_eq!((&deactivated["id"], &deactivated["status"], &deactivated["role"]), (&json!(id), &json!("inactive"), &json!({"slug": "admin"})));
-    assert_eq!(server.json(&["memberships", "list", "--organization-id", org_id])["data"], json!([]), "active only by default");
+    assert_eq!(
+        (&deactivated["id"], &deactivated["status"], &deactivated["role"]),
+        (&json!(id), &json!("inactive"), &json!({"slug": "admin"}))
+    );
+    assert_eq!(
+        server.json(&["memberships", "list", "--organization-id", org_id])["data"],
+        json!([]),
+        "active only by default"
+    );
     let inactive = server.jsonl(&["memberships", "list", "--organization-id", org_id, "--statuses", "active,inactive"]);
     assert_eq!(ids(&inactive), [id.as_str()]);
     assert_eq!((&inactive[0]["status"], &inactive[0]["user_id"]), (&json!("inactive"), &json!(user_id)));
@@ -157,7 +209,10 @@ fn memberships_create_get_update_deactivate_reactivate_delete() {
     let by_user = server.json(&["memberships", "list", "--user-id", user_id]);
     assert_eq!(by_user["object"], "list");
     assert_eq!(ids(by_user["data"].as_array().unwrap()), [id.as_str()]);
-    assert_eq!((&by_user["data"][0]["organization_id"], &by_user["data"][0]["status"]), (&json!(org_id), &json!("active")));
+    assert_eq!(
+        (&by_user["data"][0]["organization_id"], &by_user["data"][0]["status"]),
+        (&json!(org_id), &json!("active"))
+    );
 
     server.silent(&["memberships", "delete", &id]);
     server.fails(&["memberships", "get", &id], 404, "entity_not_found");
@@ -171,14 +226,32 @@ fn invitations_send_get_list_resend_revoke_accept() {
     let org_id = str_of(&org, "id");
     let inviter = server.json(&["users", "create", "--email", "host@example.com"]);
 
-    let inv = server.json(&["invitations", "send", "--email", "guest@example.com", "--organization-id", org_id, "--role-slug", "member",
-        "--expires-in-days", "3", "--inviter-user-id", str_of(&inviter, "id")]);
+    let inv = server.json(&[
+        "invitations",
+        "send",
+        "--email",
+        "guest@example.com",
+        "--organization-id",
+        org_id,
+        "--role-slug",
+        "member",
+        "--expires-in-days",
+        "3",
+        "--inviter-user-id",
+        str_of(&inviter, "id"),
+    ]);
     let id = str_of(&inv, "id").to_owned();
     assert!(id.starts_with("invitation_"), "{id}");
     assert_eq!(inv["object"], "invitation");
-    assert_eq!((&inv["email"], &inv["state"], &inv["organization_id"]), (&json!("guest@example.com"), &json!("pending"), &json!(org_id)));
+    assert_eq!(
+        (&inv["email"], &inv["state"], &inv["organization_id"]),
+        (&json!("guest@example.com"), &json!("pending"), &json!(org_id))
+    );
     assert_eq!((&inv["inviter_user_id"], &inv["role_slug"]), (&inviter["id"], &json!("member")));
-    assert_eq!((&inv["accepted_at"], &inv["revoked_at"], &inv["accepted_user_id"]), (&Value::Null, &Value::Null, &Value::Null));
+    assert_eq!(
+        (&inv["accepted_at"], &inv["revoked_at"], &inv["accepted_user_id"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
     let token = str_of(&inv, "token").to_owned();
     assert!(str_of(&inv, "accept_invitation_url").ends_with(&format!("invitation_token={token}")));
     let days = |ts: &str| ts[..10].to_owned();
@@ -191,7 +264,10 @@ fn invitations_send_get_list_resend_revoke_accept() {
     assert_eq!(server.json(&["invitations", "list", "--email", "guest@example.com"])["data"], json!([inv]));
 
     let resent = server.json(&["invitations", "resend", &id]);
-    assert_eq!((&resent["id"], &resent["state"], &resent["email"]), (&json!(id), &json!("pending"), &json!("guest@example.com")));
+    assert_eq!(
+        (&resent["id"], &resent["state"], &resent["email"]),
+        (&json!(id), &json!("pending"), &json!("guest@example.com"))
+    );
     let revoked = server.json(&["invitations", "revoke", &id]);
     assert_eq!((&revoked["id"], &revoked["state"]), (&json!(id), &json!("revoked")));
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
@@ -213,14 +289,37 @@ fn invitations_send_get_list_resend_revoke_accept() {
 #[test]
 fn permissions_create_get_update_list_delete() {
     let server = Server::dev();
-    let p = server.json(&["permissions", "create", "--slug", "posts:read", "--name", "Read posts", "--description", "Read any post"]);
+    let p = server.json(&[
+        "permissions",
+        "create",
+        "--slug",
+        "posts:read",
+        "--name",
+        "Read posts",
+        "--description",
+        "Read any post",
+    ]);
     assert_eq!(p["object"], "permission");
     assert!(str_of(&p, "id").starts_with("perm_"), "{p}");
-    assert_eq!((&p["slug"], &p["name"], &p["description"], &p["system"]), (&json!("posts:read"), &json!("Read posts"), &json!("Read any post"), &json!(false)));
+    assert_eq!(
+        (&p["slug"], &p["name"], &p["description"], &p["system"]),
+        (&json!("posts:read"), &json!("Read posts"), &json!("Read any post"), &json!(false))
+    );
     assert_eq!(server.json(&["permissions", "get", "posts:read"]), p);
 
-    let updated = server.json(&["permissions", "update", "posts:read", "--name", "Read all posts", "--description", "Every post"]);
-    assert_eq!((&updated["id"], &updated["slug"], &updated["name"], &updated["description"]), (&p["id"], &p["slug"], &json!("Read all posts"), &json!("Every post")));
+    let updated = server.json(&[
+        "permissions",
+        "update",
+        "posts:read",
+        "--name",
+        "Read all posts",
+        "--description",
+        "Every post",
+    ]);
+    assert_eq!(
+        (&updated["id"], &updated["slug"], &updated["name"], &updated["description"]),
+        (&p["id"], &p["slug"], &json!("Read all posts"), &json!("Every post"))
+    );
     assert_eq!(server.json(&["permissions", "get", "posts:read"]), updated);
 
     let write = server.json(&["permissions", "create", "--slug", "posts:write", "--name", "Write posts"]);
@@ -240,25 +339,35 @@ fn permissions_create_get_update_list_delete() {
 #[test]
 fn roles_create_get_update_list_and_their_permissions() {
     let server = Server::dev();
-    for (slug, name) in [("posts:read", "Read posts"), ("posts:write", "Write posts"), ("posts:delete", "Delete posts")] {
+    for (slug, name) in [("posts:read", "Read posts"), ("posts:write", "Write posts"), ("posts:delete", "Delete posts")]
+    {
         server.json(&["permissions", "create", "--slug", slug, "--name", name]);
     }
-    let role = server.json(&["roles", "create", "--slug", "editor", "--name", "Editor", "--description", "Edits posts"]);
+    let role =
+        server.json(&["roles", "create", "--slug", "editor", "--name", "Editor", "--description", "Edits posts"]);
     assert_eq!(role["object"], "role");
     assert!(str_of(&role, "id").starts_with("role_"), "{role}");
-    assert_eq!((&role["slug"], &role["name"], &role["description"], &role["type"]), (&json!("editor"), &json!("Editor"), &json!("Edits posts"), &json!("EnvironmentRole")));
+    assert_eq!(
+        (&role["slug"], &role["name"], &role["description"], &role["type"]),
+        (&json!("editor"), &json!("Editor"), &json!("Edits posts"), &json!("EnvironmentRole"))
+    );
     assert_eq!(role["permissions"], json!([]));
     assert_eq!(server.json(&["roles", "get", "editor"]), role);
 
-    let updated = server.json(&["roles", "update", "editor", "--name", "Post editor", "--description", "Edits every post"]);
-    assert_eq!((&updated["id"], &updated["slug"], &updated["name"], &updated["description"]), (&role["id"], &json!("editor"), &json!("Post editor"), &json!("Edits every post")));
+    let updated =
+        server.json(&["roles", "update", "editor", "--name", "Post editor", "--description", "Edits every post"]);
+    assert_eq!(
+        (&updated["id"], &updated["slug"], &updated["name"], &updated["description"]),
+        (&role["id"], &json!("editor"), &json!("Post editor"), &json!("Edits every post"))
+    );
 
     let with = server.json(&["roles", "set-permissions", "editor", "--permissions", "posts:read,posts:write"]);
     assert_eq!((&with["slug"], &with["permissions"]), (&json!("editor"), &json!(["posts:read", "posts:write"])));
     let added = server.json(&["roles", "add-permission", "editor", "--permission", "posts:delete"]);
     assert_eq!(added["slug"], "editor");
     let sorted = |v: &Value| {
-        let mut p: Vec<String> = v["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+        let mut p: Vec<String> =
+            v["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
         p.sort();
         p
     };
@@ -278,11 +387,21 @@ fn roles_create_get_update_list_and_their_permissions() {
 #[test]
 fn webhooks_create_list_update_delete() {
     let server = Server::dev();
-    let endpoint = server.json(&["webhooks", "create", "--endpoint-url", "http://127.0.0.1:9/hooks", "--events", "user.created,organization.created"]);
+    let endpoint = server.json(&[
+        "webhooks",
+        "create",
+        "--endpoint-url",
+        "http://127.0.0.1:9/hooks",
+        "--events",
+        "user.created,organization.created",
+    ]);
     let id = str_of(&endpoint, "id").to_owned();
     assert!(id.starts_with("we_"), "{id}");
     assert_eq!(endpoint["object"], "webhook_endpoint");
-    assert_eq!((&endpoint["endpoint_url"], &endpoint["status"]), (&json!("http://127.0.0.1:9/hooks"), &json!("enabled")));
+    assert_eq!(
+        (&endpoint["endpoint_url"], &endpoint["status"]),
+        (&json!("http://127.0.0.1:9/hooks"), &json!("enabled"))
+    );
     assert_eq!(endpoint["events"], json!(["user.created", "organization.created"]));
     assert!(str_of(&endpoint, "secret").len() >= 16, "a signing secret: {endpoint}");
 
@@ -290,10 +409,30 @@ fn webhooks_create_list_update_delete() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"], json!([endpoint]));
 
-    let updated = server.json(&["webhooks", "update", &id, "--status", "disabled", "--events", "user.deleted", "--endpoint-url", "http://127.0.0.1:9/v2"]);
-    assert_eq!((&updated["id"], &updated["status"], &updated["endpoint_url"]), (&json!(id), &json!("disabled"), &json!("http://127.0.0.1:9/v2")));
+    let updated = server.json(&[
+        "webhooks",
+        "update",
+        &id,
+        "--status",
+        "disabled",
+        "--events",
+        "user.deleted",
+        "--endpoint-url",
+        "http://127.0.0.1:9/v2",
+    ]);
+    assert_eq!(
+        (&updated["id"], &updated["status"], &updated["endpoint_url"]),
+        (&json!(id), &json!("disabled"), &json!("http://127.0.0.1:9/v2"))
+    );
     assert_eq!((&updated["events"], &updated["secret"]), (&json!(["user.deleted"]), &endpoint["secret"]));
-    let second = server.json(&["webhooks", "create", "--endpoint-url", "http://127.0.0.1:9/other", "--events", "dsync.user.created"]);
+    let second = server.json(&[
+        "webhooks",
+        "create",
+        "--endpoint-url",
+        "http://127.0.0.1:9/other",
+        "--events",
+        "dsync.user.created",
+    ]);
     let lines = server.jsonl(&["webhooks", "list", "--all"]);
     assert_eq!(lines.len(), 2);
     assert!(lines.contains(&updated) && lines.contains(&second), "{lines:?}");
@@ -309,10 +448,21 @@ fn audit_logs_create_event_actions_and_schemas() {
     let org = server.json(&["organizations", "create", "--name", "Audited"]);
     let org_id = str_of(&org, "id");
     let v1 = server.json(&["audit-logs", "create-schema", "document.read", "--targets", r#"[{"type":"document"}]"#]);
-    assert_eq!((&v1["object"], &v1["version"], &v1["targets"]), (&json!("audit_log_schema"), &json!(1), &json!([{"type": "document"}])));
-    let metadata_schema = json!({"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]});
-    let v2 = server.json(&["audit-logs", "create-schema", "document.read", "--targets", r#"[{"type":"document"},{"type":"folder"}]"#,
-        "--metadata", &metadata_schema.to_string()]);
+    assert_eq!(
+        (&v1["object"], &v1["version"], &v1["targets"]),
+        (&json!("audit_log_schema"), &json!(1), &json!([{"type": "document"}]))
+    );
+    let metadata_schema =
+        json!({"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]});
+    let v2 = server.json(&[
+        "audit-logs",
+        "create-schema",
+        "document.read",
+        "--targets",
+        r#"[{"type":"document"},{"type":"folder"}]"#,
+        "--metadata",
+        &metadata_schema.to_string(),
+    ]);
     assert_eq!((&v2["version"], &v2["targets"]), (&json!(2), &json!([{"type": "document"}, {"type": "folder"}])));
     assert!(v2["metadata"].is_object(), "{v2}");
     server.json(&["audit-logs", "create-schema", "user.signed_in", "--targets", r#"[{"type":"user"}]"#]);
@@ -326,7 +476,10 @@ fn audit_logs_create_event_actions_and_schemas() {
         "context": {"location": "203.0.113.7", "user_agent": "commands-test"},
         "metadata": {"reason": "review"},
     });
-    assert_eq!(server.json(&["audit-logs", "create-event", "--organization-id", org_id, "--event", &event.to_string()]), json!({"success": true}));
+    assert_eq!(
+        server.json(&["audit-logs", "create-event", "--organization-id", org_id, "--event", &event.to_string()]),
+        json!({"success": true})
+    );
     let mut bad = event.clone();
     bad["metadata"] = json!({"other": "x"});
     let out = Command::new(BIN)
@@ -336,7 +489,12 @@ fn audit_logs_create_event_actions_and_schemas() {
         .env("XDG_CONFIG_HOME", "/nonexistent/vestibule-test")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "the version 2 schema is enforced: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the version 2 schema is enforced: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let actions = server.json(&["audit-logs", "actions"]);
     assert_eq!(actions["object"], "list");
@@ -365,10 +523,22 @@ fn directories_their_users_and_groups() {
     let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Acme"]);
     let org_id = str_of(&org, "id");
-    let dir = server.json(&["directories", "create", "--organization-id", org_id, "--name", "Okta", "--type", "okta scim v2.0"]);
+    let dir = server.json(&[
+        "directories",
+        "create",
+        "--organization-id",
+        org_id,
+        "--name",
+        "Okta",
+        "--type",
+        "okta scim v2.0",
+    ]);
     let dir_id = str_of(&dir, "id").to_owned();
     assert!(dir_id.starts_with("directory_"), "{dir}");
-    assert_eq!((&dir["organization_id"], &dir["name"], &dir["type"]), (&json!(org_id), &json!("Okta"), &json!("okta scim v2.0")));
+    assert_eq!(
+        (&dir["organization_id"], &dir["name"], &dir["type"]),
+        (&json!(org_id), &json!("Okta"), &json!("okta scim v2.0"))
+    );
     let endpoint = str_of(&dir["scim"], "endpoint").to_owned();
     let token = str_of(&dir["scim"], "bearer_token").to_owned();
     let listed = server.jsonl(&["directories", "list", "--organization-id", org_id]);
@@ -391,17 +561,28 @@ fn directories_their_users_and_groups() {
         assert_eq!(out.status.code(), Some(0), "{method} {rel}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    let scim_user = scim("POST", "/Users", json!({
+    let scim_user = scim(
+        "POST",
+        "/Users",
+        json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@acme.com", "externalId": "okta-1",
-        "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "ada@acme.com", "type": "work", "primary": true}], "active": true}));
-    let scim_group = scim("POST", "/Groups", json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineers", "members": [{"value": scim_user["id"]}]}));
+        "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "ada@acme.com", "type": "work", "primary": true}], "active": true}),
+    );
+    let scim_group = scim(
+        "POST",
+        "/Groups",
+        json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineers", "members": [{"value": scim_user["id"]}]}),
+    );
     assert_eq!(scim_group["displayName"], "Engineers");
 
     let users = server.jsonl(&["directory-users", "list", "--directory", &dir_id]);
     assert_eq!(users.len(), 1);
     let user = &users[0];
-    assert_eq!((&user["first_name"], &user["last_name"], &user["state"]), (&json!("Ada"), &json!("Lovelace"), &json!("active")));
+    assert_eq!(
+        (&user["first_name"], &user["last_name"], &user["state"]),
+        (&json!("Ada"), &json!("Lovelace"), &json!("active"))
+    );
     assert_eq!(user["emails"][0]["value"], "ada@acme.com");
     let user_id = str_of(user, "id").to_owned();
     assert!(user_id.starts_with("directory_user_"), "{user}");
@@ -427,12 +608,26 @@ fn connections_create_get_update_list_delete() {
     let server = Server::dev();
     let org = server.json(&["organizations", "create", "--name", "Acme"]);
     let org_id = str_of(&org, "id");
-    let saml = json!({"saml": {"idp_entity_id": "https://idp.example/acme", "idp_sso_url": "https://idp.example/acme/sso"}});
-    let conn = server.json(&["connections", "create", "--organization-id", org_id, "--connection-type", "GenericSAML", "--name", "Okta",
-        "--data", &saml.to_string()]);
+    let saml =
+        json!({"saml": {"idp_entity_id": "https://idp.example/acme", "idp_sso_url": "https://idp.example/acme/sso"}});
+    let conn = server.json(&[
+        "connections",
+        "create",
+        "--organization-id",
+        org_id,
+        "--connection-type",
+        "GenericSAML",
+        "--name",
+        "Okta",
+        "--data",
+        &saml.to_string(),
+    ]);
     let id = str_of(&conn, "id").to_owned();
     assert!(id.starts_with("conn_"), "{conn}");
-    assert_eq!((&conn["organization_id"], &conn["connection_type"], &conn["name"]), (&json!(org_id), &json!("GenericSAML"), &json!("Okta")));
+    assert_eq!(
+        (&conn["organization_id"], &conn["connection_type"], &conn["name"]),
+        (&json!(org_id), &json!("GenericSAML"), &json!("Okta"))
+    );
     assert_ne!(conn["state"], "active", "no IdP certificate yet: {conn}");
     assert!(str_of(&conn["saml"], "acs_url").starts_with(&server.base), "{conn}");
     assert_eq!(server.json(&["connections", "get", &id])["name"], "Okta");

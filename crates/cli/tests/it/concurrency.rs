@@ -1,6 +1,6 @@
 //! Races between server processes on one PostgreSQL database.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use vestibule_test_support::{Backend, TestDb};
@@ -31,14 +31,21 @@ async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
     let key = a.key.clone().unwrap();
     let b = spawn(&db.url);
     let http = reqwest::Client::new();
-    let post = |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
+    let post =
+        |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
     let org: Value = post(&a.base, "/organizations", json!({"name": "Race"})).await.unwrap().json().await.unwrap();
-    let user: Value = post(&a.base, "/user_management/users", json!({"email": "race@example.com"})).await.unwrap().json().await.unwrap();
+    let user: Value = post(&a.base, "/user_management/users", json!({"email": "race@example.com"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let body = json!({"user_id": user["id"], "organization_id": org["id"]});
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let base = if i % 2 == 0 { &a.base } else { &b.base };
-            let req = http.post(format!("{base}/user_management/organization_memberships")).bearer_auth(&key).json(&body);
+            let req =
+                http.post(format!("{base}/user_management/organization_memberships")).bearer_auth(&key).json(&body);
             tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
         })
         .collect();
@@ -49,7 +56,11 @@ async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
     let list: Value = http
-        .get(format!("{}/user_management/organization_memberships?organization_id={}", b.base, org["id"].as_str().unwrap()))
+        .get(format!(
+            "{}/user_management/organization_memberships?organization_id={}",
+            b.base,
+            org["id"].as_str().unwrap()
+        ))
         .bearer_auth(&key)
         .send()
         .await
@@ -58,10 +69,17 @@ async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
         .await
         .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    let events: Value = http.get(format!("{}/events?events=organization_membership.created", a.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let events: Value = http
+        .get(format!("{}/events?events=organization_membership.created", a.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(events["data"].as_array().unwrap().len(), 1, "one event for the one membership");
 }
-
 
 #[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
 fn spawn_with(db: &str, extra: &[&str]) -> Proc {
@@ -98,12 +116,14 @@ async fn two_instances_deliver_each_webhook_exactly_once() {
     let key = a.key.clone().unwrap();
     let b = spawn_with(&db.url, &args);
     let http = reqwest::Client::new();
-    let post = |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
+    let post =
+        |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
     assert_eq!(post(&a.base, "/webhook_endpoints", json!({"endpoint_url": receiver.url})).await.unwrap().status(), 201);
     let mut ids = Vec::new();
     for i in 0..40 {
         let base = if i % 2 == 0 { &a.base } else { &b.base };
-        let org: Value = post(base, "/organizations", json!({"name": format!("Org {i}")})).await.unwrap().json().await.unwrap();
+        let org: Value =
+            post(base, "/organizations", json!({"name": format!("Org {i}")})).await.unwrap().json().await.unwrap();
         ids.push(org["id"].as_str().unwrap().to_owned());
     }
     let seen = receiver.wait_for(std::time::Duration::from_secs(20), |r| r.len() >= 40).await;
@@ -136,7 +156,16 @@ async fn a_delivery_survives_a_killed_server() {
         .json()
         .await
         .unwrap();
-    let org: Value = http.post(format!("{}/organizations", a.base)).bearer_auth(key).json(&json!({"name": "Survivor"})).send().await.unwrap().json().await.unwrap();
+    let org: Value = http
+        .post(format!("{}/organizations", a.base))
+        .bearer_auth(key)
+        .json(&json!({"name": "Survivor"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     receiver.wait_for(std::time::Duration::from_secs(10), |r| r.len() == 1).await;
     // Kill it once the failed attempt is on record, before the retry is due.
     let log_path = format!("/webhook_endpoints/{}/deliveries", ep["id"].as_str().unwrap());

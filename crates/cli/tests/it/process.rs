@@ -1,14 +1,13 @@
 //! The real `vestibule` binary as operators run it: first start, restarts, crashes,
 //! signals, several instances on one PostgreSQL, admin commands, seeds and config files.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use vestibule_test_support::{Backend, TestDb};
 
-
-use crate::common::{Server, BIN};
+use crate::common::{BIN, Server};
 
 fn admin(db: &str, args: &[&str]) -> Value {
     let out = Command::new(BIN).arg("admin").args(["--database", db]).args(args).output().unwrap();
@@ -41,13 +40,21 @@ async fn first_start_prints_a_key_once_and_restarts_keep_everything() {
     let mut first = Server::spawn(&["--database", &db.url]);
     let key = first.initial_key.clone().expect("an empty database prints its first key");
     assert!(key.starts_with("sk_test_") && key.len() > 40);
-    let (status, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Durable", "domains": ["durable.com"]}))).await;
+    let (status, org) = first
+        .call(
+            &key,
+            reqwest::Method::POST,
+            "/organizations",
+            Some(json!({"name": "Durable", "domains": ["durable.com"]})),
+        )
+        .await;
     assert_eq!(status, 201);
     let status = first.sigterm();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
     let second = Server::spawn(&["--database", &db.url]);
     assert_eq!(second.initial_key, None, "the key is never printed again");
-    let (status, got) = second.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    let (status, got) =
+        second.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 200);
     assert_eq!(got, org);
 }
@@ -60,7 +67,9 @@ async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
     let key = first.initial_key.clone().unwrap();
     let (_, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Sealed"}))).await;
     let oidc = json!({"issuer": "https://op.test/", "client_id": "c", "client_secret": "process-client-secret-0123"});
-    let (status, conn) = first.call(&key, reqwest::Method::POST, "/connections", Some(json!({"organization_id": org["id"], "oidc": oidc}))).await;
+    let (status, conn) = first
+        .call(&key, reqwest::Method::POST, "/connections", Some(json!({"organization_id": org["id"], "oidc": oidc})))
+        .await;
     assert_eq!(status, 201, "{conn}");
     let path = format!("/connections/{}", conn["id"].as_str().unwrap());
     #[cfg(unix)]
@@ -85,7 +94,8 @@ async fn stored_secrets_are_sealed_with_a_key_file_made_beside_the_database() {
     let (status, body) = third.call(&key, reqwest::Method::GET, &path, None).await;
     assert_eq!(status, 500, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.contains("process-client-secret")), "{body}");
-    let (status, _) = third.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    let (status, _) =
+        third.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 200);
 }
 
@@ -135,7 +145,8 @@ async fn burst_then_kill(backend: Backend) {
     let mut listed = std::collections::HashSet::new();
     let mut after = String::new();
     loop {
-        let (status, page) = restarted.call(&key, reqwest::Method::GET, &format!("/organizations?limit=100&after={after}"), None).await;
+        let (status, page) =
+            restarted.call(&key, reqwest::Method::GET, &format!("/organizations?limit=100&after={after}"), None).await;
         assert_eq!(status, 200);
         listed.extend(page["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()));
         match page["list_metadata"]["after"].as_str() {
@@ -167,7 +178,8 @@ async fn two_instances_on_one_postgres_share_data_and_rate_limits() {
     assert_eq!(b.initial_key, None, "the second instance finds the environment");
     let (status, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Shared"}))).await;
     assert_eq!(status, 201);
-    let (status, got) = b.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
+    let (status, got) =
+        b.call(&key, reqwest::Method::GET, &format!("/organizations/{}", org["id"].as_str().unwrap()), None).await;
     assert_eq!((status, got["name"].as_str()), (200, Some("Shared")));
     // Two requests used; eight remain across both instances.
     let mut statuses = Vec::new();
@@ -187,7 +199,8 @@ async fn admin_environments_are_isolated_and_keys_revocable() {
     let created = admin(&db.url, &["environments", "create", "--name", "Staging"]);
     let key_b = created["api_key"].as_str().unwrap().to_owned();
     let env_b = created["environment"]["id"].as_str().unwrap().to_owned();
-    let (_, org) = server.call(&key_a, reqwest::Method::POST, "/organizations", Some(json!({"name": "Only in A"}))).await;
+    let (_, org) =
+        server.call(&key_a, reqwest::Method::POST, "/organizations", Some(json!({"name": "Only in A"}))).await;
     let org_path = format!("/organizations/{}", org["id"].as_str().unwrap());
     assert_eq!(server.call(&key_b, reqwest::Method::GET, &org_path, None).await.0, 404);
     let (_, list_b) = server.call(&key_b, reqwest::Method::GET, "/organizations", None).await;
@@ -233,18 +246,31 @@ async fn cached_reads_follow_changes_made_by_another_instance() {
     let a = Server::spawn(&["--database", &db.url]);
     let key = a.initial_key.clone().unwrap();
     let b = Server::spawn(&["--database", &db.url]);
-    let (_, org) = a.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Before", "domains": ["before.example"]}))).await;
+    let (_, org) = a
+        .call(
+            &key,
+            reqwest::Method::POST,
+            "/organizations",
+            Some(json!({"name": "Before", "domains": ["before.example"]})),
+        )
+        .await;
     let path = format!("/organizations/{}", org["id"].as_str().unwrap());
     let name_on_b = || async { b.call(&key, reqwest::Method::GET, &path, None).await.1["name"].clone() };
-    let first_on_b = || async { b.call(&key, reqwest::Method::GET, "/organizations?limit=1", None).await.1["data"][0]["name"].clone() };
+    let first_on_b = || async {
+        b.call(&key, reqwest::Method::GET, "/organizations?limit=1", None).await.1["data"][0]["name"].clone()
+    };
     // B reads twice, so both answers come from its cache the second time.
     for _ in 0..2 {
         assert_eq!(name_on_b().await, "Before");
         assert_eq!(first_on_b().await, "Before");
     }
-    let (status, _) = a.call(&key, reqwest::Method::PUT, &path, Some(json!({"name": "After", "domains": ["after.example"]}))).await;
+    let (status, _) =
+        a.call(&key, reqwest::Method::PUT, &path, Some(json!({"name": "After", "domains": ["after.example"]}))).await;
     assert_eq!(status, 200);
-    assert!(eventually(Duration::from_secs(5), || async { name_on_b().await == "After" }).await, "B sees A's update by id");
+    assert!(
+        eventually(Duration::from_secs(5), || async { name_on_b().await == "After" }).await,
+        "B sees A's update by id"
+    );
     assert_eq!(first_on_b().await, "After", "and in lists");
     let (_, got) = b.call(&key, reqwest::Method::GET, &path, None).await;
     assert_eq!(got["domains"][0]["domain"], "after.example", "domain changes too");
@@ -252,7 +278,10 @@ async fn cached_reads_follow_changes_made_by_another_instance() {
     assert_eq!(a.call(&key, reqwest::Method::GET, &path, None).await.1["name"], "After");
     assert_eq!(a.call(&key, reqwest::Method::DELETE, &path, None).await.0, 204);
     assert_eq!(a.call(&key, reqwest::Method::GET, &path, None).await.0, 404);
-    assert!(eventually(Duration::from_secs(5), || async { b.call(&key, reqwest::Method::GET, &path, None).await.0 == 404 }).await);
+    assert!(
+        eventually(Duration::from_secs(5), || async { b.call(&key, reqwest::Method::GET, &path, None).await.0 == 404 })
+            .await
+    );
     assert_eq!(b.call(&key, reqwest::Method::GET, "/organizations", None).await.1["data"], json!([]));
 }
 
@@ -269,18 +298,30 @@ apiKeys:\n  - value: sk_test_seeded_ci_key\n    name: CI\n",
     )
     .unwrap();
     let server = Server::spawn(&["--dev", "--seed", seed.to_str().unwrap()]);
-    let (status, org) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/organizations/org_acme", None).await;
+    let (status, org) =
+        server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/organizations/org_acme", None).await;
     assert_eq!(status, 200, "{org}");
     assert_eq!(org["domains"][0]["domain"], "acme.com");
-    let (_, members) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/user_management/organization_memberships?organization_id=org_acme", None).await;
+    let (_, members) = server
+        .call(
+            "sk_test_seeded_ci_key",
+            reqwest::Method::GET,
+            "/user_management/organization_memberships?organization_id=org_acme",
+            None,
+        )
+        .await;
     assert_eq!(members["data"][0]["role"]["slug"], "admin", "{members}");
     assert_eq!(members["data"][0]["user"]["email"], "ada@acme.com");
-    let (_, role) = server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/authorization/roles/admin", None).await;
+    let (_, role) =
+        server.call("sk_test_seeded_ci_key", reqwest::Method::GET, "/authorization/roles/admin", None).await;
     assert_eq!(role["permissions"], json!(["posts:read"]));
     drop(server);
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"organizations": [{"name": "X", "colour": "red", "memberships": [{"email": "nobody@x.com"}]}], "connectionz": []}"#).unwrap();
-    let out = Command::new(BIN).args(["server", "--dev", "--addr", "127.0.0.1:0", "--seed", bad.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["server", "--dev", "--addr", "127.0.0.1:0", "--seed", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("connectionz: unknown_key") && err.contains("organizations[0].colour: unknown_key"), "{err}");
@@ -297,7 +338,11 @@ async fn config_file_and_environment_variables_layer_under_flags() {
     command.args(["server", "--config", cfg.to_str().unwrap()]).env("VESTIBULE_ADDR", "127.0.0.1:0");
     let proc = Server::start(command);
     assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 200);
-    assert_eq!(proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0, 429, "rate_limit = 1 from the file");
+    assert_eq!(
+        proc.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await.0,
+        429,
+        "rate_limit = 1 from the file"
+    );
     std::fs::write(&cfg, "colour = \"red\"\n").unwrap();
     let out = Command::new(BIN).args(["server", "--config", cfg.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
@@ -322,11 +367,18 @@ async fn metrics_count_requests_by_method_route_and_status() {
     };
     assert_eq!(count(r#"method="GET",route="/organizations",status="200""#), Some(2), "{text}");
     assert_eq!(count(r#"method="GET",route="/organizations/{id}",status="404""#), Some(1), "{text}");
-    assert_eq!(count(r#"method="OTHER",route="/organizations",status="405""#), Some(1), "unknown methods are pooled: {text}");
+    assert_eq!(
+        count(r#"method="OTHER",route="/organizations",status="405""#),
+        Some(1),
+        "unknown methods are pooled: {text}"
+    );
     // Latency is a histogram with fixed buckets: one observation per request.
     let observed = text
         .lines()
-        .find(|l| l.starts_with("vestibule_http_request_duration_seconds_count{") && l.contains(r#"method="GET",route="/organizations""#))
+        .find(|l| {
+            l.starts_with("vestibule_http_request_duration_seconds_count{")
+                && l.contains(r#"method="GET",route="/organizations""#)
+        })
         .and_then(|l| l.rsplit(' ').next());
     assert_eq!(observed, Some("2"), "{text}");
     assert!(text.contains(r#"le="0.0005""#) && text.contains(r#"le="+Inf""#), "{text}");

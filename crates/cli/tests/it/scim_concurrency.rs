@@ -3,7 +3,7 @@
 //! removes end with exactly the members the last operation on each user says, and one
 //! event per membership that really changed.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -62,7 +62,16 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
     let key = a.key.clone().unwrap();
     let b = spawn(&db.url);
     let http = reqwest::Client::new();
-    let org: Value = http.post(format!("{}/organizations", a.base)).bearer_auth(&key).json(&json!({"name": "Race"})).send().await.unwrap().json().await.unwrap();
+    let org: Value = http
+        .post(format!("{}/organizations", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Race"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let dir: Value = http
         .post(format!("{}/directories", a.base))
         .bearer_auth(&key)
@@ -76,14 +85,29 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
     let token = dir["scim"]["bearer_token"].as_str().unwrap().to_owned();
     let path = format!("/scim/v2.0/{}", dir["external_key"].as_str().unwrap());
     let scim = |base: &str, method: reqwest::Method, p: &str, body: Value| {
-        http.request(method, format!("{base}{path}{p}")).bearer_auth(&token).header("content-type", "application/scim+json").body(body.to_string()).send()
+        http.request(method, format!("{base}{path}{p}"))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
     };
     let mut users = Vec::new();
     for i in 0..USERS {
-        let u: Value = scim(&a.base, reqwest::Method::POST, "/Users", json!({"userName": format!("u{i}@race.example")})).await.unwrap().json().await.unwrap();
+        let u: Value =
+            scim(&a.base, reqwest::Method::POST, "/Users", json!({"userName": format!("u{i}@race.example")}))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
         users.push(u["id"].as_str().unwrap().to_owned());
     }
-    let g: Value = scim(&b.base, reqwest::Method::POST, "/Groups", json!({"displayName": "Racers"})).await.unwrap().json().await.unwrap();
+    let g: Value = scim(&b.base, reqwest::Method::POST, "/Groups", json!({"displayName": "Racers"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let gid = g["id"].as_str().unwrap().to_owned();
 
     // Each user gets its own ordered sequence of adds and removes; the sequences run
@@ -113,7 +137,8 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
         .into_iter()
         .enumerate()
         .map(|(u, plan)| {
-            let (http, token, path, gid, uid, bases) = (http.clone(), token.clone(), path.clone(), gid.clone(), users[u].clone(), bases.clone());
+            let (http, token, path, gid, uid, bases) =
+                (http.clone(), token.clone(), path.clone(), gid.clone(), users[u].clone(), bases.clone());
             tokio::spawn(async move {
                 for (i, add) in plan.into_iter().enumerate() {
                     let op = if add {
@@ -121,7 +146,8 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
                     } else {
                         json!({"op": "remove", "path": format!("members[value eq \"{uid}\"]")})
                     };
-                    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]});
+                    let body =
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op]});
                     let base = &bases[(u + i) % 2];
                     let resp = http
                         .patch(format!("{base}{path}/Groups/{gid}"))
@@ -141,12 +167,28 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
     }
 
     expected_members.sort();
-    let group: Value = scim(&a.base, reqwest::Method::GET, &format!("/Groups/{gid}"), Value::Null).await.unwrap().json().await.unwrap();
-    let mut members: Vec<String> = group["members"].as_array().map_or_else(Vec::new, |m| m.iter().map(|x| x["value"].as_str().unwrap().to_owned()).collect());
+    let group: Value = scim(&a.base, reqwest::Method::GET, &format!("/Groups/{gid}"), Value::Null)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut members: Vec<String> = group["members"]
+        .as_array()
+        .map_or_else(Vec::new, |m| m.iter().map(|x| x["value"].as_str().unwrap().to_owned()).collect());
     members.sort();
     assert_eq!(members, expected_members);
-    let listed: Value = http.get(format!("{}/directory_users?group={gid}&limit=100", b.base)).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-    let mut via_api: Vec<String> = listed["data"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+    let listed: Value = http
+        .get(format!("{}/directory_users?group={gid}&limit=100", b.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut via_api: Vec<String> =
+        listed["data"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
     via_api.sort();
     assert_eq!(via_api, expected_members);
 
@@ -166,7 +208,10 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
         }
         for e in data {
             total += 1;
-            per_user.entry(e["data"]["user"]["id"].as_str().unwrap().to_owned()).or_default().push(e["event"].as_str().unwrap().to_owned());
+            per_user
+                .entry(e["data"]["user"]["id"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(e["event"].as_str().unwrap().to_owned());
         }
         after = page["list_metadata"]["after"].as_str().map(str::to_owned);
         if after.is_none() {

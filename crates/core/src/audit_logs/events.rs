@@ -1,18 +1,20 @@
 //! `POST /audit_logs/events`: an event read from its body, limited, checked against its
 //! action's schema when it has one, and written through the group-commit writer.
 
-use super::*;
 use super::schemas::check_against;
+use super::*;
+use crate::Vestibule;
 use crate::kernel::error::{CoreError, Result, SchemaViolation};
 use crate::kernel::fields::Fields;
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
 use serde_json::{Map, Value};
 use vestibule_ids::Kind;
 
 /// Action names: `user.signed_in`, `invoice-paid`; 1 to 100 URL-safe characters.
 pub fn action_name_ok(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 100 && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+    !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
 /// Reads a metadata object with WorkOS's limits: at most 50 keys of up to 40
@@ -29,13 +31,16 @@ pub(super) fn read_metadata(f: &mut Fields<'_>, name: &str) -> Map<String, Value
         return Map::new();
     }
     for (k, v) in map {
-        let key_ok = k.len() <= MAX_METADATA_KEY_CHARS && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let key_ok =
+            k.len() <= MAX_METADATA_KEY_CHARS && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !key_ok {
             f.invalid(&format!("{name}.{k}"), "invalid_key");
             continue;
         }
         match v {
-            Value::String(s) if s.chars().count() > MAX_METADATA_VALUE_CHARS => f.invalid(&format!("{name}.{k}"), "too_long"),
+            Value::String(s) if s.chars().count() > MAX_METADATA_VALUE_CHARS => {
+                f.invalid(&format!("{name}.{k}"), "too_long")
+            }
             Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
             _ => f.invalid(&format!("{name}.{k}"), "invalid_type"),
         }
@@ -145,7 +150,11 @@ impl Vestibule {
             None if event.version.is_some() => {
                 return Err(CoreError::InvalidAuditLogEvent(vec![SchemaViolation {
                     instance_path: "/version".into(),
-                    message: format!("Action {} has no schema version {}.", event.action, event.version.unwrap_or_default()),
+                    message: format!(
+                        "Action {} has no schema version {}.",
+                        event.action,
+                        event.version.unwrap_or_default()
+                    ),
                 }]));
             }
             None => {}

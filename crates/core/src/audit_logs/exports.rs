@@ -1,13 +1,13 @@
 //! CSV exports: requested, written in the background in leased chunks, and downloaded
 //! through signed links that expire.
 
-use super::*;
 use super::events::read_timestamp;
+use super::*;
 use crate::kernel::error::StoreError;
 use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::time::Timestamp;
-use crate::{kernel::secrets, Vestibule};
+use crate::{Vestibule, kernel::secrets};
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
 use std::sync::Arc;
@@ -23,7 +23,11 @@ pub struct ExportDownload {
 
 impl std::fmt::Debug for ExportDownload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportDownload").field("id", &self.id).field("next", &self.next).field("chunks", &self.chunks).finish()
+        f.debug_struct("ExportDownload")
+            .field("id", &self.id)
+            .field("next", &self.next)
+            .field("chunks", &self.chunks)
+            .finish()
     }
 }
 
@@ -86,7 +90,9 @@ impl Vestibule {
         // An impossible range is the spec's 400, not a field error.
         let bad_range = match (start, end) {
             (Some(s), Some(e)) if s >= e => Some("range_start must be before range_end."),
-            (Some(s), Some(e)) if e.millis() - s.millis() > MAX_EXPORT_RANGE_MS => Some("The range may span at most 92 days."),
+            (Some(s), Some(e)) if e.millis() - s.millis() > MAX_EXPORT_RANGE_MS => {
+                Some("The range may span at most 92 days.")
+            }
             _ => None,
         };
         let actions = f.optional_strings("actions", 100, 100).unwrap_or_default();
@@ -150,15 +156,22 @@ impl Vestibule {
     pub(super) async fn sign_download(&self, id: &str, expires: i64) -> Result<hmac::Hmac<sha2::Sha256>> {
         let candidate = secrets::random_base62(48);
         let secret = self.store.server_secret(EXPORT_SECRET_NAME, &candidate, Timestamp::now()).await?;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes any key length");
         mac.update(format!("{id}\n{expires}").as_bytes());
         Ok(mac)
     }
 
     /// `GET /audit_logs/exports/{id}/download`: checks the link's signature and expiry
     /// (no API key: the link is the credential) and opens the CSV.
-    pub async fn open_audit_log_export_download(&self, id: &str, expires: &str, signature: &str) -> Result<ExportDownload> {
-        let refused = || CoreError::Forbidden { code: "invalid_signature", message: "The download link is invalid.".into() };
+    pub async fn open_audit_log_export_download(
+        &self,
+        id: &str,
+        expires: &str,
+        signature: &str,
+    ) -> Result<ExportDownload> {
+        let refused =
+            || CoreError::Forbidden { code: "invalid_signature", message: "The download link is invalid.".into() };
         let expires: i64 = expires.parse().map_err(|_| refused())?;
         let signature = hex::decode(signature).map_err(|_| refused())?;
         if !crate::plausible(Kind::AuditLogExport, id) {
@@ -167,7 +180,10 @@ impl Vestibule {
         // Constant-time comparison: a timing difference must not reveal a valid prefix.
         self.sign_download(id, expires).await?.verify_slice(&signature).map_err(|_| refused())?;
         if expires.saturating_mul(1000) < Timestamp::now().millis() {
-            return Err(CoreError::Forbidden { code: "download_link_expired", message: "The download link has expired.".into() });
+            return Err(CoreError::Forbidden {
+                code: "download_link_expired",
+                message: "The download link has expired.".into(),
+            });
         }
         let export = self.store.get_audit_log_export(None, id).await?.ok_or_else(|| export_not_found(id))?;
         match (export.state.as_str(), export.chunk_count) {
@@ -179,7 +195,9 @@ impl Vestibule {
     /// Runs one due export, if any: writes its CSV page by page and marks it ready, or
     /// records the failure. Returns whether there was one.
     pub async fn process_next_audit_log_export(&self) -> Result<bool> {
-        let Some(export) = self.store.claim_audit_log_export(Timestamp::now(), EXPORT_LEASE_MS).await? else { return Ok(false) };
+        let Some(export) = self.store.claim_audit_log_export(Timestamp::now(), EXPORT_LEASE_MS).await? else {
+            return Ok(false);
+        };
         if export.attempts > EXPORT_MAX_ATTEMPTS {
             // Its workers kept dying mid-export (their leases ran out): stop trying.
             let reason = "the export was interrupted too many times";
@@ -191,7 +209,8 @@ impl Vestibule {
             Ok(_) => {}
             Err(e) => {
                 let now = Timestamp::now();
-                let retry = (export.attempts < EXPORT_MAX_ATTEMPTS).then(|| now.plus_millis(export_backoff_ms(export.attempts)));
+                let retry = (export.attempts < EXPORT_MAX_ATTEMPTS)
+                    .then(|| now.plus_millis(export_backoff_ms(export.attempts)));
                 self.store.fail_audit_log_export(&export.id, export.attempts, &e.to_string(), retry, now).await?;
                 return Err(e);
             }
@@ -214,11 +233,15 @@ impl Vestibule {
                 }
                 let data = write_csv(seq == 0, &selected)?;
                 let lease = Timestamp::now().plus_millis(EXPORT_LEASE_MS);
-                Ok::<_, CoreError>(self.store.put_audit_log_export_chunk(&export.id, export.attempts, seq, &data, lease).await?)
+                Ok::<_, CoreError>(
+                    self.store.put_audit_log_export_chunk(&export.id, export.attempts, seq, &data, lease).await?,
+                )
             };
             let next = async {
                 match after {
-                    Some(after) if !last_page => self.store.audit_log_events_page(export, Some(after), EXPORT_PAGE_ROWS).await,
+                    Some(after) if !last_page => {
+                        self.store.audit_log_events_page(export, Some(after), EXPORT_PAGE_ROWS).await
+                    }
                     _ => Ok(Vec::new()),
                 }
             };

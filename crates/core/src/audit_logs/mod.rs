@@ -47,8 +47,19 @@ pub const RETENTION_PERIODS: [i64; 2] = [30, 365];
 /// Retention of organizations that never chose one, in days.
 pub const DEFAULT_RETENTION_DAYS: i64 = 365;
 /// The columns of an export's CSV, in order.
-pub const CSV_COLUMNS: [&str; 11] =
-    ["id", "occurred_at", "action", "version", "actor_id", "actor_type", "actor_name", "targets", "location", "user_agent", "metadata"];
+pub const CSV_COLUMNS: [&str; 11] = [
+    "id",
+    "occurred_at",
+    "action",
+    "version",
+    "actor_id",
+    "actor_type",
+    "actor_name",
+    "targets",
+    "location",
+    "user_agent",
+    "metadata",
+];
 /// Name of the server secret that download-link keys derive from.
 const EXPORT_SECRET_NAME: &str = "audit_log_export_links";
 
@@ -70,9 +81,9 @@ mod tests {
     use super::exports::write_csv;
     use super::schemas::check_against;
     use super::*;
-    
+
     use crate::kernel::time::Timestamp;
-    use serde_json::{json, Map, Value};
+    use serde_json::{Map, Value, json};
     use vestibule_ids::Kind;
 
     fn body() -> Value {
@@ -99,7 +110,8 @@ mod tests {
     fn events_parse_and_missing_fields_are_named() {
         let (org, e) = read_event(&body(), Timestamp::now()).unwrap();
         assert_eq!((org.as_str(), e.action.as_str(), e.targets.len()), ("org_1", "user.signed_in", 1));
-        let errs = fields(read_event(&json!({"event": {"actor": {"id": "x"}, "context": {}}}), Timestamp::now()).unwrap_err());
+        let errs =
+            fields(read_event(&json!({"event": {"actor": {"id": "x"}, "context": {}}}), Timestamp::now()).unwrap_err());
         let want = [
             ("organization_id", "required"),
             ("event.action", "required"),
@@ -129,14 +141,18 @@ mod tests {
             object: "audit_log_schema",
             version: 1,
             actor: Some(json!({"metadata": {"type": "object", "properties": {"role": {"type": "string"}}}})),
-            targets: vec![json!({"type": "team", "metadata": {"type": "object", "properties": {"seats": {"type": "integer"}}, "required": ["seats"]}})],
+            targets: vec![
+                json!({"type": "team", "metadata": {"type": "object", "properties": {"seats": {"type": "integer"}}, "required": ["seats"]}}),
+            ],
             metadata: Some(json!({"type": "object", "required": ["reason"]})),
             created_at: Timestamp(0),
             id: vestibule_ids::generate(Kind::AuditLogSchema),
             action: "user.signed_in".into(),
         };
         let (_, mut e) = read_event(&body(), Timestamp::now()).unwrap();
-        let Err(CoreError::InvalidAuditLogEvent(errs)) = check_against(&schema, &e) else { panic!("metadata.reason is required") };
+        let Err(CoreError::InvalidAuditLogEvent(errs)) = check_against(&schema, &e) else {
+            panic!("metadata.reason is required")
+        };
         assert_eq!(errs[0].instance_path, "/metadata");
         e.metadata.insert("reason".into(), json!("login"));
         check_against(&schema, &e).unwrap();
@@ -159,7 +175,10 @@ mod tests {
         assert_eq!(records.len(), 1);
         let r = &records[0];
         assert_eq!(&r[0], e.id);
-        assert_eq!(r.iter().skip(1).take(6).collect::<Vec<_>>(), ["2024-01-01T00:00:00.000Z", "user.signed_in", "", "user_1", "user", "Ada"]);
+        assert_eq!(
+            r.iter().skip(1).take(6).collect::<Vec<_>>(),
+            ["2024-01-01T00:00:00.000Z", "user.signed_in", "", "user_1", "user", "Ada"]
+        );
         assert_eq!(serde_json::from_str::<Vec<AuditLogEntity>>(&r[7]).unwrap(), e.targets);
         assert_eq!(serde_json::from_str::<Map<String, Value>>(&r[10]).unwrap(), e.metadata);
     }

@@ -1,10 +1,10 @@
 //! The audit-log objects as served: events, schemas, actions, exports and the
 //! organization configuration, and the row an event is stored as.
 
-use crate::kernel::time::Timestamp;
-use serde_json::{Map, Value};
-use serde::{Deserialize, Serialize};
 use crate::kernel::pagination::HasId;
+use crate::kernel::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Who performed an action, or what it was performed on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 //! purge that enforces it.
 
 use super::*;
+use crate::Vestibule;
 use crate::kernel::error::Result;
 use crate::kernel::fields::Fields;
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
 use serde_json::Value;
 
 impl Vestibule {
@@ -31,7 +31,9 @@ impl Vestibule {
         match days {
             None if f.errors.is_empty() => f.invalid("retention_period_in_days", "required"),
             None => {}
-            Some(d) if !RETENTION_PERIODS.contains(&d) => f.invalid("retention_period_in_days", "invalid_retention_period"),
+            Some(d) if !RETENTION_PERIODS.contains(&d) => {
+                f.invalid("retention_period_in_days", "invalid_retention_period")
+            }
             _ => {}
         }
         f.finish()?;

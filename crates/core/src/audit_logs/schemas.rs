@@ -1,15 +1,15 @@
 //! Versioned JSON Schemas per action: created, listed, compiled once and cached, and
 //! what each event is checked against.
 
-use super::*;
 use super::events::read_json_schema;
+use super::*;
+use crate::Vestibule;
 use crate::kernel::error::StoreError;
 use crate::kernel::error::{CoreError, Result, SchemaViolation};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{Page, PageRequest};
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use vestibule_ids::Kind;
@@ -60,9 +60,9 @@ pub(super) fn compiled(schema: &AuditLogSchema) -> Result<Arc<jsonschema::Valida
     if let Some(v) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&schema.id) {
         return Ok(v.clone());
     }
-    let validator = jsonschema::validator_for(&event_schema(schema))
-        .map(Arc::new)
-        .map_err(|e| CoreError::Store(StoreError::Backend(format!("stored schema {} does not compile: {e}", schema.id))))?;
+    let validator = jsonschema::validator_for(&event_schema(schema)).map(Arc::new).map_err(|e| {
+        CoreError::Store(StoreError::Backend(format!("stored schema {} does not compile: {e}", schema.id)))
+    })?;
     let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= 1000 {
         map.clear();
@@ -85,13 +85,20 @@ pub(super) fn check_against(schema: &AuditLogSchema, event: &AuditLogEvent) -> R
 impl Vestibule {
     /// The schema events of `action` are checked against (`version`, or the latest), from
     /// [`Vestibule::audit_log_schemas_cache`] while no schema was written since it was read.
-    pub(super) async fn audit_log_schema(&self, env: &str, action: &str, version: Option<i64>) -> Result<Option<Arc<AuditLogSchema>>> {
+    pub(super) async fn audit_log_schema(
+        &self,
+        env: &str,
+        action: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Arc<AuditLogSchema>>> {
         let key = match version {
             Some(v) => format!("{action}/{v}"),
             None => format!("{action}/latest"),
         };
         self.audit_log_schemas_cache
-            .get_or_read(env, &key, async { Ok(self.store.get_audit_log_schema(env, action, version).await?.map(Arc::new)) })
+            .get_or_read(env, &key, async {
+                Ok(self.store.get_audit_log_schema(env, action, version).await?.map(Arc::new))
+            })
             .await
     }
 
@@ -151,11 +158,19 @@ impl Vestibule {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Conflict { code: "concurrent_update", message: "The action's schema changed concurrently; retry.".into() })
+        Err(CoreError::Conflict {
+            code: "concurrent_update",
+            message: "The action's schema changed concurrently; retry.".into(),
+        })
     }
 
     /// `GET /audit_logs/actions/{action}/schemas`.
-    pub async fn list_audit_log_schemas(&self, env: &str, action: &str, page: PageRequest) -> Result<Page<AuditLogSchema>> {
+    pub async fn list_audit_log_schemas(
+        &self,
+        env: &str,
+        action: &str,
+        page: PageRequest,
+    ) -> Result<Page<AuditLogSchema>> {
         if !action_name_ok(action) || self.store.get_audit_log_schema(env, action, None).await?.is_none() {
             return Err(action_not_found(action));
         }

@@ -1,18 +1,18 @@
 //! Directory Sync: directories (the SCIM endpoints an organization's identity provider
 //! provisions into), the users and groups they hold, and the WorkOS read API over them.
 //! The SCIM protocol itself is in [`crate::directory_sync::scim`].
-use crate::kernel::error::{CoreError, Result};
+use super::model::*;
 use crate::events::Event;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{Page, PageRequest};
 use crate::kernel::time::Timestamp;
-use crate::{plausible, kernel::secrets, to_json, Vestibule};
+use crate::{Vestibule, kernel::secrets, plausible, to_json};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use vestibule_ids::Kind;
-use super::model::*;
 
 fn not_found(id: &str) -> CoreError {
     CoreError::NotFound { entity: "Directory", id: id.to_owned() }
@@ -35,7 +35,9 @@ fn custom_attribute_mapping(f: &mut Fields<'_>, field: &str) -> Option<BTreeMap<
             for (name, path) in m {
                 let valid = name.chars().count() <= 64
                     && !name.trim().is_empty()
-                    && path.as_str().is_some_and(|p| p.len() <= 256 && vestibule_scim::filter::AttrPath::parse(p).is_some_and(|a| !a.attr.is_empty()));
+                    && path.as_str().is_some_and(|p| {
+                        p.len() <= 256 && vestibule_scim::filter::AttrPath::parse(p).is_some_and(|a| !a.attr.is_empty())
+                    });
                 if valid {
                     mapping.insert(name.clone(), path.as_str().unwrap_or_default().to_owned());
                 } else {
@@ -181,7 +183,12 @@ impl Vestibule {
     }
 
     /// `GET /directories`.
-    pub async fn list_directories(&self, env: &str, filter: DirectoryFilter, page: PageRequest) -> Result<Page<Directory>> {
+    pub async fn list_directories(
+        &self,
+        env: &str,
+        filter: DirectoryFilter,
+        page: PageRequest,
+    ) -> Result<Page<Directory>> {
         Ok(self.store.list_directories(env, &filter, &page).await?)
     }
 
@@ -233,12 +240,18 @@ impl Vestibule {
     }
 
     /// `GET /directory_users`.
-    pub async fn list_directory_users(&self, env: &str, filter: DirectoryMemberFilter, page: PageRequest) -> Result<Page<Value>> {
+    pub async fn list_directory_users(
+        &self,
+        env: &str,
+        filter: DirectoryMemberFilter,
+        page: PageRequest,
+    ) -> Result<Page<Value>> {
         let users = self.store.list_directory_users(env, &filter, &page).await?;
         let ids: Vec<String> = users.data.iter().map(|u| u.id.clone()).collect();
         let groups = self.store.groups_of_users(env, &ids).await?;
         Ok(users.map(|u| {
-            let mine: Vec<DirectoryGroup> = groups.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
+            let mine: Vec<DirectoryGroup> =
+                groups.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
             u.view_with_groups(&mine)
         }))
     }
@@ -250,12 +263,18 @@ impl Vestibule {
             return Err(missing());
         }
         let u = self.store.get_directory_user(env, id).await?.ok_or_else(missing)?;
-        let groups: Vec<DirectoryGroup> = self.store.groups_of_users(env, std::slice::from_ref(&u.id)).await?.into_iter().map(|(_, g)| g).collect();
+        let groups: Vec<DirectoryGroup> =
+            self.store.groups_of_users(env, std::slice::from_ref(&u.id)).await?.into_iter().map(|(_, g)| g).collect();
         Ok(u.view_with_groups(&groups))
     }
 
     /// `GET /directory_groups`.
-    pub async fn list_directory_groups(&self, env: &str, filter: DirectoryMemberFilter, page: PageRequest) -> Result<Page<Value>> {
+    pub async fn list_directory_groups(
+        &self,
+        env: &str,
+        filter: DirectoryMemberFilter,
+        page: PageRequest,
+    ) -> Result<Page<Value>> {
         Ok(self.store.list_directory_groups(env, &filter, &page).await?.map(|g| g.view()))
     }
 

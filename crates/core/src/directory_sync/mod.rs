@@ -9,5 +9,5 @@ pub mod store;
 
 pub use directories::*;
 pub use model::*;
-pub use scim_auth::{ScimAuthCache, SCIM_AUTH_TTL};
+pub use scim_auth::{SCIM_AUTH_TTL, ScimAuthCache};
 pub use store::DirectoryStore;

@@ -7,10 +7,10 @@ use crate::kernel::pagination::HasId;
 use crate::kernel::time::Timestamp;
 use crate::to_json;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use vestibule_scim::filter::get_ci;
 use vestibule_scim::ENTERPRISE_SCHEMA;
+use vestibule_scim::filter::get_ci;
 
 /// Directory types a SCIM directory may be created with, as WorkOS spells them.
 pub const SCIM_TYPES: &[&str] = &[
@@ -202,7 +202,11 @@ impl DirectoryUser {
         let mut out = self.standard_custom_attributes();
         for (name, path) in mapping {
             let Some(p) = vestibule_scim::filter::AttrPath::parse(path) else { continue };
-            let holder = if p.is_core() { Some(&self.resource) } else { p.schema.as_deref().and_then(|s| get_ci(&self.resource, s)) };
+            let holder = if p.is_core() {
+                Some(&self.resource)
+            } else {
+                p.schema.as_deref().and_then(|s| get_ci(&self.resource, s))
+            };
             let value = holder.and_then(|h| get_ci(h, &p.attr)).and_then(|v| match &p.sub {
                 Some(sub) => get_ci(v, sub),
                 None => Some(v),
@@ -255,7 +259,9 @@ impl DirectoryUser {
         let state = if self.active() { "active" } else { "inactive" };
         let role = get_ci(&self.resource, "roles")
             .and_then(Value::as_array)
-            .and_then(|r| r.iter().find(|x| matches!(get_ci(x, "primary"), Some(Value::Bool(true)))).or_else(|| r.first()))
+            .and_then(|r| {
+                r.iter().find(|x| matches!(get_ci(x, "primary"), Some(Value::Bool(true)))).or_else(|| r.first())
+            })
             .and_then(|r| text(get_ci(r, "value")))
             .map(|slug| json!({"slug": slug}));
         let mut v = json!({

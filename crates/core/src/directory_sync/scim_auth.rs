@@ -2,12 +2,12 @@
 //! provider's burst costs one lookup, and a rotation or deletion by this process applies
 //! at once.
 
+use super::model::*;
 use crate::kernel::secrets;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use super::model::*;
 
 /// How long a SCIM bearer token, once resolved to its directory, is trusted without asking
 /// the database again. A token rotated or a directory deleted by this process stops working

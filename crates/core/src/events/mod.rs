@@ -3,10 +3,10 @@
 
 pub mod webhooks;
 
-use crate::kernel::error::{CoreError, Result};
-use crate::kernel::error::StoreError;
-use crate::kernel::time::Timestamp;
 use crate::Vestibule;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
+use crate::kernel::time::Timestamp;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;

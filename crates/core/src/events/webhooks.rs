@@ -3,13 +3,13 @@
 //! at least once, signed as WorkOS signs them, in event order per endpoint, retried on
 //! a fixed backoff schedule, and disables an endpoint that keeps failing.
 
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::{plausible, kernel::secrets, Vestibule};
+use crate::{Vestibule, kernel::secrets, plausible};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,28 +17,83 @@ use vestibule_ids::Kind;
 
 /// Event names an endpoint may subscribe to: WorkOS's published list.
 pub const EVENT_NAMES: &[&str] = &[
-    "api_key.created", "api_key.revoked", "authentication.email_verification_succeeded",
-    "authentication.magic_auth_failed", "authentication.magic_auth_succeeded",
-    "authentication.mfa_succeeded", "authentication.oauth_failed", "authentication.oauth_succeeded",
-    "authentication.passkey_failed", "authentication.passkey_succeeded", "authentication.password_failed",
-    "authentication.password_succeeded", "authentication.radar_risk_detected", "authentication.sso_failed",
-    "authentication.sso_started", "authentication.sso_succeeded", "authentication.sso_timed_out",
-    "connection.activated", "connection.deactivated", "connection.deleted",
-    "connection.saml_certificate_renewal_required", "connection.saml_certificate_renewed", "dsync.activated",
-    "dsync.deleted", "dsync.group.created", "dsync.group.deleted", "dsync.group.updated",
-    "dsync.group.user_added", "dsync.group.user_removed", "dsync.user.created", "dsync.user.deleted",
-    "dsync.user.updated", "email_verification.created", "flag.created", "flag.deleted", "flag.rule_updated",
-    "flag.updated", "group.created", "group.deleted", "group.member_added", "group.member_removed",
-    "group.updated", "invitation.accepted", "invitation.created", "invitation.resent", "invitation.revoked",
-    "magic_auth.created", "organization.created", "organization.deleted", "organization.updated",
-    "organization_domain.created", "organization_domain.deleted", "organization_domain.updated",
-    "organization_domain.verification_failed", "organization_domain.verified",
-    "organization_membership.created", "organization_membership.deleted", "organization_membership.updated",
-    "organization_role.created", "organization_role.deleted", "organization_role.updated",
-    "password_reset.created", "password_reset.succeeded", "permission.created", "permission.deleted",
-    "permission.updated", "role.created", "role.deleted", "role.updated", "session.created",
-    "session.revoked", "user.created", "user.deleted", "user.updated", "waitlist_user.approved",
-    "waitlist_user.created", "waitlist_user.denied",
+    "api_key.created",
+    "api_key.revoked",
+    "authentication.email_verification_succeeded",
+    "authentication.magic_auth_failed",
+    "authentication.magic_auth_succeeded",
+    "authentication.mfa_succeeded",
+    "authentication.oauth_failed",
+    "authentication.oauth_succeeded",
+    "authentication.passkey_failed",
+    "authentication.passkey_succeeded",
+    "authentication.password_failed",
+    "authentication.password_succeeded",
+    "authentication.radar_risk_detected",
+    "authentication.sso_failed",
+    "authentication.sso_started",
+    "authentication.sso_succeeded",
+    "authentication.sso_timed_out",
+    "connection.activated",
+    "connection.deactivated",
+    "connection.deleted",
+    "connection.saml_certificate_renewal_required",
+    "connection.saml_certificate_renewed",
+    "dsync.activated",
+    "dsync.deleted",
+    "dsync.group.created",
+    "dsync.group.deleted",
+    "dsync.group.updated",
+    "dsync.group.user_added",
+    "dsync.group.user_removed",
+    "dsync.user.created",
+    "dsync.user.deleted",
+    "dsync.user.updated",
+    "email_verification.created",
+    "flag.created",
+    "flag.deleted",
+    "flag.rule_updated",
+    "flag.updated",
+    "group.created",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+    "group.updated",
+    "invitation.accepted",
+    "invitation.created",
+    "invitation.resent",
+    "invitation.revoked",
+    "magic_auth.created",
+    "organization.created",
+    "organization.deleted",
+    "organization.updated",
+    "organization_domain.created",
+    "organization_domain.deleted",
+    "organization_domain.updated",
+    "organization_domain.verification_failed",
+    "organization_domain.verified",
+    "organization_membership.created",
+    "organization_membership.deleted",
+    "organization_membership.updated",
+    "organization_role.created",
+    "organization_role.deleted",
+    "organization_role.updated",
+    "password_reset.created",
+    "password_reset.succeeded",
+    "permission.created",
+    "permission.deleted",
+    "permission.updated",
+    "role.created",
+    "role.deleted",
+    "role.updated",
+    "session.created",
+    "session.revoked",
+    "user.created",
+    "user.deleted",
+    "user.updated",
+    "waitlist_user.approved",
+    "waitlist_user.created",
+    "waitlist_user.denied",
 ];
 
 /// Delays between attempts in production: 12 attempts over about three days.
@@ -191,13 +246,34 @@ pub trait WebhookStore {
     async fn delete_webhook_endpoint(&self, env: &str, id: &str) -> Result<bool, StoreError>;
     /// Claims up to `limit` due deliveries, at most the oldest pending one per endpoint,
     /// for `lease_ms`, counting an attempt on each.
-    async fn claim_webhook_deliveries(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    async fn claim_webhook_deliveries(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// Records an attempt and its outcome (disabling the endpoint on `GiveUp`).
-    async fn record_webhook_attempt(&self, d: &ClaimedDelivery, attempt: &DeliveryAttempt, outcome: &AttemptOutcome) -> Result<(), StoreError>;
+    async fn record_webhook_attempt(
+        &self,
+        d: &ClaimedDelivery,
+        attempt: &DeliveryAttempt,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), StoreError>;
     /// A page of an endpoint's deliveries, newest first, with their attempts.
-    async fn list_webhook_deliveries(&self, env: &str, endpoint_id: &str, page: &PageRequest) -> Result<Page<WebhookDelivery>, StoreError>;
+    async fn list_webhook_deliveries(
+        &self,
+        env: &str,
+        endpoint_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError>;
     /// Makes a delivery due now again; false if it does not exist.
-    async fn retry_webhook_delivery(&self, env: &str, endpoint_id: &str, event_id: &str, now: Timestamp) -> Result<bool, StoreError>;
+    async fn retry_webhook_delivery(
+        &self,
+        env: &str,
+        endpoint_id: &str,
+        event_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The `WorkOS-Signature` header for `body` sent at `t_ms`:
@@ -236,7 +312,10 @@ fn not_found(id: &str) -> CoreError {
 /// Checks the shape of an endpoint URL: absolute http(s) with a host, no credentials.
 /// Where it points is checked when it is resolved (see the server's delivery worker).
 fn check_url(raw: &str) -> Result<String> {
-    let invalid = |why: &str| CoreError::Unprocessable { code: "invalid_url", message: format!("endpoint_url is invalid: {why}.") };
+    let invalid = |why: &str| CoreError::Unprocessable {
+        code: "invalid_url",
+        message: format!("endpoint_url is invalid: {why}."),
+    };
     let (scheme, rest) = raw.split_once("://").ok_or_else(|| invalid("it must be an absolute http(s) URL"))?;
     if !matches!(scheme, "https" | "http") {
         return Err(invalid("the scheme must be https or http"));
@@ -253,7 +332,10 @@ fn check_url(raw: &str) -> Result<String> {
 
 fn check_events(events: &[String]) -> Result<()> {
     match events.iter().find(|e| !EVENT_NAMES.contains(&e.as_str())) {
-        Some(bad) => Err(CoreError::Unprocessable { code: "unknown_event_type", message: format!("Unknown event type '{bad}'.") }),
+        Some(bad) => Err(CoreError::Unprocessable {
+            code: "unknown_event_type",
+            message: format!("Unknown event type '{bad}'."),
+        }),
         None => Ok(()),
     }
 }
@@ -270,11 +352,10 @@ fn conflict(e: StoreError) -> CoreError {
 
 impl Vestibule {
     async fn check_target(&self, url: &str) -> Result<()> {
-        self.webhook_targets
-            .resolve(url)
-            .await
-            .map(|_| ())
-            .map_err(|why| CoreError::Unprocessable { code: "invalid_url", message: format!("endpoint_url cannot be used: {why}.") })
+        self.webhook_targets.resolve(url).await.map(|_| ()).map_err(|why| CoreError::Unprocessable {
+            code: "invalid_url",
+            message: format!("endpoint_url cannot be used: {why}."),
+        })
     }
 
     /// `POST /webhook_endpoints`.
@@ -359,7 +440,12 @@ impl Vestibule {
     }
 
     /// `GET /webhook_endpoints/{id}/deliveries` (extension).
-    pub async fn list_webhook_deliveries(&self, env: &str, id: &str, page: PageRequest) -> Result<Page<WebhookDelivery>> {
+    pub async fn list_webhook_deliveries(
+        &self,
+        env: &str,
+        id: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>> {
         self.get_webhook_endpoint(env, id).await?;
         Ok(self.store.list_webhook_deliveries(env, id, &page).await?)
     }

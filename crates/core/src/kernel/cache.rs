@@ -65,7 +65,12 @@ impl<V: Clone + Weight> ReadCache<V> {
     /// A cache that serves entries at once (one instance, or a live change feed).
     pub fn new(enabled: bool) -> Self {
         let entries = Entries { map: HashMap::new(), count: 0, bytes: 0 };
-        Self { enabled: AtomicBool::new(enabled), all: AtomicU64::new(0), epochs: RwLock::default(), entries: Mutex::new(entries) }
+        Self {
+            enabled: AtomicBool::new(enabled),
+            all: AtomicU64::new(0),
+            epochs: RwLock::default(),
+            entries: Mutex::new(entries),
+        }
     }
 
     /// The current version for `env`; take it *before* reading the database.
@@ -90,7 +95,11 @@ impl<V: Clone + Weight> ReadCache<V> {
     /// Stores `value`, read under `stamp`; ignored when a write has happened since.
     pub fn put(&self, env: &str, key: &str, stamp: Stamp, value: V) {
         let weight = value.weight();
-        if !self.enabled.load(Ordering::Acquire) || key.len() > MAX_KEY_LEN || weight > MAX_BYTES / 16 || self.stamp(env) != stamp {
+        if !self.enabled.load(Ordering::Acquire)
+            || key.len() > MAX_KEY_LEN
+            || weight > MAX_BYTES / 16
+            || self.stamp(env) != stamp
+        {
             return;
         }
         let mut entries = self.entries.lock().expect("cache lock");
@@ -109,7 +118,12 @@ impl<V: Clone + Weight> ReadCache<V> {
 
     /// The cached value for `key` in `env`, or the result of `read`, cached when no write
     /// happened while it ran. `read` starts only here, after the stamp is taken.
-    pub async fn get_or_read<E>(&self, env: &str, key: &str, read: impl std::future::Future<Output = Result<V, E>>) -> Result<V, E> {
+    pub async fn get_or_read<E>(
+        &self,
+        env: &str,
+        key: &str,
+        read: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
         if let Some(value) = self.get(env, key) {
             return Ok(value);
         }

@@ -221,7 +221,12 @@ impl<'a> Fields<'a> {
 
     /// A nested object read by `each`, whose fields are named `name.field`. Absent or
     /// `null` gives `None`, recorded as `required` when `required` is set.
-    pub fn object<T>(&mut self, name: &str, required: bool, each: impl FnOnce(&mut Fields<'a>) -> Option<T>) -> Option<T> {
+    pub fn object<T>(
+        &mut self,
+        name: &str,
+        required: bool,
+        each: impl FnOnce(&mut Fields<'a>) -> Option<T>,
+    ) -> Option<T> {
         match self.obj.get(name) {
             None | Some(Value::Null) => {
                 if required {

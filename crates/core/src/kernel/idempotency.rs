@@ -40,7 +40,13 @@ pub trait IdempotencyStore {
         expired_before: Timestamp,
     ) -> Result<Claim, StoreError>;
     /// Records the response of a claimed key.
-    async fn complete_idempotency_key(&self, environment_id: &str, key: &str, status: u16, body: &[u8]) -> Result<(), StoreError>;
+    async fn complete_idempotency_key(
+        &self,
+        environment_id: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
     /// Releases a claimed key whose request failed, so a retry runs again.
     async fn release_idempotency_key(&self, environment_id: &str, key: &str) -> Result<(), StoreError>;
     /// Deletes keys older than `before`.

@@ -140,11 +140,7 @@ pub struct ListMetadata {
 
 impl<T: Serialize> From<Page<T>> for ListEnvelope<T> {
     fn from(p: Page<T>) -> Self {
-        ListEnvelope {
-            object: "list",
-            data: p.data,
-            list_metadata: ListMetadata { before: p.before, after: p.after },
-        }
+        ListEnvelope { object: "list", data: p.data, list_metadata: ListMetadata { before: p.before, after: p.after } }
     }
 }
 
@@ -208,15 +204,19 @@ mod tests {
 
     #[test]
     fn asc_and_normal_orders() {
-        let asc = run(&ALL, &PageRequest { limit: 2, after: Some("b".into()), order: Order::Asc, ..Default::default() });
+        let asc =
+            run(&ALL, &PageRequest { limit: 2, after: Some("b".into()), order: Order::Asc, ..Default::default() });
         assert_eq!(ids(&asc), ["c", "d"]);
-        let back = run(&ALL, &PageRequest { limit: 2, before: Some("d".into()), order: Order::Asc, ..Default::default() });
+        let back =
+            run(&ALL, &PageRequest { limit: 2, before: Some("d".into()), order: Order::Asc, ..Default::default() });
         assert_eq!(ids(&back), ["b", "c"]);
         assert_eq!(back.before.as_deref(), Some("b"));
         // normal: descending, `after` fetches newer records.
-        let newer = run(&ALL, &PageRequest { limit: 2, after: Some("b".into()), order: Order::Normal, ..Default::default() });
+        let newer =
+            run(&ALL, &PageRequest { limit: 2, after: Some("b".into()), order: Order::Normal, ..Default::default() });
         assert_eq!(ids(&newer), ["d", "c"]);
-        let older = run(&ALL, &PageRequest { limit: 2, before: Some("d".into()), order: Order::Normal, ..Default::default() });
+        let older =
+            run(&ALL, &PageRequest { limit: 2, before: Some("d".into()), order: Order::Normal, ..Default::default() });
         assert_eq!(ids(&older), ["c", "b"]);
     }
 

@@ -131,7 +131,11 @@ mod tests {
         for i in [0, NONCE_LEN, raw.len() - 1] {
             let mut bad = raw.clone();
             bad[i] ^= 1;
-            assert_eq!(sealer.open("c", &format!("{SEALED_PREFIX}{}", B64.encode(&bad))), Err(SealError::Unopenable), "byte {i}");
+            assert_eq!(
+                sealer.open("c", &format!("{SEALED_PREFIX}{}", B64.encode(&bad))),
+                Err(SealError::Unopenable),
+                "byte {i}"
+            );
         }
         for bad in ["", "AAAA", "not base64!", &B64.encode(&raw[..NONCE_LEN + 15])] {
             assert_eq!(sealer.open("c", &format!("{SEALED_PREFIX}{bad}")), Err(SealError::Unopenable), "{bad:?}");

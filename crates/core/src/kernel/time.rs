@@ -31,9 +31,7 @@ impl Timestamp {
 
     /// The wire form, e.g. `2021-06-25T19:07:33.155Z`.
     pub fn to_iso(self) -> String {
-        DateTime::<Utc>::from_timestamp_millis(self.0)
-            .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
+        DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }
 

@@ -3,13 +3,13 @@
 
 pub mod dns;
 
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::{Fields, Patch};
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::{kernel::secrets, Vestibule};
+use crate::{Vestibule, kernel::secrets};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -129,19 +129,44 @@ pub trait OrganizationStore {
     /// One organization with its domains.
     async fn get_organization(&self, env: &str, id: &str) -> Result<Option<Organization>, StoreError>;
     /// One organization by the application's external id.
-    async fn get_organization_by_external_id(&self, env: &str, external_id: &str) -> Result<Option<Organization>, StoreError>;
+    async fn get_organization_by_external_id(
+        &self,
+        env: &str,
+        external_id: &str,
+    ) -> Result<Option<Organization>, StoreError>;
     /// Replaces an organization row and its domain set if its version is still `expected_version`.
-    async fn update_organization(&self, env: &str, org: &Organization, expected_version: i64, events: &[Event]) -> Result<(), StoreError>;
+    async fn update_organization(
+        &self,
+        env: &str,
+        org: &Organization,
+        expected_version: i64,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
     /// Deletes an organization and its domains; false if it did not exist.
     async fn delete_organization(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of organizations.
-    async fn list_organizations(&self, env: &str, filter: &OrganizationFilter, page: &PageRequest) -> Result<Page<Organization>, StoreError>;
+    async fn list_organizations(
+        &self,
+        env: &str,
+        filter: &OrganizationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Organization>, StoreError>;
     /// Inserts one domain.
-    async fn insert_organization_domain(&self, env: &str, domain: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError>;
+    async fn insert_organization_domain(
+        &self,
+        env: &str,
+        domain: &OrganizationDomain,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
     /// One domain.
     async fn get_organization_domain(&self, env: &str, id: &str) -> Result<Option<OrganizationDomain>, StoreError>;
     /// Updates a domain's state.
-    async fn update_organization_domain(&self, env: &str, domain: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError>;
+    async fn update_organization_domain(
+        &self,
+        env: &str,
+        domain: &OrganizationDomain,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
     /// Deletes one domain; false if it did not exist.
     async fn delete_organization_domain(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
 }
@@ -298,10 +323,7 @@ impl Vestibule {
         if external_id.is_empty() || external_id.len() > 128 {
             return Err(not_found(external_id));
         }
-        self.store
-            .get_organization_by_external_id(env, external_id)
-            .await?
-            .ok_or_else(|| not_found(external_id))
+        self.store.get_organization_by_external_id(env, external_id).await?.ok_or_else(|| not_found(external_id))
     }
 
     /// `PUT /organizations/{id}`: absent fields keep their value, `null` clears.
@@ -361,7 +383,13 @@ impl Vestibule {
                             next.push(c);
                         }
                         None => {
-                            let created = OrganizationDomain::new(id, d.clone(), state.as_deref().unwrap_or("pending"), "manual", now);
+                            let created = OrganizationDomain::new(
+                                id,
+                                d.clone(),
+                                state.as_deref().unwrap_or("pending"),
+                                "manual",
+                                now,
+                            );
                             domain_events.push(("organization_domain.created", to_json(&created)));
                             next.push(created);
                         }
@@ -382,7 +410,10 @@ impl Vestibule {
                 Err(e) => return Err(map_conflict(e)),
             }
         }
-        Err(CoreError::Conflict { code: "concurrent_update", message: "The organization changed concurrently; retry.".into() })
+        Err(CoreError::Conflict {
+            code: "concurrent_update",
+            message: "The organization changed concurrently; retry.".into(),
+        })
     }
 
     /// `DELETE /organizations/{id}`.
@@ -390,11 +421,20 @@ impl Vestibule {
         let org = self.get_organization(env, id).await?;
         let now = Timestamp::now();
         let event = Event::new(env, "organization.deleted", to_json(&org), Some(id), now);
-        if self.written(env, self.store.delete_organization(env, id, &[event])).await? { Ok(()) } else { Err(not_found(id)) }
+        if self.written(env, self.store.delete_organization(env, id, &[event])).await? {
+            Ok(())
+        } else {
+            Err(not_found(id))
+        }
     }
 
     /// `GET /organizations`.
-    pub async fn list_organizations(&self, env: &str, filter: OrganizationFilter, page: PageRequest) -> Result<Page<Organization>> {
+    pub async fn list_organizations(
+        &self,
+        env: &str,
+        filter: OrganizationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Organization>> {
         let mut filter = filter;
         filter.domains = filter.domains.iter().filter_map(|d| parse_domain(d)).collect();
         Ok(self.store.list_organizations(env, &filter, &page).await?)
@@ -436,15 +476,23 @@ impl Vestibule {
     /// `DELETE /organization_domains/{id}`.
     pub async fn delete_organization_domain(&self, env: &str, id: &str) -> Result<()> {
         let d = self.get_organization_domain(env, id).await?;
-        let event = Event::new(env, "organization_domain.deleted", to_json(&d), Some(&d.organization_id), Timestamp::now());
-        if self.written(env, self.store.delete_organization_domain(env, id, &[event])).await? { Ok(()) } else { Err(domain_not_found(id)) }
+        let event =
+            Event::new(env, "organization_domain.deleted", to_json(&d), Some(&d.organization_id), Timestamp::now());
+        if self.written(env, self.store.delete_organization_domain(env, id, &[event])).await? {
+            Ok(())
+        } else {
+            Err(domain_not_found(id))
+        }
     }
 
     /// `POST /organization_domains/{id}/verify`: looks up the TXT record now.
     pub async fn verify_organization_domain(&self, env: &str, id: &str) -> Result<OrganizationDomain> {
         let mut d = self.get_organization_domain(env, id).await?;
         if d.state == "verified" {
-            return Err(CoreError::BadRequest { code: "domain_already_verified", message: "Domain is already verified.".into() });
+            return Err(CoreError::BadRequest {
+                code: "domain_already_verified",
+                message: "Domain is already verified.".into(),
+            });
         }
         let (Some(name), Some(token)) = (d.verification_name(), d.verification_token.clone()) else {
             return Err(CoreError::BadRequest {
@@ -490,7 +538,8 @@ mod tests {
 
     #[test]
     fn dns_domains_carry_prefix_and_token() {
-        let d = OrganizationDomain::new("org_01EHWNCE74X7JSDV0X3SZ3KJNY", "foo.com".into(), "pending", "dns", Timestamp(0));
+        let d =
+            OrganizationDomain::new("org_01EHWNCE74X7JSDV0X3SZ3KJNY", "foo.com".into(), "pending", "dns", Timestamp(0));
         assert_eq!(d.verification_prefix.as_deref(), Some("vestibule-domain-verification-z3kjny"));
         assert_eq!(d.verification_token.as_ref().map(String::len), Some(25));
         assert_eq!(d.verification_name().unwrap(), "vestibule-domain-verification-z3kjny.foo.com");

@@ -1,17 +1,17 @@
 //! Connections: created from IdP metadata (XML or a URL) or its parts, read, updated,
 //! activated and deactivated, deleted, listed, their login attempts and SP metadata.
 
-use crate::kernel::error::{CoreError, Result};
+use super::model::*;
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::{plausible, kernel::secrets, to_json, Vestibule};
+use crate::{Vestibule, kernel::secrets, plausible, to_json};
 use serde_json::Value;
 use vestibule_ids::Kind;
 use vestibule_saml::{IdpSettings, SpSettings};
-use super::model::*;
 
 fn not_found(id: &str) -> CoreError {
     CoreError::NotFound { entity: "Connection", id: id.to_owned() }
@@ -93,7 +93,8 @@ fn read_protocol(f: &mut Fields<'_>) -> ProtocolInput {
     for key in ["oidc", "oidc_options"] {
         if let Some(o) = f.object(key, false, |o| {
             let issuer = read_url(o, "issuer").or_else(|| {
-                read_url(o, "discovery_endpoint").map(|d| d.trim_end_matches("/.well-known/openid-configuration").to_owned())
+                read_url(o, "discovery_endpoint")
+                    .map(|d| d.trim_end_matches("/.well-known/openid-configuration").to_owned())
             });
             Some(OidcConfig {
                 issuer: issuer.map(|i| i.trim_end_matches('/').to_owned()),
@@ -110,7 +111,9 @@ fn read_protocol(f: &mut Fields<'_>) -> ProtocolInput {
 fn read_attribute_maps(f: &mut Fields<'_>) -> Option<AttributeMaps> {
     f.object("attribute_maps", false, |m| {
         let mut maps = AttributeMaps::default();
-        for (key, target) in [("standard_attributes", &mut maps.standard_attributes), ("custom_attributes", &mut maps.custom_attributes)] {
+        for (key, target) in
+            [("standard_attributes", &mut maps.standard_attributes), ("custom_attributes", &mut maps.custom_attributes)]
+        {
             if let Some(Value::Object(obj)) = m.value(key) {
                 for (k, v) in obj {
                     match v {
@@ -148,19 +151,21 @@ impl Vestibule {
     async fn fetch_idp_metadata(&self, i: &mut SamlInput) -> Result<()> {
         let (Some(url), None) = (&i.metadata_url, &i.metadata) else { return Ok(()) };
         let field = format!("{}.idp_metadata_url", i.key);
-        let failed = |code: &str, why: String| CoreError::Validation(vec![crate::kernel::error::FieldError::explained(field.clone(), code, why)]);
-        let addrs = self
-            .webhook_targets
-            .resolve(url)
-            .await
-            .map_err(|why| failed("metadata_url_not_allowed", format!("The metadata URL cannot be fetched: {why}")))?;
+        let failed = |code: &str, why: String| {
+            CoreError::Validation(vec![crate::kernel::error::FieldError::explained(field.clone(), code, why)])
+        };
+        let addrs =
+            self.webhook_targets.resolve(url).await.map_err(|why| {
+                failed("metadata_url_not_allowed", format!("The metadata URL cannot be fetched: {why}"))
+            })?;
         let xml = self
             .sso
             .oidc_http
             .get_document(url, &addrs, MAX_METADATA_BYTES)
             .await
             .map_err(|why| failed("metadata_fetch_failed", format!("The metadata could not be fetched: {why}")))?;
-        let parsed = vestibule_saml::parse_idp_metadata(&xml).map_err(|e| failed(metadata_code(&e), format!("The fetched metadata was refused: {e}")))?;
+        let parsed = vestibule_saml::parse_idp_metadata(&xml)
+            .map_err(|e| failed(metadata_code(&e), format!("The fetched metadata was refused: {e}")))?;
         i.metadata = Some(parsed);
         Ok(())
     }
@@ -301,7 +306,10 @@ impl Vestibule {
             _ => None,
         };
         if proto.is_none() {
-            f.invalid("connection_type", if connection_type.is_some() { "unsupported_connection_type" } else { "required" });
+            f.invalid(
+                "connection_type",
+                if connection_type.is_some() { "unsupported_connection_type" } else { "required" },
+            );
         }
         if proto == Some(Protocol::Saml) && protocol.oidc.is_some() {
             f.invalid("oidc", "not_allowed_for_saml");
@@ -322,7 +330,8 @@ impl Vestibule {
             self.fetch_idp_metadata(i).await?;
         }
         let proto = proto.unwrap_or(Protocol::Saml);
-        let connection_type = connection_type.unwrap_or_else(|| if proto == Protocol::Saml { "GenericSAML" } else { "GenericOIDC" }.into());
+        let connection_type = connection_type
+            .unwrap_or_else(|| if proto == Protocol::Saml { "GenericSAML" } else { "GenericOIDC" }.into());
         let now = Timestamp::now();
         let mut c = Connection {
             id: vestibule_ids::generate(Kind::Connection),
@@ -368,7 +377,13 @@ impl Vestibule {
             _ => {}
         }
         if c.state == "active" {
-            events.push(Event::new(env, "connection.activated", self.connection_view(env, &c).await?, Some(&org.id), now));
+            events.push(Event::new(
+                env,
+                "connection.activated",
+                self.connection_view(env, &c).await?,
+                Some(&org.id),
+                now,
+            ));
         }
         self.store.insert_connection(env, &c, &events).await?;
         self.connection_view(env, &c).await
@@ -441,7 +456,9 @@ impl Vestibule {
         if let Some(m) = maps {
             c.attribute_maps = m;
         }
-        let wanted = state.unwrap_or_else(|| if current.state == "draft" && c.activatable() { "active".into() } else { current.state.clone() });
+        let wanted = state.unwrap_or_else(|| {
+            if current.state == "draft" && c.activatable() { "active".into() } else { current.state.clone() }
+        });
         if wanted == "active" && !c.activatable() {
             return Err(not_activatable());
         }
@@ -456,7 +473,13 @@ impl Vestibule {
                 _ => None,
             };
             if let Some(name) = name {
-                events.push(Event::new(env, name, self.connection_view(env, &c).await?, c.organization_id.as_deref(), now));
+                events.push(Event::new(
+                    env,
+                    name,
+                    self.connection_view(env, &c).await?,
+                    c.organization_id.as_deref(),
+                    now,
+                ));
             }
         }
         self.store.update_connection(env, &c, &events).await?;
@@ -466,19 +489,40 @@ impl Vestibule {
     /// `DELETE /connections/{id}`.
     pub async fn delete_connection(&self, env: &str, id: &str) -> Result<()> {
         let c = self.load_connection(env, id).await?;
-        let event = Event::new(env, "connection.deleted", self.connection_view(env, &c).await?, c.organization_id.as_deref(), Timestamp::now());
+        let event = Event::new(
+            env,
+            "connection.deleted",
+            self.connection_view(env, &c).await?,
+            c.organization_id.as_deref(),
+            Timestamp::now(),
+        );
         if self.store.delete_connection(env, id, &[event]).await? { Ok(()) } else { Err(not_found(id)) }
     }
 
     /// `GET /connections`, filtered by organization, type or domain.
-    pub async fn list_connections(&self, env: &str, mut filter: ConnectionFilter, domain: Option<String>, page: PageRequest) -> Result<Page<Value>> {
+    pub async fn list_connections(
+        &self,
+        env: &str,
+        mut filter: ConnectionFilter,
+        domain: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<Value>> {
         if let Some(d) = domain {
             let Some(d) = crate::organizations::parse_domain(&d) else {
                 return Ok(Page { data: Vec::new(), before: None, after: None });
             };
             let orgs = self
                 .store
-                .list_organizations(env, &crate::organizations::OrganizationFilter { domains: vec![d], search: None }, &PageRequest { limit: 100, before: None, after: None, order: crate::kernel::pagination::Order::Desc })
+                .list_organizations(
+                    env,
+                    &crate::organizations::OrganizationFilter { domains: vec![d], search: None },
+                    &PageRequest {
+                        limit: 100,
+                        before: None,
+                        after: None,
+                        order: crate::kernel::pagination::Order::Desc,
+                    },
+                )
                 .await?;
             filter.organization_ids = Some(orgs.data.into_iter().map(|o| o.id).collect());
         }
@@ -506,7 +550,10 @@ impl Vestibule {
     }
 
     pub(crate) async fn connection_by_key(&self, external_key: &str) -> Result<Option<(String, Connection)>> {
-        if external_key.is_empty() || external_key.len() > 64 || !external_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if external_key.is_empty()
+            || external_key.len() > 64
+            || !external_key.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Ok(None);
         }
         Ok(self.store.find_connection_by_key(external_key).await?)

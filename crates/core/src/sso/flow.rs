@@ -3,10 +3,10 @@
 //! trades the code for a profile and an access token, `/sso/profile` reads it again.
 
 use crate::kernel::error::{CoreError, Result};
-use crate::sso::{Connection, LoginAttempt, SsoGrant, SsoRequest};
 use crate::kernel::time::Timestamp;
-use crate::{kernel::secrets, Vestibule};
-use serde_json::{json, Map, Value};
+use crate::sso::{Connection, LoginAttempt, SsoGrant, SsoRequest};
+use crate::{Vestibule, kernel::secrets};
+use serde_json::{Map, Value, json};
 use vestibule_ids::Kind;
 use vestibule_saml::{Expectations, Rejection, VerifiedAssertion};
 
@@ -110,7 +110,10 @@ pub(crate) fn with_query(uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
 }
 
 fn is_localhost(uri: &str) -> bool {
-    url::Url::parse(uri).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]")
+    url::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]")
 }
 
 /// A random SAML request id: an NCName, 160 bits.
@@ -138,7 +141,10 @@ impl Vestibule {
             return Err(refuse("redirect_uri is not an allowed redirect URI for this environment."));
         }
         let back = |error: &str, description: &str| {
-            Ok(Redirect::To(with_query(&redirect_uri, &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())])))
+            Ok(Redirect::To(with_query(
+                &redirect_uri,
+                &[("error", Some(error)), ("error_description", Some(description)), ("state", p.state.as_deref())],
+            )))
         };
         if p.response_type.as_deref() != Some("code") {
             return back("unsupported_response_type", "response_type must be code.");
@@ -150,19 +156,33 @@ impl Vestibule {
             self.store.get_connection(&env.id, id).await?
         } else if let Some(org) = &p.organization {
             let filter = crate::sso::ConnectionFilter { organization_id: Some(org.clone()), ..Default::default() };
-            let page = crate::kernel::pagination::PageRequest { limit: 100, before: None, after: None, order: crate::kernel::pagination::Order::Asc };
+            let page = crate::kernel::pagination::PageRequest {
+                limit: 100,
+                before: None,
+                after: None,
+                order: crate::kernel::pagination::Order::Asc,
+            };
             let all = self.store.list_connections(&env.id, &filter, &page).await?;
             all.data.into_iter().find(|c| c.state == "active")
         } else if let Some(domain) = &p.domain {
-            let page = crate::kernel::pagination::PageRequest { limit: 100, before: None, after: None, order: crate::kernel::pagination::Order::Asc };
+            let page = crate::kernel::pagination::PageRequest {
+                limit: 100,
+                before: None,
+                after: None,
+                order: crate::kernel::pagination::Order::Asc,
+            };
             let found = self.list_connections(&env.id, Default::default(), Some(domain.clone()), page.clone()).await?;
-            let id = found.data.iter().find(|c| c["state"] == "active").and_then(|c| c["id"].as_str()).map(str::to_owned);
+            let id =
+                found.data.iter().find(|c| c["state"] == "active").and_then(|c| c["id"].as_str()).map(str::to_owned);
             match id {
                 Some(id) => self.store.get_connection(&env.id, &id).await?,
                 None => None,
             }
         } else if p.provider.is_some() {
-            return back("invalid_request", "OAuth providers are not available on this server; use a connection or organization.");
+            return back(
+                "invalid_request",
+                "OAuth providers are not available on this server; use a connection or organization.",
+            );
         } else {
             return back("invalid_request", "One of connection, organization, provider or domain is required.");
         };
@@ -191,8 +211,9 @@ impl Vestibule {
                 created_at: now,
             };
             let force = p.prompt.as_deref() == Some("login");
-            let url = vestibule_saml::authn_request_redirect(&self.sp_settings(&c), &idp, &request.id, force, &request.id)
-                .map_err(|_| CoreError::Upstream("AuthnRequest could not be built".into()))?;
+            let url =
+                vestibule_saml::authn_request_redirect(&self.sp_settings(&c), &idp, &request.id, force, &request.id)
+                    .map_err(|_| CoreError::Upstream("AuthnRequest could not be built".into()))?;
             self.store.insert_sso_request(&env.id, &request).await?;
             let url = match &p.login_hint {
                 Some(h) => with_query(&url, &[("login_hint", Some(h))]),
@@ -215,7 +236,10 @@ impl Vestibule {
                 Ok(url) => Ok(Redirect::To(url)),
                 Err(CoreError::Upstream(e)) => {
                     self.record_attempt(&env.id, &c.id, Some(&e)).await;
-                    back("connection_invalid", "The identity provider could not be reached or described itself wrongly.")
+                    back(
+                        "connection_invalid",
+                        "The identity provider could not be reached or described itself wrongly.",
+                    )
                 }
                 Err(e) => Err(e),
             };
@@ -246,12 +270,19 @@ impl Vestibule {
             return Err(CoreError::NotFound { entity: "Connection", id: external_key.to_owned() });
         };
         let verifier = self.sso.verifier.clone();
-        let fail_page = |r: Rejection| CoreError::BadRequest { code: "invalid_saml_response", message: format!("The SAML response was refused: {r}.") };
+        let fail_page = |r: Rejection| CoreError::BadRequest {
+            code: "invalid_saml_response",
+            message: format!("The SAML response was refused: {r}."),
+        };
         if c.saml.is_none() || c.state != "active" {
             self.record_attempt(&env, &c.id, Some("connection not active")).await;
-            return Err(CoreError::BadRequest { code: "connection_inactive", message: "The connection is not active.".into() });
+            return Err(CoreError::BadRequest {
+                code: "connection_inactive",
+                message: "The connection is not active.".into(),
+            });
         }
-        let decoded = verifier.decode(saml_response).and_then(|xml| verifier.claimed_request_id(&xml).map(|id| (xml, id)));
+        let decoded =
+            verifier.decode(saml_response).and_then(|xml| verifier.claimed_request_id(&xml).map(|id| (xml, id)));
         let (xml, claimed) = match decoded {
             Ok(v) => v,
             Err(r) => {
@@ -261,7 +292,9 @@ impl Vestibule {
         };
         let now = Timestamp::now();
         let request = match &claimed {
-            Some(id) if id.len() <= 128 => self.store.get_sso_request(&env, id, now).await?.filter(|r| r.connection_id == c.id),
+            Some(id) if id.len() <= 128 => {
+                self.store.get_sso_request(&env, id, now).await?.filter(|r| r.connection_id == c.id)
+            }
             _ => None,
         };
         let saml = c.saml.clone().unwrap_or_default();
@@ -272,7 +305,8 @@ impl Vestibule {
                 match uris.iter().find(|u| u.default).or(uris.first()) {
                     Some(u) => (u.uri.clone(), None),
                     None => {
-                        self.record_attempt(&env, &c.id, Some("no default redirect URI for an IdP-initiated login")).await;
+                        self.record_attempt(&env, &c.id, Some("no default redirect URI for an IdP-initiated login"))
+                            .await;
                         return Err(refuse("No default redirect URI is registered for IdP-initiated logins."));
                     }
                 }
@@ -289,7 +323,11 @@ impl Vestibule {
         let back_with_error = |r: Rejection| {
             Redirect::To(with_query(
                 &redirect_uri,
-                &[("error", Some("invalid_saml_response")), ("error_description", Some(&format!("The SAML response was refused: {r}."))), ("state", state.as_deref())],
+                &[
+                    ("error", Some("invalid_saml_response")),
+                    ("error_description", Some(&format!("The SAML response was refused: {r}."))),
+                    ("state", state.as_deref()),
+                ],
             ))
         };
         let sp = self.sp_settings(&c);
@@ -313,7 +351,11 @@ impl Vestibule {
             }
         };
         // Replay cache first, then the request: either refusing leaves no code behind.
-        if !self.store.remember_assertion(&env, &c.id, &assertion.assertion_id, Timestamp(assertion.valid_until_ms)).await? {
+        if !self
+            .store
+            .remember_assertion(&env, &c.id, &assertion.assertion_id, Timestamp(assertion.valid_until_ms))
+            .await?
+        {
             self.record_attempt(&env, &c.id, Some(&Rejection::Replayed.to_string())).await;
             return Ok(back_with_error(Rejection::Replayed));
         }
@@ -334,7 +376,13 @@ impl Vestibule {
     }
 
     /// A single-use code for `profile` (with the provider's OAuth tokens, for OIDC).
-    pub(crate) async fn issue_code_with(&self, env: &str, profile: &Value, request_data: Option<&Value>, oauth_tokens: Option<Value>) -> Result<String> {
+    pub(crate) async fn issue_code_with(
+        &self,
+        env: &str,
+        profile: &Value,
+        request_data: Option<&Value>,
+        oauth_tokens: Option<Value>,
+    ) -> Result<String> {
         let code = secrets::random_base62(32);
         let mut data = json!({"profile": profile});
         if let Some(t) = oauth_tokens {
@@ -384,17 +432,27 @@ impl Vestibule {
         // without a secret) with the code verifier alone.
         let caller_env = match get("client_secret") {
             Some(secret) => {
-                let caller = self.authenticate(secret).await?.ok_or_else(|| TokenError::new("invalid_client", "The client secret is not valid."))?;
+                let caller = self
+                    .authenticate(secret)
+                    .await?
+                    .ok_or_else(|| TokenError::new("invalid_client", "The client secret is not valid."))?;
                 Some(caller.environment_id)
             }
             None if get("code_verifier").is_some() => None,
-            None => return Err(TokenError::new("invalid_client", "client_secret (or, for PKCE, code_verifier) is required.")),
+            None => {
+                return Err(TokenError::new(
+                    "invalid_client",
+                    "client_secret (or, for PKCE, code_verifier) is required.",
+                ));
+            }
         };
         let invalid = || TokenError::new("invalid_grant", "The code is invalid or expired.");
         if code.len() > 128 {
             return Err(invalid());
         }
-        let Some((code_env, grant)) = self.store.take_sso_grant(&secrets::digest(code), "code", Timestamp::now()).await? else {
+        let Some((code_env, grant)) =
+            self.store.take_sso_grant(&secrets::digest(code), "code", Timestamp::now()).await?
+        else {
             return Err(invalid());
         };
         if caller_env.as_ref().is_some_and(|e| **e != *code_env) {
@@ -433,7 +491,12 @@ impl Vestibule {
             claims.insert("org_id".into(), org.clone());
         }
         let token = self.signing_key(&code_env).await?.sign_jwt(&claims)?;
-        let access = SsoGrant { kind: "access_token", profile_id: grant.profile_id.clone(), data: json!({"profile": profile}), expires_at };
+        let access = SsoGrant {
+            kind: "access_token",
+            profile_id: grant.profile_id.clone(),
+            data: json!({"profile": profile}),
+            expires_at,
+        };
         self.store.insert_sso_grant(&code_env, &secrets::digest(&token), &access).await?;
         let mut out = json!({
             "token_type": "Bearer",
@@ -495,7 +558,8 @@ impl Vestibule {
         if token.is_empty() || token.len() > 128 {
             return Err(refuse("The logout token is invalid or expired."));
         }
-        let Some((env, _)) = self.store.take_sso_grant(&secrets::digest(token), "logout", Timestamp::now()).await? else {
+        let Some((env, _)) = self.store.take_sso_grant(&secrets::digest(token), "logout", Timestamp::now()).await?
+        else {
             return Err(refuse("The logout token is invalid or expired."));
         };
         let uris = self.store.list_redirect_uris(&env).await?;

@@ -2,14 +2,14 @@
 //! kept in the database, published as a JWKS at `GET /sso/jwks/{client_id}`, and used to
 //! sign the access tokens the environment issues (RS256, with its `kid`).
 
-use crate::kernel::error::{CoreError, Result};
-use crate::kernel::error::StoreError;
-use crate::kernel::time::Timestamp;
 use crate::Vestibule;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
+use crate::kernel::time::Timestamp;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
+use serde_json::{Map, Value, json};
 use sha2::Digest as _;
-use serde_json::{json, Map, Value};
 
 /// An environment's signing key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,8 @@ impl SigningKey {
     /// A fresh RSA-2048 key with a ten-year self-signed certificate.
     pub fn generate() -> Result<Self> {
         let id = vestibule_ids::generate(vestibule_ids::Kind::SigningKey);
-        let (private_pkcs8, certificate_der) = self_signed(&id).map_err(|_| internal("signing key generation failed"))?;
+        let (private_pkcs8, certificate_der) =
+            self_signed(&id).map_err(|_| internal("signing key generation failed"))?;
         Ok(SigningKey { id, private_pkcs8, certificate_der, created_at: Timestamp::now() })
     }
 
@@ -42,7 +43,12 @@ impl SigningKey {
     /// A key read back from the store; `None` if the stored text is not base64.
     pub fn from_stored(id: String, private_key: &str, certificate: &str, created_at: Timestamp) -> Option<Self> {
         let b64 = base64::engine::general_purpose::STANDARD;
-        Some(SigningKey { id, private_pkcs8: b64.decode(private_key).ok()?, certificate_der: b64.decode(certificate).ok()?, created_at })
+        Some(SigningKey {
+            id,
+            private_pkcs8: b64.decode(private_key).ok()?,
+            certificate_der: b64.decode(certificate).ok()?,
+            created_at,
+        })
     }
 
     fn pair(&self) -> Result<RsaKeyPair> {
@@ -69,7 +75,11 @@ impl SigningKey {
     pub fn sign_jwt(&self, claims: &Map<String, Value>) -> Result<String> {
         let pair = self.pair()?;
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.id});
-        let input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(Value::Object(claims.clone()).to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(Value::Object(claims.clone()).to_string().as_bytes())
+        );
         let mut sig = vec![0u8; pair.public_modulus_len()];
         pair.sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
             .map_err(|_| internal("signing failed"))?;
@@ -134,10 +144,10 @@ impl Vestibule {
 
     /// `GET /sso/jwks/{client_id}`: the JWKS of the environment owning `client_id`.
     pub async fn jwks(&self, client_id: &str) -> Result<Value> {
-        let env = self
-            .environment_by_client_id(client_id)
-            .await?
-            .ok_or_else(|| CoreError::NotFound { entity: "Client", id: client_id.chars().take(MAX_CLIENT_ID).collect() })?;
+        let env = self.environment_by_client_id(client_id).await?.ok_or_else(|| CoreError::NotFound {
+            entity: "Client",
+            id: client_id.chars().take(MAX_CLIENT_ID).collect(),
+        })?;
         let key = self.signing_key(&env.id).await?;
         Ok(json!({"keys": [key.public_jwk()?]}))
     }
@@ -163,13 +173,19 @@ mod tests {
         assert_eq!(b64url(&rsa.n().to_vec()), jwk["n"].as_str().unwrap());
         assert_eq!(jwk["x5c"][0], base64::engine::general_purpose::STANDARD.encode(&key.certificate_der));
         let parts: Vec<&str> = token.split('.').collect();
-        let header: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        let header: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).unwrap())
+                .unwrap();
         assert_eq!(header["kid"], key.id.as_str());
         let unb64 = |s: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.as_str().unwrap()).unwrap();
         let verify = |msg: &str, jwk: &Value| {
             let (n, e) = (unb64(&jwk["n"]), unb64(&jwk["e"]));
             signature::RsaPublicKeyComponents { n: &n, e: &e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg.as_bytes(), &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
+                .verify(
+                    &signature::RSA_PKCS1_2048_8192_SHA256,
+                    msg.as_bytes(),
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+                )
                 .is_ok()
         };
         let signed = format!("{}.{}", parts[0], parts[1]);

@@ -1,12 +1,12 @@
 //! Single sign-on connections (SAML 2.0 and OpenID Connect) and the redirect URIs an
 //! environment allows. The browser flow that uses them is in [`crate::sso::flow`].
 
+pub mod connections;
 pub mod flow;
 pub mod jwks;
+pub mod model;
 pub mod oidc;
 pub mod profile;
-pub mod connections;
-pub mod model;
 pub mod redirect_uris;
 pub mod store;
 

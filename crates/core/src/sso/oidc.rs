@@ -4,13 +4,13 @@
 //! [`OidcHttp`] port; ID-token signatures are checked with aws-lc.
 
 use crate::kernel::error::{CoreError, Result};
-use crate::sso::{Connection, OidcConfig, SsoRequest};
-use crate::sso::flow::{Redirect, REQUEST_TTL_MS};
 use crate::kernel::time::Timestamp;
-use crate::{kernel::secrets, Vestibule};
+use crate::sso::flow::{REQUEST_TTL_MS, Redirect};
+use crate::sso::{Connection, OidcConfig, SsoRequest};
+use crate::{Vestibule, kernel::secrets};
 use async_trait::async_trait;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
 /// Outbound HTTP for OIDC. Implementations must not follow redirects, and connect only
@@ -18,7 +18,12 @@ use sha2::Digest as _;
 #[async_trait]
 pub trait OidcHttp: Send + Sync {
     /// GET a JSON document, with a bearer token when given.
-    async fn get_json(&self, url: &str, addrs: &[std::net::SocketAddr], bearer: Option<&str>) -> std::result::Result<Value, String>;
+    async fn get_json(
+        &self,
+        url: &str,
+        addrs: &[std::net::SocketAddr],
+        bearer: Option<&str>,
+    ) -> std::result::Result<Value, String>;
     /// POST a form, with HTTP Basic client authentication when given; the JSON answer.
     async fn post_form(
         &self,
@@ -30,7 +35,12 @@ pub trait OidcHttp: Send + Sync {
     /// GET a text document (SAML IdP metadata) of at most `max_bytes`, connecting only
     /// to `addrs` when given (already checked by the target guard), following no
     /// redirect.
-    async fn get_document(&self, _url: &str, _addrs: &[std::net::SocketAddr], _max_bytes: usize) -> std::result::Result<String, String> {
+    async fn get_document(
+        &self,
+        _url: &str,
+        _addrs: &[std::net::SocketAddr],
+        _max_bytes: usize,
+    ) -> std::result::Result<String, String> {
         Err("outbound HTTP is not configured".into())
     }
 }
@@ -40,10 +50,21 @@ pub struct NoOidcHttp;
 
 #[async_trait]
 impl OidcHttp for NoOidcHttp {
-    async fn get_json(&self, _: &str, _: &[std::net::SocketAddr], _: Option<&str>) -> std::result::Result<Value, String> {
+    async fn get_json(
+        &self,
+        _: &str,
+        _: &[std::net::SocketAddr],
+        _: Option<&str>,
+    ) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
-    async fn post_form(&self, _: &str, _: &[std::net::SocketAddr], _: &[(&str, &str)], _: Option<(&str, &str)>) -> std::result::Result<Value, String> {
+    async fn post_form(
+        &self,
+        _: &str,
+        _: &[std::net::SocketAddr],
+        _: &[(&str, &str)],
+        _: Option<(&str, &str)>,
+    ) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
 }
@@ -87,13 +108,21 @@ pub fn verify_id_token(
     if parts.len() != 3 || token.len() > 64 * 1024 {
         return Err("ID token is not a JWS");
     }
-    let header: Value = unb64url(parts[0]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("ID token header unreadable")?;
-    let claims: Map<String, Value> = unb64url(parts[1]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("ID token claims unreadable")?;
+    let header: Value =
+        unb64url(parts[0]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("ID token header unreadable")?;
+    let claims: Map<String, Value> =
+        unb64url(parts[1]).and_then(|b| serde_json::from_slice(&b).ok()).ok_or("ID token claims unreadable")?;
     let sig = unb64url(parts[2]).ok_or("ID token signature unreadable")?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     let kid = header.get("kid").and_then(Value::as_str);
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or("provider JWKS unreadable")?;
-    let kty = if alg.starts_with("RS") { "RSA" } else if alg == "ES256" { "EC" } else { return Err("ID token algorithm not allowed") };
+    let kty = if alg.starts_with("RS") {
+        "RSA"
+    } else if alg == "ES256" {
+        "EC"
+    } else {
+        return Err("ID token algorithm not allowed");
+    };
     let candidates: Vec<&Value> = keys
         .iter()
         .filter(|k| k.get("kty").and_then(Value::as_str) == Some(kty))
@@ -124,7 +153,9 @@ pub fn verify_id_token(
                 let mut point = vec![4u8];
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point).verify(message.as_bytes(), &sig).is_ok()
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+                    .verify(message.as_bytes(), &sig)
+                    .is_ok()
             }
             _ => false,
         }
@@ -169,7 +200,8 @@ fn upstream(what: &str) -> CoreError {
 }
 
 /// The claims that describe the token rather than the user.
-const TOKEN_CLAIMS: &[&str] = &["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "azp", "sid", "jti"];
+const TOKEN_CLAIMS: &[&str] =
+    &["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "auth_time", "azp", "sid", "jti"];
 
 impl Vestibule {
     /// The addresses a provider URL may be reached at: the same policy as webhook targets
@@ -184,7 +216,12 @@ impl Vestibule {
         let issuer = cfg.issuer.as_deref().ok_or_else(|| upstream("OIDC connection has no issuer"))?;
         let url = format!("{issuer}/.well-known/openid-configuration");
         let addrs = self.oidc_target(&url).await.map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
-        let doc = self.sso.oidc_http.get_json(&url, &addrs, None).await.map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
+        let doc = self
+            .sso
+            .oidc_http
+            .get_json(&url, &addrs, None)
+            .await
+            .map_err(|e| upstream(&format!("OIDC discovery failed: {e}")))?;
         let get = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_owned);
         let meta = ProviderMetadata {
             issuer: get("issuer").unwrap_or_default(),
@@ -193,14 +230,25 @@ impl Vestibule {
             jwks_uri: get("jwks_uri").unwrap_or_default(),
             userinfo_endpoint: get("userinfo_endpoint"),
         };
-        if meta.issuer.trim_end_matches('/') != issuer || meta.authorization_endpoint.is_empty() || meta.token_endpoint.is_empty() || meta.jwks_uri.is_empty() {
+        if meta.issuer.trim_end_matches('/') != issuer
+            || meta.authorization_endpoint.is_empty()
+            || meta.token_endpoint.is_empty()
+            || meta.jwks_uri.is_empty()
+        {
             return Err(upstream("OIDC discovery document does not match the issuer"));
         }
         Ok(meta)
     }
 
     /// The provider URL for an authorization request through OIDC connection `c`.
-    pub(crate) async fn oidc_authorize_url(&self, env: &str, c: &Connection, mut request: SsoRequest, login_hint: Option<&str>, force: bool) -> Result<String> {
+    pub(crate) async fn oidc_authorize_url(
+        &self,
+        env: &str,
+        c: &Connection,
+        mut request: SsoRequest,
+        login_hint: Option<&str>,
+        force: bool,
+    ) -> Result<String> {
         let cfg = c.oidc.clone().unwrap_or_default();
         let meta = self.oidc_discover(&cfg).await?;
         let nonce = secrets::random_base62(32);
@@ -210,7 +258,8 @@ impl Vestibule {
             m.insert("nonce".into(), json!(nonce));
             m.insert("code_verifier".into(), json!(verifier));
         }
-        let mut url = url::Url::parse(&meta.authorization_endpoint).map_err(|_| upstream("OIDC authorization endpoint is not a URL"))?;
+        let mut url = url::Url::parse(&meta.authorization_endpoint)
+            .map_err(|_| upstream("OIDC authorization endpoint is not a URL"))?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code");
@@ -242,7 +291,9 @@ impl Vestibule {
         let refuse = |m: &str| CoreError::BadRequest { code: "invalid_oidc_callback", message: m.to_owned() };
         let now = Timestamp::now();
         let request = match get("state") {
-            Some(s) if s.len() <= 128 => self.store.get_sso_request(&env, s, now).await?.filter(|r| r.connection_id == c.id),
+            Some(s) if s.len() <= 128 => {
+                self.store.get_sso_request(&env, s, now).await?.filter(|r| r.connection_id == c.id)
+            }
             _ => None,
         };
         let Some(request) = request else {
@@ -256,7 +307,11 @@ impl Vestibule {
         let back = |reason: &str| {
             Redirect::To(crate::sso::flow::with_query(
                 &request.redirect_uri,
-                &[("error", Some("invalid_oidc_response")), ("error_description", Some(reason)), ("state", request.state.as_deref())],
+                &[
+                    ("error", Some("invalid_oidc_response")),
+                    ("error_description", Some(reason)),
+                    ("state", request.state.as_deref()),
+                ],
             ))
         };
         if let Some(e) = get("error") {
@@ -273,22 +328,48 @@ impl Vestibule {
             return Ok(back("connection not active"));
         }
         let cfg = c.oidc.clone().unwrap_or_default();
-        let (Some(issuer), Some(client_id), Some(secret)) = (cfg.issuer.clone(), cfg.client_id.clone(), cfg.client_secret.clone()) else {
+        let (Some(issuer), Some(client_id), Some(secret)) =
+            (cfg.issuer.clone(), cfg.client_id.clone(), cfg.client_secret.clone())
+        else {
             return Ok(back("connection not configured"));
         };
         let outcome: std::result::Result<(Map<String, Value>, Value), String> = async {
             let meta = self.oidc_discover(&cfg).await.map_err(|e| e.to_string())?;
             let verifier = request.data.get("code_verifier").and_then(Value::as_str).unwrap_or_default().to_owned();
             let redirect_uri = self.oidc_redirect_uri(&c);
-            let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri.as_str()), ("code_verifier", verifier.as_str())];
-            let addrs = self.oidc_target(&meta.token_endpoint).await.map_err(|e| format!("code exchange failed: {e}"))?;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ];
+            let addrs =
+                self.oidc_target(&meta.token_endpoint).await.map_err(|e| format!("code exchange failed: {e}"))?;
             let basic = Some((client_id.as_str(), secret.as_str()));
-            let tokens = self.sso.oidc_http.post_form(&meta.token_endpoint, &addrs, &form, basic).await.map_err(|e| format!("code exchange failed: {e}"))?;
+            let tokens = self
+                .sso
+                .oidc_http
+                .post_form(&meta.token_endpoint, &addrs, &form, basic)
+                .await
+                .map_err(|e| format!("code exchange failed: {e}"))?;
             let id_token = tokens.get("id_token").and_then(Value::as_str).ok_or("no ID token in the token response")?;
             let addrs = self.oidc_target(&meta.jwks_uri).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
-            let jwks = self.sso.oidc_http.get_json(&meta.jwks_uri, &addrs, None).await.map_err(|e| format!("JWKS fetch failed: {e}"))?;
+            let jwks = self
+                .sso
+                .oidc_http
+                .get_json(&meta.jwks_uri, &addrs, None)
+                .await
+                .map_err(|e| format!("JWKS fetch failed: {e}"))?;
             let nonce = request.data.get("nonce").and_then(Value::as_str).unwrap_or_default();
-            let mut claims = verify_id_token(id_token, &jwks, &issuer, &client_id, nonce, now.millis() / 1000, self.sso.clock_skew_secs)?;
+            let mut claims = verify_id_token(
+                id_token,
+                &jwks,
+                &issuer,
+                &client_id,
+                nonce,
+                now.millis() / 1000,
+                self.sso.clock_skew_secs,
+            )?;
             let access = tokens.get("access_token").and_then(Value::as_str);
             if let (Some(url), Some(access)) = (&meta.userinfo_endpoint, access)
                 && let Ok(addrs) = self.oidc_target(url).await
@@ -300,7 +381,8 @@ impl Vestibule {
                 }
             }
             let expires_at = tokens.get("expires_in").and_then(Value::as_i64).map(|s| now.millis() / 1000 + s);
-            let scopes: Vec<&str> = tokens.get("scope").and_then(Value::as_str).map(|s| s.split(' ').collect()).unwrap_or_default();
+            let scopes: Vec<&str> =
+                tokens.get("scope").and_then(Value::as_str).map(|s| s.split(' ').collect()).unwrap_or_default();
             let oauth = json!({
                 "provider": "OIDC",
                 "access_token": access,
@@ -325,11 +407,17 @@ impl Vestibule {
         }
         let mut profile = crate::sso::profile::map_profile(&c, &sub, &raw);
         let idp_id = profile["idp_id"].as_str().unwrap_or(&sub).to_owned();
-        let id = self.store.upsert_profile(&env, &c.id, &idp_id, &vestibule_ids::generate(vestibule_ids::Kind::Profile), &profile, now).await?;
+        let id = self
+            .store
+            .upsert_profile(&env, &c.id, &idp_id, &vestibule_ids::generate(vestibule_ids::Kind::Profile), &profile, now)
+            .await?;
         profile["id"] = json!(id);
         let code = self.issue_code_with(&env, &profile, Some(&request.data), Some(oauth)).await?;
         self.record_attempt(&env, &c.id, None).await;
-        Ok(Redirect::To(crate::sso::flow::with_query(&request.redirect_uri, &[("code", Some(&code)), ("state", request.state.as_deref())])))
+        Ok(Redirect::To(crate::sso::flow::with_query(
+            &request.redirect_uri,
+            &[("code", Some(&code)), ("state", request.state.as_deref())],
+        )))
     }
 }
 
@@ -340,7 +428,7 @@ pub const OIDC_REQUEST_TTL_MS: i64 = REQUEST_TTL_MS;
 mod tests {
     use super::*;
     use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
+    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 
     fn token(claims: Value, key: &RsaKeyPair) -> String {
         let header = b64url(br#"{"alg":"RS256","kid":"k1"}"#);
@@ -370,8 +458,14 @@ mod tests {
         assert_eq!(check(with("nonce", json!("n2"))), Err("ID token nonce mismatch"));
         assert_eq!(check(with("exp", json!(1400))), Err("ID token expired"));
         let other = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        assert_eq!(verify_id_token(&token(good, &other), &jwks, "https://op", "c1", "n1", 1500, 60), Err("ID token signature invalid"));
+        assert_eq!(
+            verify_id_token(&token(good, &other), &jwks, "https://op", "c1", "n1", 1500, 60),
+            Err("ID token signature invalid")
+        );
         let none = format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(b"{}"));
-        assert_eq!(verify_id_token(&none, &jwks, "https://op", "c1", "n1", 1500, 60), Err("ID token algorithm not allowed"));
+        assert_eq!(
+            verify_id_token(&none, &jwks, "https://op", "c1", "n1", 1500, 60),
+            Err("ID token algorithm not allowed")
+        );
     }
 }

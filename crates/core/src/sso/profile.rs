@@ -4,7 +4,7 @@
 //! regard to case.
 
 use crate::sso::Connection;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 const EMAIL: &[&str] = &[
     "email",
@@ -55,15 +55,8 @@ const GROUPS: &[&str] = &[
     "http://schemas.xmlsoap.org/claims/group",
     "urn:oid:1.3.6.1.4.1.5923.1.5.1.1",
 ];
-const IDP_ID: &[&str] = &[
-    "http://schemas.microsoft.com/identity/claims/objectidentifier",
-    "oid",
-    "sub",
-    "user_id",
-    "userid",
-    "uid",
-    "id",
-];
+const IDP_ID: &[&str] =
+    &["http://schemas.microsoft.com/identity/claims/objectidentifier", "oid", "sub", "user_id", "userid", "uid", "id"];
 const ROLE: &[&str] = &["role", "roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"];
 
 /// The first non-empty value of an attribute, by exact name (case-insensitive).
@@ -102,7 +95,9 @@ fn pick<'a>(c: &Connection, raw: &'a Map<String, Value>, field: &str, defaults: 
 
 /// The profile (without its `id`) for a subject of connection `c`.
 pub fn map_profile(c: &Connection, subject: &str, raw: &Map<String, Value>) -> Value {
-    let email = pick(c, raw, "email", EMAIL).and_then(first_string).or_else(|| subject.contains('@').then(|| subject.to_owned()));
+    let email = pick(c, raw, "email", EMAIL)
+        .and_then(first_string)
+        .or_else(|| subject.contains('@').then(|| subject.to_owned()));
     let first_name = pick(c, raw, "first_name", FIRST_NAME).and_then(first_string);
     let last_name = pick(c, raw, "last_name", LAST_NAME).and_then(first_string);
     let name = pick(c, raw, "name", NAME).and_then(first_string).or_else(|| match (&first_name, &last_name) {
@@ -148,8 +143,8 @@ pub fn map_profile(c: &Connection, subject: &str, raw: &Map<String, Value>) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sso::{AttributeMaps, SamlConfig};
     use crate::Timestamp;
+    use crate::sso::{AttributeMaps, SamlConfig};
 
     fn conn(maps: AttributeMaps) -> Connection {
         Connection {
@@ -187,7 +182,9 @@ mod tests {
 
     #[test]
     fn okta_names_and_custom_maps() {
-        let raw: Map<String, Value> = serde_json::from_value(json!({"firstName": "A", "lastName": "B", "dept": "R&D", "mail2": "x@y.z"})).unwrap();
+        let raw: Map<String, Value> =
+            serde_json::from_value(json!({"firstName": "A", "lastName": "B", "dept": "R&D", "mail2": "x@y.z"}))
+                .unwrap();
         let mut maps = AttributeMaps::default();
         maps.custom_attributes.insert("department".into(), "dept".into());
         maps.standard_attributes.insert("email".into(), "mail2".into());

@@ -1,13 +1,13 @@
 //! The redirect URIs an environment allows SSO and AuthKit to send users back to.
 
+use super::model::*;
+use crate::Vestibule;
+use crate::kernel::error::StoreError;
 use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
 use serde_json::Value;
 use vestibule_ids::Kind;
-use super::model::*;
 
 impl Vestibule {
     /// `POST /user_management/redirect_uris`: allows a redirect URI in this environment.
@@ -33,7 +33,10 @@ impl Vestibule {
         };
         match self.store.insert_redirect_uri(env, &r).await {
             Ok(()) => Ok(r),
-            Err(StoreError::Conflict(_)) => Err(CoreError::Conflict { code: "redirect_uri_already_exists", message: "This redirect URI is already registered.".into() }),
+            Err(StoreError::Conflict(_)) => Err(CoreError::Conflict {
+                code: "redirect_uri_already_exists",
+                message: "This redirect URI is already registered.".into(),
+            }),
             Err(e) => Err(e.into()),
         }
     }

@@ -3,16 +3,16 @@
 //! the email has none yet) in one transaction.
 
 use crate::authorization::DEFAULT_ROLE;
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
-use crate::user_management::mail::OutboxMail;
-use crate::user_management::memberships::Membership;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::user_management::users::{parse_email, User};
-use crate::{plausible, kernel::secrets, to_json, Vestibule};
+use crate::user_management::mail::OutboxMail;
+use crate::user_management::memberships::Membership;
+use crate::user_management::users::{User, parse_email};
+use crate::{Vestibule, kernel::secrets, plausible, to_json};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -85,19 +85,43 @@ pub struct InvitationFilter {
 #[async_trait]
 pub trait InvitationStore {
     /// Inserts an invitation and queues its email.
-    async fn insert_invitation(&self, env: &str, inv: &Invitation, mail: &OutboxMail, events: &[Event]) -> Result<(), StoreError>;
+    async fn insert_invitation(
+        &self,
+        env: &str,
+        inv: &Invitation,
+        mail: &OutboxMail,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
     /// One invitation by id.
     async fn get_invitation(&self, env: &str, id: &str) -> Result<Option<Invitation>, StoreError>;
     /// One invitation by token.
     async fn get_invitation_by_token(&self, env: &str, token: &str) -> Result<Option<Invitation>, StoreError>;
     /// A page of invitations.
-    async fn list_invitations(&self, env: &str, filter: &InvitationFilter, page: &PageRequest) -> Result<Page<Invitation>, StoreError>;
+    async fn list_invitations(
+        &self,
+        env: &str,
+        filter: &InvitationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, StoreError>;
     /// Writes a still-pending invitation's new state (and optional mail); false when
     /// it was no longer pending.
-    async fn update_pending_invitation(&self, env: &str, inv: &Invitation, mail: Option<&OutboxMail>, events: &[Event]) -> Result<bool, StoreError>;
+    async fn update_pending_invitation(
+        &self,
+        env: &str,
+        inv: &Invitation,
+        mail: Option<&OutboxMail>,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
     /// Accepts a still-pending invitation, creating the user and membership given;
     /// false when it was no longer pending (nothing is written then).
-    async fn accept_invitation(&self, env: &str, inv: &Invitation, user: Option<&User>, membership: Option<&Membership>, events: &[Event]) -> Result<bool, StoreError>;
+    async fn accept_invitation(
+        &self,
+        env: &str,
+        inv: &Invitation,
+        user: Option<&User>,
+        membership: Option<&Membership>,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
 }
 
 fn not_found(id: &str) -> CoreError {
@@ -142,10 +166,16 @@ impl Vestibule {
         let email = email.unwrap_or_default();
         let days = days.unwrap_or(7);
         if days < 1 {
-            return Err(CoreError::BadRequest { code: "expires_in_days_too_short", message: "expires_in_days must be at least 1.".into() });
+            return Err(CoreError::BadRequest {
+                code: "expires_in_days_too_short",
+                message: "expires_in_days must be at least 1.".into(),
+            });
         }
         if days > 30 {
-            return Err(CoreError::BadRequest { code: "expires_in_days_too_long", message: "expires_in_days must be at most 30.".into() });
+            return Err(CoreError::BadRequest {
+                code: "expires_in_days_too_long",
+                message: "expires_in_days must be at most 30.".into(),
+            });
         }
         let org = match &org_id {
             Some(id) => Some(self.get_organization(env, id).await?),
@@ -155,13 +185,15 @@ impl Vestibule {
             self.get_user(env, inviter).await?;
         }
         if let (Some(org), Some(role)) = (&org, &role) {
-            self.check_roles(env, &org.id, std::slice::from_ref(role))
-                .await
-                .map_err(|_| CoreError::BadRequest { code: "invalid_role", message: format!("Role '{role}' does not exist.") })?;
+            self.check_roles(env, &org.id, std::slice::from_ref(role)).await.map_err(|_| CoreError::BadRequest {
+                code: "invalid_role",
+                message: format!("Role '{role}' does not exist."),
+            })?;
         }
         let now = Timestamp::now();
         let filter = InvitationFilter { organization_id: org_id.clone(), email: Some(email.clone()) };
-        let existing = self.store.list_invitations(env, &filter, &PageRequest { limit: 100, ..Default::default() }).await?;
+        let existing =
+            self.store.list_invitations(env, &filter, &PageRequest { limit: 100, ..Default::default() }).await?;
         if existing.data.into_iter().map(|i| i.refresh_state(now)).any(|i| i.state == "pending") {
             return Err(CoreError::BadRequest {
                 code: if org.is_some() { "email_already_invited_to_organization" } else { "email_already_invited" },
@@ -221,7 +253,12 @@ impl Vestibule {
     }
 
     /// `GET /user_management/invitations`.
-    pub async fn list_invitations(&self, env: &str, filter: InvitationFilter, page: PageRequest) -> Result<Page<Invitation>> {
+    pub async fn list_invitations(
+        &self,
+        env: &str,
+        filter: InvitationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Invitation>> {
         let mut filter = filter;
         filter.email = filter.email.as_deref().and_then(parse_email);
         let now = Timestamp::now();
@@ -249,7 +286,10 @@ impl Vestibule {
     pub async fn resend_invitation(&self, env: &str, id: &str) -> Result<Invitation> {
         let mut inv = self.get_invitation(env, id).await?;
         let state = inv.state.clone();
-        let refused = |code: &'static str| CoreError::BadRequest { code, message: format!("Invitation is {state}; it cannot be resent.") };
+        let refused = |code: &'static str| CoreError::BadRequest {
+            code,
+            message: format!("Invitation is {state}; it cannot be resent."),
+        };
         match inv.state.as_str() {
             "pending" => {}
             "expired" => return Err(refused("invite_expired")),
@@ -311,7 +351,11 @@ impl Vestibule {
             Some(org_id) => {
                 let org = self.get_organization(env, org_id).await?;
                 let role = inv.role_slug.clone().unwrap_or_else(|| DEFAULT_ROLE.to_owned());
-                let role = if self.resolve_role(env, Some(org_id), &role).await?.is_some() { role } else { DEFAULT_ROLE.to_owned() };
+                let role = if self.resolve_role(env, Some(org_id), &role).await?.is_some() {
+                    role
+                } else {
+                    DEFAULT_ROLE.to_owned()
+                };
                 let m = Self::new_membership(&user, &org, vec![role], "active");
                 let mut bare = m.clone();
                 bare.user = None;

@@ -2,14 +2,14 @@
 //! status (`active`, `inactive`, `pending`).
 
 use crate::authorization::DEFAULT_ROLE;
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
 use crate::user_management::users::User;
-use crate::{plausible, to_json, Vestibule};
+use crate::{Vestibule, plausible, to_json};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -102,7 +102,12 @@ pub trait MembershipStore {
     /// Deletes one; false if it did not exist.
     async fn delete_membership(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of memberships (without users).
-    async fn list_memberships(&self, env: &str, filter: &MembershipFilter, page: &PageRequest) -> Result<Page<Membership>, StoreError>;
+    async fn list_memberships(
+        &self,
+        env: &str,
+        filter: &MembershipFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>, StoreError>;
     /// Every membership of a user.
     async fn memberships_of_user(&self, env: &str, user_id: &str) -> Result<Vec<Membership>, StoreError>;
 }
@@ -139,7 +144,10 @@ impl Vestibule {
     pub(crate) async fn check_roles(&self, env: &str, organization_id: &str, slugs: &[String]) -> Result<()> {
         for s in slugs {
             if self.resolve_role(env, Some(organization_id), s).await?.is_none() {
-                return Err(CoreError::Unprocessable { code: "invalid_role", message: format!("Role '{s}' does not exist.") });
+                return Err(CoreError::Unprocessable {
+                    code: "invalid_role",
+                    message: format!("Role '{s}' does not exist."),
+                });
             }
         }
         Ok(())
@@ -151,7 +159,12 @@ impl Vestibule {
     }
 
     /// Builds a new membership row (used by invitations too).
-    pub(crate) fn new_membership(user: &User, org: &crate::organizations::Organization, roles: Vec<String>, status: &str) -> Membership {
+    pub(crate) fn new_membership(
+        user: &User,
+        org: &crate::organizations::Organization,
+        roles: Vec<String>,
+        status: &str,
+    ) -> Membership {
         let now = Timestamp::now();
         let mut m = Membership {
             object: "organization_membership",
@@ -233,7 +246,10 @@ impl Vestibule {
     pub async fn deactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
         let mut m = self.get_membership(env, id).await?;
         if m.status == "pending" {
-            return Err(CoreError::BadRequest { code: "cannot_deactivate_pending_organization_membership", message: "A pending membership cannot be deactivated.".into() });
+            return Err(CoreError::BadRequest {
+                code: "cannot_deactivate_pending_organization_membership",
+                message: "A pending membership cannot be deactivated.".into(),
+            });
         }
         if m.status == "inactive" {
             return Ok(m);
@@ -246,7 +262,10 @@ impl Vestibule {
     pub async fn reactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
         let mut m = self.get_membership(env, id).await?;
         if m.status == "pending" {
-            return Err(CoreError::BadRequest { code: "cannot_reactivate_pending_organization_membership", message: "A pending membership cannot be reactivated.".into() });
+            return Err(CoreError::BadRequest {
+                code: "cannot_reactivate_pending_organization_membership",
+                message: "A pending membership cannot be reactivated.".into(),
+            });
         }
         if m.status == "active" {
             return Ok(m);
@@ -264,7 +283,12 @@ impl Vestibule {
 
     /// `GET /user_management/organization_memberships`: needs a user or an organization;
     /// only active memberships unless `statuses` says otherwise.
-    pub async fn list_memberships(&self, env: &str, filter: MembershipFilter, page: PageRequest) -> Result<Page<Membership>> {
+    pub async fn list_memberships(
+        &self,
+        env: &str,
+        filter: MembershipFilter,
+        page: PageRequest,
+    ) -> Result<Page<Membership>> {
         if filter.user_id.is_none() && filter.organization_id.is_none() {
             return Err(CoreError::BadRequest {
                 code: "missing_user_id_or_organization_id",

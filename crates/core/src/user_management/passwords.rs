@@ -2,8 +2,8 @@
 //! through the API, and imported hashes from other systems kept as given.
 
 use crate::kernel::error::CoreError;
-use argon2::password_hash::PasswordHasher;
 use argon2::Argon2;
+use argon2::password_hash::PasswordHasher;
 
 /// Shortest accepted password, in characters.
 pub const MIN_LENGTH: usize = 8;
@@ -35,7 +35,10 @@ fn strength_error(code: &str, message: &str) -> CoreError {
 pub fn check_strength(password: &str) -> Result<(), CoreError> {
     let n = password.chars().count();
     if n < MIN_LENGTH {
-        return Err(strength_error("password_too_short", &format!("Password must be at least {MIN_LENGTH} characters.")));
+        return Err(strength_error(
+            "password_too_short",
+            &format!("Password must be at least {MIN_LENGTH} characters."),
+        ));
     }
     if n > MAX_LENGTH {
         return Err(strength_error("password_too_long", &format!("Password must be at most {MAX_LENGTH} characters.")));
@@ -72,7 +75,10 @@ impl Drop for Recorder {
 
 /// Accepts an imported hash after a shape check of its declared type.
 pub fn import(hash: &str, kind: &str) -> Result<StoredPassword, CoreError> {
-    let invalid = || CoreError::BadRequest { code: "invalid_password_hash", message: "The password hash is not valid for its type.".into() };
+    let invalid = || CoreError::BadRequest {
+        code: "invalid_password_hash",
+        message: "The password hash is not valid for its type.".into(),
+    };
     if !IMPORT_TYPES.contains(&kind) {
         return Err(CoreError::field("password_hash_type", "invalid"));
     }
@@ -94,8 +100,8 @@ pub fn import(hash: &str, kind: &str) -> Result<StoredPassword, CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::password_hash::phc::PasswordHash;
     use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::phc::PasswordHash;
 
     #[tokio::test]
     async fn hashes_with_argon2id_at_owasp_parameters() {

@@ -1,14 +1,14 @@
 //! Users of the application: who exists in an environment, with a password (argon2id)
 //! or an imported hash, unique by normalized email.
 
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
+use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::{Fields, Patch};
 use crate::kernel::pagination::{HasId, Page, PageRequest};
-use crate::user_management::passwords::{self, StoredPassword};
-use crate::kernel::error::StoreError;
 use crate::kernel::time::Timestamp;
-use crate::{plausible, to_json, Vestibule};
+use crate::user_management::passwords::{self, StoredPassword};
+use crate::{Vestibule, plausible, to_json};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
@@ -81,7 +81,13 @@ pub trait UserStore {
     /// One user by external id.
     async fn get_user_by_external_id(&self, env: &str, external_id: &str) -> Result<Option<User>, StoreError>;
     /// Replaces a user row if its version is still `expected_version`.
-    async fn update_user(&self, env: &str, user: &User, expected_version: i64, events: &[Event]) -> Result<(), StoreError>;
+    async fn update_user(
+        &self,
+        env: &str,
+        user: &User,
+        expected_version: i64,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
     /// Deletes a user and its memberships; false if it did not exist.
     async fn delete_user(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of users.
@@ -317,7 +323,9 @@ mod tests {
     #[test]
     fn emails_are_normalized_and_checked() {
         assert_eq!(parse_email(" Ada@Example.COM ").as_deref(), Some("ada@example.com"));
-        for bad in ["ada", "@example.com", "ada@", "ada@localhost", "a..b@example.com", "ada @example.com", "<x>@example.com"] {
+        for bad in
+            ["ada", "@example.com", "ada@", "ada@localhost", "a..b@example.com", "ada @example.com", "<x>@example.com"]
+        {
             assert_eq!(parse_email(bad), None, "{bad}");
         }
     }

@@ -2,10 +2,10 @@
 //! configured name server (`--dns-resolver IP:PORT`).
 
 use async_trait::async_trait;
+use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
-use hickory_resolver::TokioResolver;
 use std::net::SocketAddr;
 use vestibule_core::organizations::dns::TxtResolver;
 

@@ -17,7 +17,8 @@ pub struct SmtpMailer {
 impl SmtpMailer {
     /// Connects lazily to `url`, sending as `from`.
     pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.timeout(Some(Duration::from_secs(10))).build();
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.timeout(Some(Duration::from_secs(10))).build();
         Ok(Self { transport, from: from.parse()? })
     }
 }
@@ -67,4 +68,3 @@ impl Mailer for NoMailer {
         Err("no SMTP server is configured (--smtp-url)".into())
     }
 }
-

@@ -38,7 +38,11 @@ async fn read_capped(mut resp: reqwest::Response, max_bytes: usize) -> Result<Ve
         return Err(format!("the answer is larger than {max_bytes} bytes"));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| if e.is_timeout() { "the host timed out".to_owned() } else { e.without_url().to_string() })?
+    {
         if body.len() + chunk.len() > max_bytes {
             return Err(format!("the answer is larger than {max_bytes} bytes"));
         }
@@ -51,7 +55,9 @@ async fn json_of(resp: reqwest::Response) -> Result<Value, String> {
     let status = resp.status();
     let bytes = read_capped(resp, MAX_BYTES).await?;
     if !status.is_success() {
-        let error = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+        let error = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
         return Err(format!("HTTP {}{}", status.as_u16(), error.map(|e| format!(" ({e})")).unwrap_or_default()));
     }
     serde_json::from_slice(&bytes).map_err(|_| "answer is not JSON".to_owned())
@@ -103,7 +109,13 @@ impl OidcHttp for ReqwestOidcHttp {
         String::from_utf8(body).map_err(|_| "the document is not UTF-8".to_owned())
     }
 
-    async fn post_form(&self, url: &str, addrs: &[SocketAddr], form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Result<Value, String> {
+    async fn post_form(
+        &self,
+        url: &str,
+        addrs: &[SocketAddr],
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, String> {
         let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
         let mut req = self
             .client_for(url, addrs, "vestibule-oidc")?

@@ -47,7 +47,11 @@ fn is_non_public(ip: IpAddr) -> bool {
                 return is_non_public(IpAddr::V4(v4));
             }
             let first = v6.segments()[0];
-            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
         }
     }
 }
@@ -64,11 +68,12 @@ impl TargetGuard for DnsTargetGuard {
         let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
         let host = url.host_str().ok_or("no host")?.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = url.port_or_known_default().ok_or("no port")?;
-        let addrs: Vec<SocketAddr> = match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port))).await {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => return Err(format!("{host} does not resolve ({e})")),
-            Err(_) => return Err(format!("resolving {host} timed out")),
-        };
+        let addrs: Vec<SocketAddr> =
+            match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port))).await {
+                Ok(Ok(a)) => a.collect(),
+                Ok(Err(e)) => return Err(format!("{host} does not resolve ({e})")),
+                Err(_) => return Err(format!("resolving {host} timed out")),
+            };
         if addrs.is_empty() {
             return Err(format!("{host} does not resolve"));
         }
@@ -93,7 +98,19 @@ mod tests {
 
     #[test]
     fn address_classes() {
-        for ip in ["10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "127.0.0.1", "0.0.0.0", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"] {
+        for ip in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "127.0.0.1",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(is_non_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {

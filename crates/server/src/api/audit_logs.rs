@@ -17,19 +17,34 @@ use vestibule_core::audit_logs::ExportDownload;
 use vestibule_ids::Kind;
 
 /// `POST /audit_logs/events`
-pub async fn create_audit_log_event(State(s): State<AppState>, env: Env, headers: HeaderMap, Body(body): Body) -> ApiResult<Response> {
+pub async fn create_audit_log_event(
+    State(s): State<AppState>,
+    env: Env,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     s.app.create_audit_log_event(env.id(), &body, key).await?;
     Ok(ok(json!({"success": true})))
 }
 
 /// `POST /audit_logs/actions/{actionName}/schemas`
-pub async fn create_audit_log_schema(State(s): State<AppState>, env: Env, Segment(action): Segment, Body(body): Body) -> ApiResult<Response> {
+pub async fn create_audit_log_schema(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(action): Segment,
+    Body(body): Body,
+) -> ApiResult<Response> {
     Ok(created(s.app.create_audit_log_schema(env.id(), &action, &body).await?))
 }
 
 /// `GET /audit_logs/actions/{actionName}/schemas`
-pub async fn list_audit_log_schemas(State(s): State<AppState>, env: Env, Segment(action): Segment, q: Query) -> ApiResult<Response> {
+pub async fn list_audit_log_schemas(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(action): Segment,
+    q: Query,
+) -> ApiResult<Response> {
     let page = q.page_of(Kind::AuditLogSchema)?;
     Ok(list(s.app.list_audit_log_schemas(env.id(), &action, page).await?))
 }
@@ -52,8 +67,15 @@ pub async fn get_audit_log_export(State(s): State<AppState>, env: Env, Segment(i
 
 /// `GET /audit_logs/exports/{id}/download?expires=…&signature=…`: the CSV, streamed
 /// chunk by chunk as stored.
-pub async fn download_audit_log_export(State(s): State<AppState>, Segment(id): Segment, q: Query) -> ApiResult<Response> {
-    let download = s.app.open_audit_log_export_download(&id, q.get("expires").unwrap_or(""), q.get("signature").unwrap_or("")).await?;
+pub async fn download_audit_log_export(
+    State(s): State<AppState>,
+    Segment(id): Segment,
+    q: Query,
+) -> ApiResult<Response> {
+    let download = s
+        .app
+        .open_audit_log_export_download(&id, q.get("expires").unwrap_or(""), q.get("signature").unwrap_or(""))
+        .await?;
     let chunks = futures_util::stream::unfold(Some(download), |state: Option<ExportDownload>| async move {
         let mut download = state?;
         match download.next_chunk().await {
@@ -77,18 +99,31 @@ pub async fn download_audit_log_export(State(s): State<AppState>, Segment(id): S
 }
 
 /// `GET /organizations/{id}/audit_logs_retention`
-pub async fn get_audit_logs_retention(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
+pub async fn get_audit_logs_retention(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+) -> ApiResult<Response> {
     let days = s.app.get_audit_logs_retention(env.id(), &id).await?;
     Ok(ok(json!({"retention_period_in_days": days})))
 }
 
 /// `PUT /organizations/{id}/audit_logs_retention`
-pub async fn set_audit_logs_retention(State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body) -> ApiResult<Response> {
+pub async fn set_audit_logs_retention(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let days = s.app.set_audit_logs_retention(env.id(), &id, &body).await?;
     Ok(ok(json!({"retention_period_in_days": days})))
 }
 
 /// `GET /organizations/{id}/audit_log_configuration`
-pub async fn get_audit_log_configuration(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
+pub async fn get_audit_log_configuration(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+) -> ApiResult<Response> {
     Ok(ok(s.app.get_audit_log_configuration(env.id(), &id).await?))
 }

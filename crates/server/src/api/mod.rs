@@ -61,33 +61,61 @@ pub fn router(state: AppState) -> Router {
         .route("/organization_domains", post(organizations::domains::create_organization_domain))
         .route(
             "/organization_domains/{id}",
-            get(organizations::domains::get_organization_domain).delete(organizations::domains::delete_organization_domain),
+            get(organizations::domains::get_organization_domain)
+                .delete(organizations::domains::delete_organization_domain),
         )
         .route("/organization_domains/{id}/verify", post(organizations::domains::verify_organization_domain))
         .route("/events", get(events::list_events))
         .route("/directories", get(directory_sync::list_directories).post(directory_sync::create_directory))
-        .route("/directories/{id}", get(directory_sync::get_directory).patch(directory_sync::update_directory).delete(directory_sync::delete_directory))
+        .route(
+            "/directories/{id}",
+            get(directory_sync::get_directory)
+                .patch(directory_sync::update_directory)
+                .delete(directory_sync::delete_directory),
+        )
         .route("/directories/{id}/scim_token", post(directory_sync::rotate_directory_token))
         .route("/directory_users", get(directory_sync::list_directory_users))
         .route("/directory_users/{id}", get(directory_sync::get_directory_user))
         .route("/directory_groups", get(directory_sync::list_directory_groups))
         .route("/directory_groups/{id}", get(directory_sync::get_directory_group))
-        .route("/user_management/users", get(user_management::users::list_users).post(user_management::users::create_user))
+        .route(
+            "/user_management/users",
+            get(user_management::users::list_users).post(user_management::users::create_user),
+        )
         .route("/user_management/users/external_id/{external_id}", get(user_management::users::get_user_by_external_id))
-        .route("/user_management/users/{id}", get(user_management::users::get_user).put(user_management::users::update_user).delete(user_management::users::delete_user))
+        .route(
+            "/user_management/users/{id}",
+            get(user_management::users::get_user)
+                .put(user_management::users::update_user)
+                .delete(user_management::users::delete_user),
+        )
         .route(
             "/user_management/organization_memberships",
             get(user_management::memberships::list_memberships).post(user_management::memberships::create_membership),
         )
         .route(
             "/user_management/organization_memberships/{id}",
-            get(user_management::memberships::get_membership).put(user_management::memberships::update_membership).delete(user_management::memberships::delete_membership),
+            get(user_management::memberships::get_membership)
+                .put(user_management::memberships::update_membership)
+                .delete(user_management::memberships::delete_membership),
         )
-        .route("/user_management/organization_memberships/{id}/deactivate", put(user_management::memberships::deactivate_membership))
-        .route("/user_management/organization_memberships/{id}/reactivate", put(user_management::memberships::reactivate_membership))
+        .route(
+            "/user_management/organization_memberships/{id}/deactivate",
+            put(user_management::memberships::deactivate_membership),
+        )
+        .route(
+            "/user_management/organization_memberships/{id}/reactivate",
+            put(user_management::memberships::reactivate_membership),
+        )
         .route("/authorization/organization_memberships/{id}/check", post(user_management::memberships::check))
-        .route("/user_management/invitations", get(user_management::invitations::list_invitations).post(user_management::invitations::create_invitation))
-        .route("/user_management/invitations/by_token/{token}", get(user_management::invitations::get_invitation_by_token))
+        .route(
+            "/user_management/invitations",
+            get(user_management::invitations::list_invitations).post(user_management::invitations::create_invitation),
+        )
+        .route(
+            "/user_management/invitations/by_token/{token}",
+            get(user_management::invitations::get_invitation_by_token),
+        )
         .route("/user_management/invitations/{id}", get(user_management::invitations::get_invitation))
         .route("/user_management/invitations/{id}/accept", post(user_management::invitations::accept_invitation))
         .route("/user_management/invitations/{id}/resend", post(user_management::invitations::resend_invitation))
@@ -116,23 +144,34 @@ pub fn router(state: AppState) -> Router {
             "/authorization/organizations/{organization_id}/roles/{slug}/permissions/{permission}",
             axum::routing::delete(authorization::remove_organization_role_permission),
         )
-        .route("/authorization/permissions", get(authorization::list_permissions).post(authorization::create_permission))
+        .route(
+            "/authorization/permissions",
+            get(authorization::list_permissions).post(authorization::create_permission),
+        )
         .route(
             "/authorization/permissions/{slug}",
-            get(authorization::get_permission).patch(authorization::update_permission).delete(authorization::delete_permission),
+            get(authorization::get_permission)
+                .patch(authorization::update_permission)
+                .delete(authorization::delete_permission),
         )
         .route("/_dev/emails", get(dev::list_emails))
-        .route("/webhook_endpoints", get(events::webhooks::list_webhook_endpoints).post(events::webhooks::create_webhook_endpoint))
+        .route(
+            "/webhook_endpoints",
+            get(events::webhooks::list_webhook_endpoints).post(events::webhooks::create_webhook_endpoint),
+        )
         .route(
             "/webhook_endpoints/{id}",
-            get(events::webhooks::get_webhook_endpoint).patch(events::webhooks::update_webhook_endpoint).delete(events::webhooks::delete_webhook_endpoint),
+            get(events::webhooks::get_webhook_endpoint)
+                .patch(events::webhooks::update_webhook_endpoint)
+                .delete(events::webhooks::delete_webhook_endpoint),
         )
         .route("/webhook_endpoints/{id}/deliveries", get(events::webhooks::list_webhook_deliveries))
         .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(events::webhooks::retry_webhook_delivery))
         .route(
             "/audit_logs/events",
-            post(audit_logs::create_audit_log_event)
-                .layer(DefaultBodyLimit::max(state.config.max_body_bytes.min(vestibule_core::audit_logs::MAX_EVENT_BODY_BYTES))),
+            post(audit_logs::create_audit_log_event).layer(DefaultBodyLimit::max(
+                state.config.max_body_bytes.min(vestibule_core::audit_logs::MAX_EVENT_BODY_BYTES),
+            )),
         )
         .route("/audit_logs/actions", get(audit_logs::list_audit_log_actions))
         .route(
@@ -171,7 +210,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::observe));
     public
         .merge(authenticated)
-        .fallback(|req: Request| middleware::observed(req, |req| middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound)))
+        .fallback(|req: Request| {
+            middleware::observed(req, |req| middleware::reject(req, 1024 * 1024, ApiError::RouteNotFound))
+        })
         .method_not_allowed_fallback(|req: Request| {
             middleware::observed(req, |req| middleware::reject(req, 1024 * 1024, ApiError::MethodNotAllowed))
         })

@@ -35,7 +35,12 @@ pub async fn get_connection(State(s): State<AppState>, env: Env, Segment(id): Se
 }
 
 /// `PATCH /connections/{id}` (extension)
-pub async fn update_connection(State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body) -> ApiResult<Response> {
+pub async fn update_connection(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+    Body(body): Body,
+) -> ApiResult<Response> {
     Ok(ok(s.app.update_connection(env.id(), &id, &body).await?))
 }
 
@@ -46,7 +51,12 @@ pub async fn delete_connection(State(s): State<AppState>, env: Env, Segment(id):
 }
 
 /// `GET /connections/{id}/login_attempts` (extension)
-pub async fn list_login_attempts(State(s): State<AppState>, env: Env, Segment(id): Segment, q: Query) -> ApiResult<Response> {
+pub async fn list_login_attempts(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+    q: Query,
+) -> ApiResult<Response> {
     Ok(list(s.app.list_login_attempts(env.id(), &id, q.page_of(Kind::LoginAttempt)?).await?))
 }
 
@@ -65,4 +75,3 @@ pub async fn list_redirect_uris(State(s): State<AppState>, env: Env) -> ApiResul
 pub async fn authorize_logout(State(s): State<AppState>, env: Env, Body(body): Body) -> ApiResult<Response> {
     Ok(ok(s.app.authorize_sso_logout(env.id(), &body).await?))
 }
-

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 use tokio::sync::watch;
-use vestibule_core::store::AUDIT_LOG_SCHEMA_CREATED;
 use vestibule_core::Vestibule;
+use vestibule_core::store::AUDIT_LOG_SCHEMA_CREATED;
 
 /// Follows the PostgreSQL change feed: drops cached organization reads and audit-log
 /// schemas when another instance (or this one) changes them. While the feed is down the

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use vestibule_core::user_management::mail::{Mailer, MAX_ATTEMPTS};
+use vestibule_core::user_management::mail::{MAX_ATTEMPTS, Mailer};
 use vestibule_core::{Timestamp, Vestibule};
 
 /// Delay before attempt `n + 1`: 5 s, 10 s, 20 s … capped at 30 minutes.
@@ -23,7 +23,8 @@ pub async fn run_worker(app: Vestibule, mailer: Arc<dyn Mailer>, mut stop: watch
                     let recorded = match outcome {
                         Ok(()) => app.store.mark_mail_sent(&mail.id, now).await,
                         Err(e) => {
-                            let retry = (mail.attempts < MAX_ATTEMPTS).then(|| now.plus_millis(backoff_ms(mail.attempts)));
+                            let retry =
+                                (mail.attempts < MAX_ATTEMPTS).then(|| now.plus_millis(backoff_ms(mail.attempts)));
                             tracing::warn!(mail.id = %mail.id, attempts = mail.attempts, error = %e, "mail delivery failed");
                             app.store.mark_mail_failed(&mail.id, &e, retry).await
                         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use vestibule_core::events::webhooks::{
-    delivery_body, next_attempt, signature_header, AttemptOutcome, ClaimedDelivery, DeliveryAttempt, TargetGuard,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, TargetGuard, delivery_body, next_attempt, signature_header,
 };
 use vestibule_core::{Timestamp, Vestibule};
 
@@ -60,7 +60,13 @@ async fn deliver(app: &Vestibule, settings: &DeliverySettings, d: ClaimedDeliver
     ) {
         (Ok(Some(e)), Ok(Some(ep))) => (e, ep),
         (Ok(_), Ok(_)) => {
-            let attempt = DeliveryAttempt { attempt: d.attempt, status_code: None, latency_ms: 0, error: Some("the event or endpoint no longer exists".into()), attempted_at };
+            let attempt = DeliveryAttempt {
+                attempt: d.attempt,
+                status_code: None,
+                latency_ms: 0,
+                error: Some("the event or endpoint no longer exists".into()),
+                attempted_at,
+            };
             let _ = app.store.record_webhook_attempt(&d, &attempt, &AttemptOutcome::Abandon).await;
             return;
         }
@@ -108,7 +114,8 @@ async fn send(settings: &DeliverySettings, url: &str, secret: &str, body: Vec<u8
     let client = match cached {
         Some(c) => c,
         None => {
-            let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout);
+            let mut builder =
+                reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(settings.timeout);
             if let Some(addr) = addrs.first() {
                 builder = builder.resolve(host.trim_start_matches('[').trim_end_matches(']'), *addr);
             }
@@ -131,6 +138,8 @@ async fn send(settings: &DeliverySettings, url: &str, secret: &str, body: Vec<u8
         .body(body)
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { "the endpoint timed out".to_owned() } else { format!("request failed: {e}") })?;
+        .map_err(
+            |e| if e.is_timeout() { "the endpoint timed out".to_owned() } else { format!("request failed: {e}") },
+        )?;
     Ok(resp.status().as_u16())
 }

@@ -5,10 +5,9 @@
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vestibule_core::CoreError;
 use vestibule_scim::ScimError;
-
 
 /// A SCIM failure, answered as an RFC 7644 §3.12 error body.
 #[derive(Debug)]
@@ -16,7 +15,9 @@ pub struct ScimFailure(pub ScimError);
 
 impl From<CoreError> for ScimFailure {
     fn from(e: CoreError) -> Self {
-        let err = |status: u16, scim_type: Option<&'static str>, detail: String| ScimFailure(ScimError { status, scim_type, detail });
+        let err = |status: u16, scim_type: Option<&'static str>, detail: String| {
+            ScimFailure(ScimError { status, scim_type, detail })
+        };
         match e {
             CoreError::Scim(e) => ScimFailure(e),
             CoreError::NotFound { entity, id } => err(404, None, format!("{entity} '{id}' not found.")),
@@ -50,7 +51,8 @@ pub(crate) fn scim_json(status: StatusCode, body: &Value) -> Response {
 impl IntoResponse for ScimFailure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let mut body = json!({"schemas": [vestibule_scim::ERROR], "status": self.0.status.to_string(), "detail": self.0.detail});
+        let mut body =
+            json!({"schemas": [vestibule_scim::ERROR], "status": self.0.status.to_string(), "detail": self.0.detail});
         if let Some(t) = self.0.scim_type {
             body["scimType"] = json!(t);
         }
@@ -67,4 +69,3 @@ pub(crate) type ScimResult = Result<Response, ScimFailure>;
 pub(crate) fn failure(status: u16, scim_type: Option<&'static str>, detail: &str) -> ScimFailure {
     ScimFailure(ScimError { status, scim_type, detail: detail.into() })
 }
-

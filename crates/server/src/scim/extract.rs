@@ -2,18 +2,18 @@
 //! and read: the directory, the body, the query and the path's resource id, each
 //! rejecting with a SCIM error body.
 
-use super::error::{failure, ScimFailure};
 use super::MAX_BODY_BYTES;
+use super::error::{ScimFailure, failure};
 use crate::middleware::reject;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vestibule_core::directory_sync::{DirectoryCredentials, SCIM_PATH};
 
 /// Resolves the directory from the key in the path and the bearer token, or answers 401
@@ -32,7 +32,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_owned());
-    let unauthorized = || failure(401, None, "The bearer token is missing or not valid for this directory.").into_response();
+    let unauthorized =
+        || failure(401, None, "The bearer token is missing or not valid for this directory.").into_response();
     let Some(token) = token else {
         return drain_then(req, unauthorized()).await;
     };
@@ -111,7 +112,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
         Ok(ScimQuery(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
     }
 }
-
 
 /// The resource id of `…/{key}/Users/{id}` (and of `Groups`, `ResourceTypes`, `Schemas`);
 /// a path that does not decode is a SCIM 400, not axum's plain text.

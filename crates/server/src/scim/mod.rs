@@ -8,22 +8,22 @@ mod extract;
 pub use error::ScimFailure;
 pub use extract::authenticate;
 
-use error::{failure, scim_json, ScimResult};
-use extract::{Directory, ResourceId, ScimBody, ScimQuery};
 use crate::state::AppState;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::Router;
+use error::{ScimResult, failure, scim_json};
+use extract::{Directory, ResourceId, ScimBody, ScimQuery};
 use serde_json::Value;
 use vestibule_core::directory_sync::SCIM_PATH;
 use vestibule_core::directory_sync::scim::{self, Cond, Projection};
 
-
 /// Largest SCIM request body: a group PATCH adding a few thousand members fits.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;/// Every SCIM route of the server.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Every SCIM route of the server.
 pub fn router(state: AppState) -> Router<AppState> {
     let base = format!("{SCIM_PATH}/{{key}}");
     Router::new()
@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(&format!("{base}/Users/{{id}}"), get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
         .route(&format!("{base}/Groups"), get(list_groups).post(create_group))
         .route(&format!("{base}/Groups/.search"), post(search_groups))
-        .route(&format!("{base}/Groups/{{id}}"), get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
+        .route(
+            &format!("{base}/Groups/{{id}}"),
+            get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
+        )
         .route(&format!("{base}/ServiceProviderConfig"), get(service_provider_config))
         .route(&format!("{base}/ResourceTypes"), get(resource_types))
         .route(&format!("{base}/ResourceTypes/{{id}}"), get(resource_type))
@@ -145,15 +148,32 @@ async fn create_user(State(s): State<AppState>, Directory(c): Directory, ScimBod
     Ok(created_at(s.app.scim_create_user(&c, &b).await?))
 }
 
-async fn get_user(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery) -> ScimResult {
+async fn get_user(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+) -> ScimResult {
     single(&q, s.app.scim_get_user(&c, &id).await?)
 }
 
-async fn replace_user(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody) -> ScimResult {
+async fn replace_user(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+    ScimBody(b): ScimBody,
+) -> ScimResult {
     single(&q, s.app.scim_replace_user(&c, &id, &b).await?)
 }
 
-async fn patch_user(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody) -> ScimResult {
+async fn patch_user(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+    ScimBody(b): ScimBody,
+) -> ScimResult {
     single(&q, s.app.scim_patch_user(&c, &id, &b).await?)
 }
 
@@ -183,15 +203,32 @@ async fn create_group(State(s): State<AppState>, Directory(c): Directory, ScimBo
     Ok(created_at(s.app.scim_create_group(&c, &b).await?))
 }
 
-async fn get_group(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery) -> ScimResult {
+async fn get_group(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+) -> ScimResult {
     single(&q, s.app.scim_get_group(&c, &id).await?)
 }
 
-async fn replace_group(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody) -> ScimResult {
+async fn replace_group(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+    ScimBody(b): ScimBody,
+) -> ScimResult {
     single(&q, s.app.scim_replace_group(&c, &id, &b).await?)
 }
 
-async fn patch_group(State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody) -> ScimResult {
+async fn patch_group(
+    State(s): State<AppState>,
+    Directory(c): Directory,
+    ResourceId(id): ResourceId,
+    q: ScimQuery,
+    ScimBody(b): ScimBody,
+) -> ScimResult {
     single(&q, s.app.scim_patch_group(&c, &id, &b).await?)
 }
 
@@ -251,7 +288,17 @@ async fn search_all(State(s): State<AppState>, Directory(c): Directory, ScimBody
     if let (Err(e), Err(_)) = (&users, &groups) {
         return Err(ScimFailure(e.0.clone()));
     }
-    let list = s.app.scim_search_all(&c, users.as_ref().ok(), groups.as_ref().ok(), r.start_index, r.count, wants_members(&r.projection)).await?;
+    let list = s
+        .app
+        .scim_search_all(
+            &c,
+            users.as_ref().ok(),
+            groups.as_ref().ok(),
+            r.start_index,
+            r.count,
+            wants_members(&r.projection),
+        )
+        .await?;
     Ok(scim_json(StatusCode::OK, &project_list(list, &r.projection)))
 }
 

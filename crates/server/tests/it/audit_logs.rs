@@ -3,10 +3,10 @@
 //! downloaded through its signed link, bad ranges and links, and retention.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 use vestibule_core::Timestamp;
-use vestibule_test_support::{sqlite_server, TestServer};
+use vestibule_test_support::{TestServer, sqlite_server};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -36,7 +36,15 @@ fn event(org: &str, action: &str, actor: &str, target_type: &str, at: Timestamp)
 
 /// `POST path` with an `Idempotency-Key`; the status, body and whether it was replayed.
 async fn post_with_key(s: &TestServer, path: &str, key: &str, body: &Value) -> (u16, Value, bool) {
-    let resp = s.http.post(format!("{}{path}", s.base)).bearer_auth(&s.key).header("Idempotency-Key", key).json(body).send().await.unwrap();
+    let resp = s
+        .http
+        .post(format!("{}{path}", s.base))
+        .bearer_auth(&s.key)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let replayed = resp.headers().get("idempotent-replayed").is_some();
     (status, resp.json().await.unwrap(), replayed)
@@ -46,7 +54,10 @@ async fn post_with_key(s: &TestServer, path: &str, key: &str, body: &Value) -> (
 async fn export(s: &TestServer, body: Value) -> Value {
     let (status, created) = s.call(Method::POST, "/audit_logs/exports", Some(body)).await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!((created["object"].as_str(), created["state"].as_str(), &created["url"]), (Some("audit_log_export"), Some("pending"), &Value::Null));
+    assert_eq!(
+        (created["object"].as_str(), created["state"].as_str(), &created["url"]),
+        (Some("audit_log_export"), Some("pending"), &Value::Null)
+    );
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("audit_log_export_"));
     let path = format!("/audit_logs/exports/{id}");
@@ -90,7 +101,8 @@ async fn events_idempotency_and_validation() {
     let (_db, s) = sqlite_server().await;
     let org = org(&s).await;
     let now = Timestamp::now();
-    let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(event(&org, "doc.read", "user_a", "doc", now))).await;
+    let (status, body) =
+        s.call(Method::POST, "/audit_logs/events", Some(event(&org, "doc.read", "user_a", "doc", now))).await;
     assert_eq!((status, body), (200, json!({"success": true})));
     // The same key and body twice: one event, the second answer replayed.
     let reused = event(&org, "doc.read", "user_b", "doc", now);
@@ -100,20 +112,35 @@ async fn events_idempotency_and_validation() {
     assert_eq!((second.0, &second.1, second.2), (200, &json!({"success": true}), true));
     let other = post_with_key(&s, "/audit_logs/events", "workos-node-2", &reused).await;
     assert_eq!((other.0, other.2), (200, false), "a new key is a new event");
-    let mismatch = post_with_key(&s, "/audit_logs/events", "workos-node-1", &event(&org, "doc.read", "user_c", "doc", now)).await;
+    let mismatch =
+        post_with_key(&s, "/audit_logs/events", "workos-node-1", &event(&org, "doc.read", "user_c", "doc", now)).await;
     assert_eq!((mismatch.0, code(&mismatch.1)), (409, "idempotency_error"));
 
     // Missing fields: 422 naming each one.
-    let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(json!({"organization_id": org, "event": {"actor": {"id": "u"}, "context": {}}}))).await;
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/audit_logs/events",
+            Some(json!({"organization_id": org, "event": {"actor": {"id": "u"}, "context": {}}})),
+        )
+        .await;
     assert_eq!((status, code(&body)), (422, "invalid_request_parameters"), "{body}");
-    let fields: Vec<(&str, &str)> = body["errors"].as_array().unwrap().iter().map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap())).collect();
-    assert_eq!(fields, [
-        ("event.action", "required"),
-        ("event.occurred_at", "required"),
-        ("event.actor.type", "required"),
-        ("event.targets", "required"),
-        ("event.context.location", "required"),
-    ]);
+    let fields: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("event.action", "required"),
+            ("event.occurred_at", "required"),
+            ("event.actor.type", "required"),
+            ("event.targets", "required"),
+            ("event.context.location", "required"),
+        ]
+    );
     // Metadata over the limits, too many targets, a future date: 422.
     let mut big = event(&org, "doc.read", "user_a", "doc", now);
     big["event"]["metadata"] = Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect());
@@ -122,7 +149,10 @@ async fn events_idempotency_and_validation() {
     let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(big)).await;
     assert_eq!(status, 422, "{body}");
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["event.actor.metadata.k", &format!("event.targets[0].metadata.{}", "k".repeat(41)), "event.metadata"]);
+    assert_eq!(
+        fields,
+        ["event.actor.metadata.k", &format!("event.targets[0].metadata.{}", "k".repeat(41)), "event.metadata"]
+    );
     let mut many = event(&org, "doc.read", "user_a", "doc", now);
     many["event"]["targets"] = Value::Array((0..51).map(|i| json!({"id": format!("t{i}"), "type": "doc"})).collect());
     let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(many)).await;
@@ -130,7 +160,13 @@ async fn events_idempotency_and_validation() {
     let future = event(&org, "doc.read", "user_a", "doc", now.plus_millis(DAY_MS));
     let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(future)).await;
     assert_eq!((status, body["errors"][0]["code"].as_str()), (422, Some("in_future")));
-    let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(event("org_01J00000000000000000000000", "doc.read", "u", "doc", now))).await;
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/audit_logs/events",
+            Some(event("org_01J00000000000000000000000", "doc.read", "u", "doc", now)),
+        )
+        .await;
     assert_eq!((status, code(&body)), (404, "entity_not_found"));
 
     // A schema for the action: events must now match it.
@@ -147,17 +183,32 @@ async fn events_idempotency_and_validation() {
     bad["event"]["actor"]["metadata"] = json!({"role": 5});
     bad["event"]["metadata"] = json!({});
     let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(bad)).await;
-    assert_eq!((status, code(&body), body["message"].as_str()), (400, "invalid_audit_log_event", Some("Invalid Audit Log event.")), "{body}");
-    let mut paths: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["instancePath"].as_str().unwrap()).collect();
+    assert_eq!(
+        (status, code(&body), body["message"].as_str()),
+        (400, "invalid_audit_log_event", Some("Invalid Audit Log event.")),
+        "{body}"
+    );
+    let mut paths: Vec<&str> =
+        body["errors"].as_array().unwrap().iter().map(|e| e["instancePath"].as_str().unwrap()).collect();
     paths.sort();
     assert_eq!(paths, ["/actor/metadata/role", "/metadata", "/targets/0/type"]);
-    let (status, _) = s.call(Method::POST, "/audit_logs/events", Some(event(&org, "doc.read", "user_d", "doc", now))).await;
+    let (status, _) =
+        s.call(Method::POST, "/audit_logs/events", Some(event(&org, "doc.read", "user_d", "doc", now))).await;
     assert_eq!(status, 200, "a matching event is accepted");
-    let (status, body) = s.call(Method::POST, "/audit_logs/actions/doc.read/schemas", Some(json!({"targets": [{"type": "doc", "metadata": {"type": "nonsense"}}]}))).await;
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/audit_logs/actions/doc.read/schemas",
+            Some(json!({"targets": [{"type": "doc", "metadata": {"type": "nonsense"}}]})),
+        )
+        .await;
     assert_eq!((status, body["errors"][0]["code"].as_str()), (422, Some("invalid_schema")));
     let (status, actions) = s.call(Method::GET, "/audit_logs/actions", None).await;
     assert_eq!(status, 200);
-    assert_eq!((actions["data"][0]["object"].as_str(), actions["data"][0]["name"].as_str()), (Some("audit_log_action"), Some("doc.read")));
+    assert_eq!(
+        (actions["data"][0]["object"].as_str(), actions["data"][0]["name"].as_str()),
+        (Some("audit_log_action"), Some("doc.read"))
+    );
     assert_eq!(actions["data"][0]["schema"]["version"], 1);
     assert!(actions["list_metadata"].get("before").is_some() && actions["list_metadata"].get("after").is_some());
     let (status, schemas) = s.call(Method::GET, "/audit_logs/actions/doc.read/schemas", None).await;
@@ -179,31 +230,53 @@ async fn exports_are_written_in_the_background_and_downloaded_once_signed() {
     let base = Timestamp::now().plus_millis(-5 * DAY_MS);
     let mut sent = Vec::new();
     for i in 0..24i64 {
-        let (action, actor, target) = (["doc.read", "doc.written"][(i % 2) as usize], format!("user_{}", i % 3), ["doc", "invoice"][(i % 4 == 0) as usize]);
+        let (action, actor, target) = (
+            ["doc.read", "doc.written"][(i % 2) as usize],
+            format!("user_{}", i % 3),
+            ["doc", "invoice"][(i % 4 == 0) as usize],
+        );
         let at = base.plus_millis(i * 60 * 60 * 1000);
-        let (status, body) = s.call(Method::POST, "/audit_logs/events", Some(event(&org, action, &actor, target, at))).await;
+        let (status, body) =
+            s.call(Method::POST, "/audit_logs/events", Some(event(&org, action, &actor, target, at))).await;
         assert_eq!(status, 200, "{body}");
         sent.push((at, action, actor, target));
     }
-    s.call(Method::POST, "/audit_logs/events", Some(event(&other, "doc.read", "user_1", "doc", base.plus_millis(3_600_000)))).await;
+    s.call(
+        Method::POST,
+        "/audit_logs/events",
+        Some(event(&other, "doc.read", "user_1", "doc", base.plus_millis(3_600_000))),
+    )
+    .await;
     let (start, end) = (base.plus_millis(2 * 3_600_000), base.plus_millis(20 * 3_600_000));
-    let x = export(&s, json!({
-        "organization_id": org,
-        "range_start": start.to_iso(),
-        "range_end": end.to_iso(),
-        "actions": ["doc.read"],
-        "actor_ids": ["user_1"],
-        "actors": ["Name of user_2"],
-        "targets": ["doc"],
-    }))
+    let x = export(
+        &s,
+        json!({
+            "organization_id": org,
+            "range_start": start.to_iso(),
+            "range_end": end.to_iso(),
+            "actions": ["doc.read"],
+            "actor_ids": ["user_1"],
+            "actors": ["Name of user_2"],
+            "targets": ["doc"],
+        }),
+    )
     .await;
     assert_eq!(x["state"], "ready", "{x}");
     let url = x["url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/audit_logs/exports/{}/download?expires=", s.base, x["id"].as_str().unwrap())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/audit_logs/exports/{}/download?expires=", s.base, x["id"].as_str().unwrap())),
+        "{url}"
+    );
     let rows = download_ids(url).await;
     let want = sent
         .iter()
-        .filter(|(at, action, actor, target)| *at >= start && *at <= end && *action == "doc.read" && (actor == "user_1" || actor == "user_2") && *target == "doc")
+        .filter(|(at, action, actor, target)| {
+            *at >= start
+                && *at <= end
+                && *action == "doc.read"
+                && (actor == "user_1" || actor == "user_2")
+                && *target == "doc"
+        })
         .count();
     assert!(want >= 3, "the selection is not empty: {want}");
     assert_eq!(rows.len(), want);
@@ -226,7 +299,10 @@ async fn exports_are_written_in_the_background_and_downloaded_once_signed() {
     let resp = reqwest::get(unsigned).await.unwrap();
     assert_eq!(resp.status(), 403);
     let app = &s.running.as_ref().unwrap().app;
-    let expired = app.audit_log_export_download_url(x["id"].as_str().unwrap(), Timestamp::now().plus_millis(-1000)).await.unwrap();
+    let expired = app
+        .audit_log_export_download_url(x["id"].as_str().unwrap(), Timestamp::now().plus_millis(-1000))
+        .await
+        .unwrap();
     let resp = reqwest::get(&expired).await.unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(code(&resp.json::<Value>().await.unwrap()), "download_link_expired");
@@ -250,8 +326,16 @@ async fn exports_are_written_in_the_background_and_downloaded_once_signed() {
     }
     let (status, resp) = s.call(Method::POST, "/audit_logs/exports", Some(json!({"organization_id": "org_01J00000000000000000000000", "range_start": start.to_iso(), "range_end": end.to_iso()}))).await;
     assert_eq!((status, code(&resp)), (404, "entity_not_found"));
-    assert_eq!(s.call(Method::GET, "/audit_logs/exports/audit_log_export_01J00000000000000000000000", None).await.0, 404);
-    assert_eq!(s.call_as("sk_test_wrong", Method::GET, &format!("/audit_logs/exports/{}", x["id"].as_str().unwrap()), None).await.0, 401);
+    assert_eq!(
+        s.call(Method::GET, "/audit_logs/exports/audit_log_export_01J00000000000000000000000", None).await.0,
+        404
+    );
+    assert_eq!(
+        s.call_as("sk_test_wrong", Method::GET, &format!("/audit_logs/exports/{}", x["id"].as_str().unwrap()), None)
+            .await
+            .0,
+        401
+    );
     s.stop().await;
 }
 
@@ -264,10 +348,16 @@ async fn retention_and_configuration() {
     let (status, body) = s.call(Method::PUT, &path, Some(json!({"retention_period_in_days": 45}))).await;
     assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("retention_period_in_days")));
     assert_eq!(s.call(Method::GET, &path, None).await.1, json!({"retention_period_in_days": null}), "nothing changed");
-    assert_eq!(s.call(Method::PUT, &path, Some(json!({"retention_period_in_days": 30}))).await, (200, json!({"retention_period_in_days": 30})));
+    assert_eq!(
+        s.call(Method::PUT, &path, Some(json!({"retention_period_in_days": 30}))).await,
+        (200, json!({"retention_period_in_days": 30}))
+    );
     assert_eq!(s.call(Method::GET, &path, None).await.1, json!({"retention_period_in_days": 30}));
     let (status, config) = s.call(Method::GET, &format!("/organizations/{org}/audit_log_configuration"), None).await;
-    assert_eq!((status, config), (200, json!({"organization_id": org, "retention_period_in_days": 30, "state": "active"})));
+    assert_eq!(
+        (status, config),
+        (200, json!({"organization_id": org, "retention_period_in_days": 30, "state": "active"}))
+    );
     let missing = "/organizations/org_01J00000000000000000000000/audit_logs_retention";
     assert_eq!(s.call(Method::GET, missing, None).await.0, 404);
     assert_eq!(s.call(Method::PUT, missing, Some(json!({"retention_period_in_days": 30}))).await.0, 404);

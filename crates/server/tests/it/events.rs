@@ -3,7 +3,7 @@
 //! disabling, and SSRF refusals.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 use vestibule_test_support::{Backend, Receiver, TestDb, TestServer};
 
@@ -18,7 +18,8 @@ fn verify(secret: &str, r: &vestibule_test_support::Received) -> Value {
 }
 
 async fn endpoint(s: &TestServer, url: &str, events: Value) -> Value {
-    let (status, ep) = s.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": url, "events": events}))).await;
+    let (status, ep) =
+        s.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": url, "events": events}))).await;
     assert_eq!(status, 201, "{ep}");
     ep
 }
@@ -38,12 +39,14 @@ async fn events_are_delivered_signed_in_order_and_retried() {
         ids.push(org["id"].clone());
     }
     // Not subscribed: never delivered.
-    s.call(Method::PUT, &format!("/organizations/{}", ids[0].as_str().unwrap()), Some(json!({"name": "renamed"}))).await;
+    s.call(Method::PUT, &format!("/organizations/{}", ids[0].as_str().unwrap()), Some(json!({"name": "renamed"})))
+        .await;
     let seen = flaky.wait_for(Duration::from_secs(10), |r| r.iter().filter(|x| x.answered == 200).count() == 3).await;
     assert_eq!(seen.len(), 6, "three 500s for the first event, then one delivery each");
     let bodies: Vec<Value> = seen.iter().map(|r| verify(secret, r)).collect();
     assert!(bodies.iter().all(|b| b["event"] == "organization.created" && b["object"] == "event"));
-    let delivered: Vec<Value> = seen.iter().zip(&bodies).filter(|(r, _)| r.answered == 200).map(|(_, b)| b["data"]["id"].clone()).collect();
+    let delivered: Vec<Value> =
+        seen.iter().zip(&bodies).filter(|(r, _)| r.answered == 200).map(|(_, b)| b["data"]["id"].clone()).collect();
     assert_eq!(delivered, ids, "per-endpoint order by event time, each exactly once");
     assert!(bodies[..4].iter().all(|b| b["data"]["id"] == ids[0]), "later events wait behind the failing one");
 
@@ -52,13 +55,15 @@ async fn events_are_delivered_signed_in_order_and_retried() {
     assert_eq!(status, 200, "{log}");
     let first = &log["data"][0];
     assert_eq!(first["state"], "delivered");
-    let codes: Vec<i64> = first["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> =
+        first["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
     assert_eq!(codes, [500, 500, 500, 200]);
     assert!(first["attempts"][0]["error"].as_str().unwrap().contains("500"));
 
     // Redelivery on demand.
     let event_id = first["id"].as_str().unwrap();
-    let (status, _) = s.call(Method::POST, &format!("/webhook_endpoints/{ep_id}/deliveries/{event_id}/retry"), None).await;
+    let (status, _) =
+        s.call(Method::POST, &format!("/webhook_endpoints/{ep_id}/deliveries/{event_id}/retry"), None).await;
     assert_eq!(status, 202);
     flaky.wait_for(Duration::from_secs(10), |r| r.len() == 7).await;
     s.stop().await;
@@ -98,7 +103,8 @@ async fn endpoint_crud_and_bad_input() {
     let ep = endpoint(&s, "http://127.0.0.1:9/hook", json!(["user.created"])).await;
     let id = ep["id"].as_str().unwrap();
     assert!(id.starts_with("we_"));
-    let (status, body) = s.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://127.0.0.1:9/hook"}))).await;
+    let (status, body) =
+        s.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://127.0.0.1:9/hook"}))).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("duplicate_endpoint")));
     for (bad, code) in [
         (json!({"endpoint_url": "ftp://example.com"}), "invalid_url"),
@@ -112,7 +118,13 @@ async fn endpoint_crud_and_bad_input() {
     let (_, list) = s.call(Method::GET, "/webhook_endpoints", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "nothing created by the refusals");
     assert_eq!(list["data"][0]["secret"], ep["secret"], "the secret is served on reads, as the spec requires");
-    let (status, upd) = s.call(Method::PATCH, &format!("/webhook_endpoints/{id}"), Some(json!({"events": ["organization.created", "user.created"], "status": "disabled"}))).await;
+    let (status, upd) = s
+        .call(
+            Method::PATCH,
+            &format!("/webhook_endpoints/{id}"),
+            Some(json!({"events": ["organization.created", "user.created"], "status": "disabled"})),
+        )
+        .await;
     assert_eq!((status, upd["status"].as_str(), upd["events"].as_array().unwrap().len()), (200, Some("disabled"), 2));
     assert_eq!(s.call(Method::DELETE, &format!("/webhook_endpoints/{id}"), None).await.0, 204);
     assert_eq!(s.call(Method::PATCH, &format!("/webhook_endpoints/{id}"), Some(json!({}))).await.0, 404);
@@ -120,7 +132,8 @@ async fn endpoint_crud_and_bad_input() {
 
     // Outside --dev, loopback and private targets are refused unless allowed.
     let prod = TestServer::start(&db.url, |c| c.dev = false).await;
-    let (status, body) = prod.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://127.0.0.1:9/hook"}))).await;
+    let (status, body) =
+        prod.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://127.0.0.1:9/hook"}))).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("invalid_url")), "{body}");
     prod.stop().await;
     let open = TestServer::start(&db.url, |c| {
@@ -128,6 +141,9 @@ async fn endpoint_crud_and_bad_input() {
         c.webhook_allow_private = true;
     })
     .await;
-    assert_eq!(open.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://10.0.0.1/hook"}))).await.0, 201);
+    assert_eq!(
+        open.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": "http://10.0.0.1/hook"}))).await.0,
+        201
+    );
     open.stop().await;
 }

@@ -3,7 +3,7 @@
 //! verification against a real DNS server.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vestibule_test_support::{Backend, DnsServer, TestDb, TestServer, sqlite_server};
 
 async fn org_count(s: &TestServer) -> usize {
@@ -62,7 +62,13 @@ async fn crud_with_domains_and_not_found() {
     assert_eq!(org["created_at"].as_str().unwrap().len(), 24, "three fractional digits");
     let (status, got) = s.call(Method::GET, "/organizations/external_id/a%2Fb%40c", None).await;
     assert_eq!((status, got["id"].clone()), (200, json!(id)));
-    let (status, updated) = s.call(Method::PUT, &format!("/organizations/{id}"), Some(json!({"name": "Acme Inc", "metadata": {"tier": "gold"}}))).await;
+    let (status, updated) = s
+        .call(
+            Method::PUT,
+            &format!("/organizations/{id}"),
+            Some(json!({"name": "Acme Inc", "metadata": {"tier": "gold"}})),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(updated["metadata"], json!({"tier": "gold"}));
     assert_eq!(updated["domains"], org["domains"], "domains untouched when absent");
@@ -113,7 +119,16 @@ async fn hostile_and_malformed_input_changes_nothing() {
     let too_many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
     let (status, _) = s.call(Method::POST, "/organizations", Some(json!({"name": "M", "metadata": too_many}))).await;
     assert_eq!(status, 422);
-    for q in ["limit=0", "limit=101", "limit=abc", "order=up", "after=org_'--", "before=org_a&after=org_b", "after=garbage", "before=user_01ABC"] {
+    for q in [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "order=up",
+        "after=org_'--",
+        "before=org_a&after=org_b",
+        "after=garbage",
+        "before=user_01ABC",
+    ] {
         let (status, body) = s.call(Method::GET, &format!("/organizations?{q}"), None).await;
         assert_eq!(status, 422, "{q}: {body}");
         assert_error(&body, "invalid_request_parameters");
@@ -135,7 +150,11 @@ async fn early_errors_keep_the_connection_usable() {
     // read must not break the next request on the same connection.
     let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
     let body = json!({"name": "Padded", "padding": "x".repeat(10_000)});
-    for (path, key, expected) in [("/organizations", "sk_test_wrong", 401), ("/nope", s.key.as_str(), 404), ("/organizations", s.key.as_str(), 201)] {
+    for (path, key, expected) in [
+        ("/organizations", "sk_test_wrong", 401),
+        ("/nope", s.key.as_str(), 404),
+        ("/organizations", s.key.as_str(), 201),
+    ] {
         let resp = http.post(format!("{}{path}", s.base)).bearer_auth(key).json(&body).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), expected, "{path}");
         resp.bytes().await.unwrap();
@@ -146,7 +165,14 @@ async fn early_errors_keep_the_connection_usable() {
 #[tokio::test]
 async fn empty_json_body_counts_as_empty_object() {
     let (_db, s) = sqlite_server().await;
-    let resp = s.http.post(format!("{}/organizations", s.base)).bearer_auth(&s.key).header("content-type", "application/json").send().await.unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/organizations", s.base))
+        .bearer_auth(&s.key)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 422, "an empty body is {{}}, which lacks a name");
     s.stop().await;
 }
@@ -155,7 +181,12 @@ async fn empty_json_body_counts_as_empty_object() {
 async fn idempotency_key_replays_and_refuses_other_bodies() {
     let (_db, s) = sqlite_server().await;
     let post = |key: &'static str, body: Value| {
-        s.http.post(format!("{}/organizations", s.base)).bearer_auth(&s.key).header("idempotency-key", key).json(&body).send()
+        s.http
+            .post(format!("{}/organizations", s.base))
+            .bearer_auth(&s.key)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
     };
     let first = post("k-1", json!({"name": "Once"})).await.unwrap();
     assert_eq!(first.status(), 201);
@@ -173,9 +204,20 @@ async fn idempotency_key_replays_and_refuses_other_bodies() {
     assert_eq!(post("k-2", json!({})).await.unwrap().status(), 422);
     assert_eq!(org_count(&s).await, 1);
     // Keys that cannot be remembered faithfully are refused before anything runs.
-    let odd_keys = [reqwest::header::HeaderValue::from_bytes(b"k-\xe9t\xe9").unwrap(), reqwest::header::HeaderValue::from_str(&"k".repeat(256)).unwrap()];
+    let odd_keys = [
+        reqwest::header::HeaderValue::from_bytes(b"k-\xe9t\xe9").unwrap(),
+        reqwest::header::HeaderValue::from_str(&"k".repeat(256)).unwrap(),
+    ];
     for key in odd_keys {
-        let resp = s.http.post(format!("{}/organizations", s.base)).bearer_auth(&s.key).header("idempotency-key", key).json(&json!({"name": "Odd"})).send().await.unwrap();
+        let resp = s
+            .http
+            .post(format!("{}/organizations", s.base))
+            .bearer_auth(&s.key)
+            .header("idempotency-key", key)
+            .json(&json!({"name": "Odd"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400);
         assert_error(&resp.json().await.unwrap(), "invalid_request");
     }
@@ -212,7 +254,8 @@ async fn pagination_over_250_organizations() {
         let mut seen: Vec<String> = Vec::new();
         let mut after = String::new();
         loop {
-            let (status, page) = s.call(Method::GET, &format!("/organizations?limit=100&order={order}&after={after}"), None).await;
+            let (status, page) =
+                s.call(Method::GET, &format!("/organizations?limit=100&order={order}&after={after}"), None).await;
             assert_eq!(status, 200);
             seen.extend(page["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()));
             match page["list_metadata"]["after"].as_str() {
@@ -242,13 +285,18 @@ async fn events_are_oldest_first_and_filterable_in_every_array_encoding() {
     let names: Vec<&str> = all["data"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names, ["organization.created", "organization.updated", "organization.created", "organization.deleted"]);
     assert_eq!(all["list_metadata"]["after"], all["data"][3]["id"]);
-    for q in ["events=organization.created,organization.deleted", "events=organization.created&events=organization.deleted", "events[]=organization.created&events[]=organization.deleted"] {
+    for q in [
+        "events=organization.created,organization.deleted",
+        "events=organization.created&events=organization.deleted",
+        "events[]=organization.created&events[]=organization.deleted",
+    ] {
         let (_, page) = s.call(Method::GET, &format!("/events?{q}"), None).await;
         assert_eq!(page["data"].as_array().unwrap().len(), 3, "{q}");
     }
     let (_, by_org) = s.call(Method::GET, &format!("/events?organization_id={a_id}"), None).await;
     assert_eq!(by_org["data"].as_array().unwrap().len(), 2);
-    let (_, rest) = s.call(Method::GET, &format!("/events?after={}&limit=1", all["data"][1]["id"].as_str().unwrap()), None).await;
+    let (_, rest) =
+        s.call(Method::GET, &format!("/events?after={}&limit=1", all["data"][1]["id"].as_str().unwrap()), None).await;
     assert_eq!(rest["data"][0]["id"], all["data"][2]["id"]);
     let (_, none) = s.call(Method::GET, "/events?range_start=2999-01-01T00:00:00Z", None).await;
     assert_eq!(none, json!({"object": "list", "data": [], "list_metadata": {"after": null}}));
@@ -264,22 +312,46 @@ async fn domain_verification_reads_a_real_txt_record() {
     let first = TestServer::start(&db.url, |_| {}).await;
     let (_, org) = first.call(Method::POST, "/organizations", Some(json!({"name": "DNS Co"}))).await;
     let org_id = org["id"].as_str().unwrap();
-    let (status, good) = first.call(Method::POST, "/organization_domains", Some(json!({"domain": "dns-good.test", "organization_id": org_id}))).await;
+    let (status, good) = first
+        .call(
+            Method::POST,
+            "/organization_domains",
+            Some(json!({"domain": "dns-good.test", "organization_id": org_id})),
+        )
+        .await;
     assert_eq!(status, 201, "{good}");
     assert_eq!((good["state"].as_str(), good["verification_strategy"].as_str()), (Some("pending"), Some("dns")));
-    let (_, bad) = first.call(Method::POST, "/organization_domains", Some(json!({"domain": "dns-bad.test", "organization_id": org_id}))).await;
-    let (status, dup) = first.call(Method::POST, "/organization_domains", Some(json!({"domain": "DNS-good.test", "organization_id": org_id}))).await;
+    let (_, bad) = first
+        .call(Method::POST, "/organization_domains", Some(json!({"domain": "dns-bad.test", "organization_id": org_id})))
+        .await;
+    let (status, dup) = first
+        .call(
+            Method::POST,
+            "/organization_domains",
+            Some(json!({"domain": "DNS-good.test", "organization_id": org_id})),
+        )
+        .await;
     assert_eq!(status, 409);
     assert_error(&dup, "domain_already_exists");
-    let (status, _) = first.call(Method::POST, "/organization_domains", Some(json!({"domain": "x.test", "organization_id": "org_missing"}))).await;
+    let (status, _) = first
+        .call(
+            Method::POST,
+            "/organization_domains",
+            Some(json!({"domain": "x.test", "organization_id": "org_missing"})),
+        )
+        .await;
     assert_eq!(status, 404);
     first.stop().await;
 
     let good_name = format!("{}.dns-good.test", good["verification_prefix"].as_str().unwrap());
     let bad_name = format!("{}.dns-bad.test", bad["verification_prefix"].as_str().unwrap());
-    let dns = DnsServer::start(&[(&good_name, good["verification_token"].as_str().unwrap()), (&bad_name, "some-other-token")]);
+    let dns = DnsServer::start(&[
+        (&good_name, good["verification_token"].as_str().unwrap()),
+        (&bad_name, "some-other-token"),
+    ]);
     let s = TestServer::start(&db.url, |c| c.dns_resolver = Some(dns.addr)).await;
-    let (status, verified) = s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
+    let (status, verified) =
+        s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 201, "{verified}");
     assert_eq!(verified["state"], "verified");
     // A missing record keeps the domain pending (DNS takes time to propagate)…
@@ -287,21 +359,34 @@ async fn domain_verification_reads_a_real_txt_record() {
     let (status, pending) = s.call(Method::POST, &bad_path, None).await;
     assert_eq!((status, pending["state"].as_str()), (201, Some("pending")));
     // …until the verification period has run out.
-    vestibule_test_support::execute_sql(&db.url, &format!("UPDATE organization_domains SET created_at = 0 WHERE id = '{}'", bad["id"].as_str().unwrap())).await;
+    vestibule_test_support::execute_sql(
+        &db.url,
+        &format!("UPDATE organization_domains SET created_at = 0 WHERE id = '{}'", bad["id"].as_str().unwrap()),
+    )
+    .await;
     let (status, failed) = s.call(Method::POST, &bad_path, None).await;
     assert_eq!((status, failed["state"].as_str()), (201, Some("failed")));
-    let (status, again) = s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
+    let (status, again) =
+        s.call(Method::POST, &format!("/organization_domains/{}/verify", good["id"].as_str().unwrap()), None).await;
     assert_eq!(status, 400);
     assert_error(&again, "domain_already_verified");
     let (_, org) = s.call(Method::GET, &format!("/organizations/{org_id}"), None).await;
     let states: Vec<&str> = org["domains"].as_array().unwrap().iter().map(|d| d["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["verified", "failed"]);
-    let (_, events) = s.call(Method::GET, "/events?events=organization_domain.verified,organization_domain.verification_failed", None).await;
+    let (_, events) = s
+        .call(Method::GET, "/events?events=organization_domain.verified,organization_domain.verification_failed", None)
+        .await;
     let names: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names, ["organization_domain.verified", "organization_domain.verification_failed"]);
     assert_eq!(events["data"][1]["data"]["reason"], "domain_verification_period_expired");
     assert_eq!(events["data"][1]["data"]["organization_domain"]["id"], bad["id"]);
-    let resp = s.http.delete(format!("{}/organization_domains/{}", s.base, bad["id"].as_str().unwrap())).bearer_auth(&s.key).send().await.unwrap();
+    let resp = s
+        .http
+        .delete(format!("{}/organization_domains/{}", s.base, bad["id"].as_str().unwrap()))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
     s.stop().await;
 }

@@ -57,7 +57,13 @@ pub(crate) fn cond_sql(cond: &Cond, alias: &str, offset: usize, binds: &mut Vec<
     match cond {
         Cond::All => "1 = 1".into(),
         Cond::Present(f) => match f {
-            Field::Id | Field::Active | Field::Created | Field::LastModified | Field::EmailPrimary | Field::MemberValue | Field::UserName => {
+            Field::Id
+            | Field::Active
+            | Field::Created
+            | Field::LastModified
+            | Field::EmailPrimary
+            | Field::MemberValue
+            | Field::UserName => {
                 format!("{} IS NOT NULL", col(*f))
             }
             _ => format!("({0} IS NOT NULL AND {0} <> '')", col(*f)),

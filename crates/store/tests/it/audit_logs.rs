@@ -1,11 +1,11 @@
 //! Conformance for audit logs: schema versions, event checks, the export queue and its
 //! CSV, retention and server secrets, run on SQLite and PostgreSQL like `conformance.rs`.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use vestibule_core::audit_logs::{
-    AuditLogContext, AuditLogEntity, AuditLogEvent, AuditLogExport, ExportFilter, CSV_COLUMNS, EXPORT_LEASE_MS,
+    AuditLogContext, AuditLogEntity, AuditLogEvent, AuditLogExport, CSV_COLUMNS, EXPORT_LEASE_MS, ExportFilter,
 };
 use vestibule_core::environments::{Environment, EnvironmentKind};
 use vestibule_core::kernel::pagination::{Order, PageRequest};
@@ -111,7 +111,10 @@ async fn schemas_are_versioned_and_listed(store: Arc<dyn Store>) {
     let e = env(&app).await;
     let schema = json!({"targets": [{"type": "team"}], "metadata": {"type": "object"}});
     let v1 = app.create_audit_log_schema(&e.id, "user.signed_in", &schema).await.unwrap();
-    let v2 = app.create_audit_log_schema(&e.id, "user.signed_in", &json!({"targets": [{"type": "team"}, {"type": "doc"}]})).await.unwrap();
+    let v2 = app
+        .create_audit_log_schema(&e.id, "user.signed_in", &json!({"targets": [{"type": "team"}, {"type": "doc"}]}))
+        .await
+        .unwrap();
     assert_eq!((v1.version, v2.version), (1, 2));
     app.create_audit_log_schema(&e.id, "doc.read", &schema).await.unwrap();
     // Concurrent edits of one action each get their own version.
@@ -120,7 +123,14 @@ async fn schemas_are_versioned_and_listed(store: Arc<dyn Store>) {
     let actions = app.list_audit_log_actions(&e.id, PageRequest { limit: 10, ..Default::default() }).await.unwrap();
     let names: Vec<(&str, i64)> = actions.data.iter().map(|a| (a.name.as_str(), a.schema.version)).collect();
     assert_eq!(names, [("doc.read", 1), ("user.signed_in", 6)], "newest first, each with its latest schema");
-    let first = app.list_audit_log_schemas(&e.id, "user.signed_in", PageRequest { limit: 4, order: Order::Asc, ..Default::default() }).await.unwrap();
+    let first = app
+        .list_audit_log_schemas(
+            &e.id,
+            "user.signed_in",
+            PageRequest { limit: 4, order: Order::Asc, ..Default::default() },
+        )
+        .await
+        .unwrap();
     let rest = PageRequest { limit: 4, order: Order::Asc, after: first.after.clone(), ..Default::default() };
     let rest = app.list_audit_log_schemas(&e.id, "user.signed_in", rest).await.unwrap();
     // Pages follow creation order; concurrent creations may take versions in another order.
@@ -129,12 +139,21 @@ async fn schemas_are_versioned_and_listed(store: Arc<dyn Store>) {
     assert_eq!(&versions[..2], [1, 2]);
     versions.sort();
     assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
-    assert!(matches!(app.list_audit_log_schemas(&e.id, "nope", PageRequest { limit: 1, ..Default::default() }).await, Err(CoreError::NotFound { .. })));
-    let bad = app.create_audit_log_schema(&e.id, "doc.read", &json!({"targets": [{"type": "doc", "metadata": {"type": 5}}]})).await;
+    assert!(matches!(
+        app.list_audit_log_schemas(&e.id, "nope", PageRequest { limit: 1, ..Default::default() }).await,
+        Err(CoreError::NotFound { .. })
+    ));
+    let bad = app
+        .create_audit_log_schema(&e.id, "doc.read", &json!({"targets": [{"type": "doc", "metadata": {"type": 5}}]}))
+        .await;
     assert!(matches!(&bad, Err(CoreError::Validation(errs)) if errs[0].field == "targets[0].metadata"), "{bad:?}");
     let missing = app.create_audit_log_schema(&e.id, "doc.read", &json!({})).await;
     assert!(matches!(&missing, Err(CoreError::Validation(errs)) if errs[0].field == "targets"), "{missing:?}");
-    assert_eq!(store.get_audit_log_schema(&e.id, "doc.read", None).await.unwrap().unwrap().version, 1, "failures add no version");
+    assert_eq!(
+        store.get_audit_log_schema(&e.id, "doc.read", None).await.unwrap().unwrap().version,
+        1,
+        "failures add no version"
+    );
 }
 
 async fn futures_join(app: &Vestibule, env: &str) -> BTreeSet<i64> {
@@ -154,16 +173,22 @@ async fn events_are_checked_before_they_are_stored(store: Arc<dyn Store>) {
     let org = org(&app, &e.id).await;
     let now = Timestamp::now();
     app.create_audit_log_event(&e.id, &body(&org, "user.signed_in", now), Some("key-1")).await.unwrap();
-    let missing = app.create_audit_log_event(&e.id, &body("org_01HZZZZZZZZZZZZZZZZZZZZZZZ", "user.signed_in", now), None).await;
+    let missing =
+        app.create_audit_log_event(&e.id, &body("org_01HZZZZZZZZZZZZZZZZZZZZZZZ", "user.signed_in", now), None).await;
     assert!(matches!(missing, Err(CoreError::NotFound { entity: "Organization", .. })), "{missing:?}");
-    app.create_audit_log_schema(&e.id, "user.signed_in", &json!({"targets": [{"type": "invoice"}], "metadata": {"type": "object", "required": ["reason"]}}))
-        .await
-        .unwrap();
+    app.create_audit_log_schema(
+        &e.id,
+        "user.signed_in",
+        &json!({"targets": [{"type": "invoice"}], "metadata": {"type": "object", "required": ["reason"]}}),
+    )
+    .await
+    .unwrap();
     let invalid = app.create_audit_log_event(&e.id, &body(&org, "user.signed_in", now), None).await;
     let Err(CoreError::InvalidAuditLogEvent(errs)) = invalid else { panic!("schema violation expected: {invalid:?}") };
     let paths: BTreeSet<&str> = errs.iter().map(|e| e.instance_path.as_str()).collect();
     assert_eq!(paths, BTreeSet::from(["/metadata", "/targets/0/type"]));
-    let no_version = app.create_audit_log_event(&e.id, &json!({"organization_id": org, "event": {"version": 9}}), None).await;
+    let no_version =
+        app.create_audit_log_event(&e.id, &json!({"organization_id": org, "event": {"version": 9}}), None).await;
     assert!(matches!(no_version, Err(CoreError::Validation(_))), "fields are checked first");
     let mut old = body(&org, "user.signed_in", now);
     old["event"]["version"] = json!(7);
@@ -204,24 +229,30 @@ async fn exports_stream_the_selected_events_as_csv(store: Arc<dyn Store>) {
     let want: Vec<String> = events
         .iter()
         .filter(|ev| ev.occurred_at >= start && ev.occurred_at <= end)
-        .filter(|ev| ev.action == "doc.written" && (ev.actor.id == "user_1" || ev.actor.name.as_deref() == Some("actor 2")))
+        .filter(|ev| {
+            ev.action == "doc.written" && (ev.actor.id == "user_1" || ev.actor.name.as_deref() == Some("actor 2"))
+        })
         .filter(|ev| ev.targets[0].kind == "doc")
         .map(|ev| ev.id.clone())
         .collect();
     assert!(want.len() > 300, "the filters leave a real selection: {}", want.len());
     assert_eq!(got, want, "exactly the selected events, in time order");
     // Everything in range: more rows than one page.
-    let all = json!({"organization_id": org, "range_start": base.to_iso(), "range_end": base.plus_millis(DAY_MS).to_iso()});
+    let all =
+        json!({"organization_id": org, "range_start": base.to_iso(), "range_end": base.plus_millis(DAY_MS).to_iso()});
     let all = app.create_audit_log_export(&e.id, &all).await.unwrap();
     app.process_next_audit_log_export().await.unwrap();
     let csv = download(&app, &e.id, &all.id).await;
     assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), 2300);
     // Links are checked: a changed signature, another export, an expired link.
-    let (expires, signature) = url_params(app.get_audit_log_export(&e.id, &export.id).await.unwrap().url.as_deref().unwrap());
+    let (expires, signature) =
+        url_params(app.get_audit_log_export(&e.id, &export.id).await.unwrap().url.as_deref().unwrap());
     let mut tampered = signature.clone().into_bytes();
     tampered[0] = if tampered[0] == b'0' { b'1' } else { b'0' };
     let tampered = String::from_utf8(tampered).unwrap();
-    for (id, exp, sig) in [(&export.id, &expires, &tampered), (&all.id, &expires, &signature), (&export.id, &"1".to_string(), &signature)] {
+    for (id, exp, sig) in
+        [(&export.id, &expires, &tampered), (&all.id, &expires, &signature), (&export.id, &"1".to_string(), &signature)]
+    {
         let r = app.open_audit_log_export_download(id, exp, sig).await;
         assert!(matches!(r, Err(CoreError::Forbidden { code: "invalid_signature", .. })), "{r:?}");
     }
@@ -248,14 +279,20 @@ async fn export_leases_fence_out_stale_workers(store: Arc<dyn Store>) {
     let later = now.plus_millis(2 * EXPORT_LEASE_MS);
     let second = store.claim_audit_log_export(later, EXPORT_LEASE_MS).await.unwrap().expect("re-claimed");
     assert_eq!(second.attempts, 2);
-    assert!(!store.put_audit_log_export_chunk(&x.id, 1, 1, b"stale", later).await.unwrap(), "the stale worker is fenced out");
+    assert!(
+        !store.put_audit_log_export_chunk(&x.id, 1, 1, b"stale", later).await.unwrap(),
+        "the stale worker is fenced out"
+    );
     assert!(!store.complete_audit_log_export(&x.id, 1, 1, 2, later).await.unwrap());
     assert!(store.put_audit_log_export_chunk(&x.id, 2, 0, b"id\n", later).await.unwrap());
     assert!(store.complete_audit_log_export(&x.id, 2, 0, 1, later).await.unwrap());
     let done = store.get_audit_log_export(Some(&e.id), &x.id).await.unwrap().unwrap();
     assert_eq!((done.state.as_str(), done.chunk_count, done.row_count), ("ready", Some(1), Some(0)));
     assert_eq!(store.get_audit_log_export_chunk(&x.id, 0).await.unwrap().as_deref(), Some(&b"id\n"[..]));
-    assert!(store.get_audit_log_export(Some("environment_other"), &x.id).await.unwrap().is_none(), "scoped to its environment");
+    assert!(
+        store.get_audit_log_export(Some("environment_other"), &x.id).await.unwrap().is_none(),
+        "scoped to its environment"
+    );
     // A failing export is retried, then given up.
     let y = export_of(&e.id, &org, now.plus_millis(-DAY_MS), now, ExportFilter::default());
     store.insert_audit_log_export(&y).await.unwrap();
@@ -274,8 +311,14 @@ async fn retention_purges_old_events(store: Arc<dyn Store>) {
     let short = org(&app, &e.id).await;
     let long = org(&app, &e.id).await;
     assert_eq!(app.get_audit_logs_retention(&e.id, &short).await.unwrap(), None);
-    assert_eq!(app.set_audit_logs_retention(&e.id, &short, &json!({"retention_period_in_days": 30})).await.unwrap(), 30);
-    assert!(matches!(app.set_audit_logs_retention(&e.id, &short, &json!({"retention_period_in_days": 31})).await, Err(CoreError::Validation(_))));
+    assert_eq!(
+        app.set_audit_logs_retention(&e.id, &short, &json!({"retention_period_in_days": 30})).await.unwrap(),
+        30
+    );
+    assert!(matches!(
+        app.set_audit_logs_retention(&e.id, &short, &json!({"retention_period_in_days": 31})).await,
+        Err(CoreError::Validation(_))
+    ));
     assert_eq!(app.get_audit_log_configuration(&e.id, &short).await.unwrap().retention_period_in_days, 30);
     assert_eq!(app.get_audit_log_configuration(&e.id, &long).await.unwrap().retention_period_in_days, 365);
     let now = Timestamp::now();
@@ -296,12 +339,15 @@ async fn concurrent_events_are_all_stored_once(store: Arc<dyn Store>) {
     let e = env(&app).await;
     let org = org(&app, &e.id).await;
     let at = Timestamp::now().plus_millis(-1000);
-    let bodies: Vec<Value> = (0..300).map(|i| {
-        let mut b = body(&org, "doc.read", at);
-        b["event"]["metadata"] = json!({"n": i.to_string()});
-        b
-    }).collect();
-    let outcomes = futures_util::future::join_all(bodies.iter().map(|b| app.create_audit_log_event(&e.id, b, None))).await;
+    let bodies: Vec<Value> = (0..300)
+        .map(|i| {
+            let mut b = body(&org, "doc.read", at);
+            b["event"]["metadata"] = json!({"n": i.to_string()});
+            b
+        })
+        .collect();
+    let outcomes =
+        futures_util::future::join_all(bodies.iter().map(|b| app.create_audit_log_event(&e.id, b, None))).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
     let events = stored(&app, &e.id, &org).await;
     let numbers: BTreeSet<String> = events.iter().map(|ev| ev.metadata["n"].as_str().unwrap().to_owned()).collect();

@@ -1,14 +1,14 @@
 //! Conformance for Directory Sync: SCIM users and groups, filters evaluated by the
 //! database, memberships, events and isolation, run on SQLite and PostgreSQL.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vestibule_core::directory_sync::scim::parse_filter;
 use vestibule_core::directory_sync::{DirectoryCredentials, DirectoryFilter, DirectoryMemberFilter};
 use vestibule_core::environments::EnvironmentKind;
 use vestibule_core::events::EventFilter;
 use vestibule_core::kernel::pagination::PageRequest;
-use vestibule_core::directory_sync::scim::parse_filter;
 use vestibule_core::{CoreError, Store, Vestibule};
 use vestibule_test_support::app;
 
@@ -23,7 +23,10 @@ async fn setup(store: Arc<dyn Store>) -> Setup {
     let app = app(store);
     let env = app.create_environment("A", EnvironmentKind::Test, None).await.unwrap().id;
     let org = app.create_organization(&env, &json!({"name": "Acme"})).await.unwrap();
-    let d = app.create_directory(&env, &json!({"organization_id": org.id, "name": "Okta", "type": "okta scim v2.0"})).await.unwrap();
+    let d = app
+        .create_directory(&env, &json!({"organization_id": org.id, "name": "Okta", "type": "okta scim v2.0"}))
+        .await
+        .unwrap();
     assert_eq!(d.directory.state, "unlinked");
     let token = d.scim.bearer_token.clone();
     let creds = app.authenticate_scim(&d.directory.external_key, &token).await.unwrap().expect("token accepted");
@@ -40,7 +43,8 @@ async fn event_names(app: &Vestibule, env: &str) -> Vec<String> {
 async fn user_names(s: &Setup, filter: &str) -> Vec<String> {
     let cond = parse_filter(Some(filter), false).unwrap_or_else(|e| panic!("{filter}: {e}"));
     let list = s.app.scim_list_users(&s.creds, &cond, 1, 100).await.unwrap();
-    let mut names: Vec<String> = list["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<String> =
+        list["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap().to_owned()).collect();
     names.sort();
     assert_eq!(list["totalResults"], json!(names.len()), "{filter}");
     names
@@ -73,12 +77,18 @@ async fn filters_run_in_the_database(store: Arc<dyn Store>) {
     assert_eq!(user_names(&s, r#"emails co "l_x""#).await, ["carol"]);
     assert_eq!(user_names(&s, r#"emails co "lax""#).await, Vec::<String>::new());
     assert_eq!(user_names(&s, "active eq false").await, ["carol"]);
-    assert_eq!(user_names(&s, r#"not (active eq false) and (externalId eq "ext-Ada" or externalId eq "ext-bob")"#).await, ["ada@acme.com"]);
+    assert_eq!(
+        user_names(&s, r#"not (active eq false) and (externalId eq "ext-Ada" or externalId eq "ext-bob")"#).await,
+        ["ada@acme.com"]
+    );
     assert_eq!(user_names(&s, r#"meta.created gt "2000-01-01T00:00:00Z""#).await.len(), 3);
     assert_eq!(user_names(&s, r#"userName ne "carol""#).await, ["Bob@Acme.com", "ada@acme.com"]);
     // Pages: startIndex is 1-based, totalResults counts every match.
     let page = s.app.scim_list_users(&s.creds, &parse_filter(None, false).unwrap(), 2, 1).await.unwrap();
-    assert_eq!((page["totalResults"].clone(), page["itemsPerPage"].clone(), page["startIndex"].clone()), (json!(3), json!(1), json!(2)));
+    assert_eq!(
+        (page["totalResults"].clone(), page["itemsPerPage"].clone(), page["startIndex"].clone()),
+        (json!(3), json!(1), json!(2))
+    );
 }
 
 async fn usernames_are_unique_per_directory_case_insensitively(store: Arc<dyn Store>) {
@@ -94,7 +104,11 @@ async fn usernames_are_unique_per_directory_case_insensitively(store: Arc<dyn St
     assert_eq!(user_names(&s, "userName pr").await, ["dup@acme.com"]);
     // Another directory of the same environment may reuse the name.
     let org = s.app.create_organization(&s.env, &json!({"name": "Other"})).await.unwrap();
-    let d2 = s.app.create_directory(&s.env, &json!({"organization_id": org.id, "name": "Entra", "type": "azure scim v2.0"})).await.unwrap();
+    let d2 = s
+        .app
+        .create_directory(&s.env, &json!({"organization_id": org.id, "name": "Entra", "type": "azure scim v2.0"}))
+        .await
+        .unwrap();
     let c2 = s.app.authenticate_scim(&d2.directory.external_key, &d2.scim.bearer_token).await.unwrap().unwrap();
     s.app.scim_create_user(&c2, &user("dup@acme.com", "D", "dup@acme.com", true)).await.unwrap();
 }
@@ -119,12 +133,29 @@ async fn updates_emit_only_real_changes(store: Arc<dyn Store>) {
     assert_eq!(last.data["state"], json!("inactive"));
     assert_eq!(last.data["previous_attributes"], json!({"active": true}));
     let workos = s.app.get_directory_user(&s.env, &id).await.unwrap();
-    assert_eq!((workos["state"].clone(), workos["first_name"].clone(), workos["email"].clone()), (json!("inactive"), json!("Ada"), json!("ada@acme.com")));
+    assert_eq!(
+        (workos["state"].clone(), workos["first_name"].clone(), workos["email"].clone()),
+        (json!("inactive"), json!("Ada"), json!("ada@acme.com"))
+    );
     let page = PageRequest { limit: 10, ..Default::default() };
     let dir = Some(s.creds.directory.id.clone());
-    for (idp, email, found) in [(Some("ext-Ada"), None, 1), (Some("ext-ada"), None, 0), (None, Some("ADA@acme.com"), 1), (None, Some("Ada@home.example"), 0)] {
-        let f = DirectoryMemberFilter { directory_id: dir.clone(), idp_id: idp.map(str::to_owned), email: email.map(str::to_owned), ..Default::default() };
-        assert_eq!(s.app.list_directory_users(&s.env, f, page.clone()).await.unwrap().data.len(), found, "{idp:?} {email:?}");
+    for (idp, email, found) in [
+        (Some("ext-Ada"), None, 1),
+        (Some("ext-ada"), None, 0),
+        (None, Some("ADA@acme.com"), 1),
+        (None, Some("Ada@home.example"), 0),
+    ] {
+        let f = DirectoryMemberFilter {
+            directory_id: dir.clone(),
+            idp_id: idp.map(str::to_owned),
+            email: email.map(str::to_owned),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.app.list_directory_users(&s.env, f, page.clone()).await.unwrap().data.len(),
+            found,
+            "{idp:?} {email:?}"
+        );
     }
     // Unknown attributes stay in raw_attributes.
     let mut extra = user("ada@acme.com", "Ada", "ada@acme.com", false);
@@ -135,14 +166,28 @@ async fn updates_emit_only_real_changes(store: Arc<dyn Store>) {
     assert_eq!(workos["custom_attributes"]["username"], json!("ada@acme.com"));
     // A directory's own mapping adds custom attributes from any SCIM attribute.
     let org = s.app.create_organization(&s.env, &json!({"name": "Mapped"})).await.unwrap();
-    let bad = s.app.create_directory(&s.env, &json!({"organization_id": org.id, "name": "M", "custom_attributes": {"x": "not a path!"}})).await;
+    let bad = s
+        .app
+        .create_directory(
+            &s.env,
+            &json!({"organization_id": org.id, "name": "M", "custom_attributes": {"x": "not a path!"}}),
+        )
+        .await;
     assert!(matches!(bad, Err(CoreError::Validation(_))), "{bad:?}");
-    let mapping = json!({"badge": "urn:example:custom:1.0:User:badge", "given": "name.givenName", "missing": "nickName"});
-    let d = s.app.create_directory(&s.env, &json!({"organization_id": org.id, "name": "M", "custom_attributes": mapping})).await.unwrap();
+    let mapping =
+        json!({"badge": "urn:example:custom:1.0:User:badge", "given": "name.givenName", "missing": "nickName"});
+    let d = s
+        .app
+        .create_directory(&s.env, &json!({"organization_id": org.id, "name": "M", "custom_attributes": mapping}))
+        .await
+        .unwrap();
     let c = s.app.authenticate_scim(&d.directory.external_key, &d.scim.bearer_token).await.unwrap().unwrap();
     let mapped = s.app.scim_create_user(&c, &extra).await.unwrap();
     let workos = s.app.get_directory_user(&s.env, mapped["id"].as_str().unwrap()).await.unwrap();
-    assert_eq!((workos["custom_attributes"]["badge"].clone(), workos["custom_attributes"]["given"].clone()), (json!("42"), json!("Ada")));
+    assert_eq!(
+        (workos["custom_attributes"]["badge"].clone(), workos["custom_attributes"]["given"].clone()),
+        (json!("42"), json!("Ada"))
+    );
     assert!(workos["custom_attributes"].get("missing").is_none());
     // A bad path changes nothing.
     let before = event_names(&s.app, &s.env).await;
@@ -167,14 +212,32 @@ async fn memberships_are_idempotent_and_evented_once(store: Arc<dyn Store>) {
         let u = s.app.scim_create_user(&s.creds, &json!({"userName": n})).await.unwrap();
         ids.push(u["id"].as_str().unwrap().to_owned());
     }
-    let g = s.app.scim_create_group(&s.creds, &json!({"displayName": "Eng", "members": [{"value": ids[0]}]})).await.unwrap();
+    let g = s
+        .app
+        .scim_create_group(&s.creds, &json!({"displayName": "Eng", "members": [{"value": ids[0]}]}))
+        .await
+        .unwrap();
     let gid = g["id"].as_str().unwrap().to_owned();
     assert_eq!(g["members"].as_array().unwrap().len(), 1);
     for _ in 0..2 {
-        s.app.scim_patch_group(&s.creds, &gid, &patch(json!([{"op": "Add", "path": "members", "value": [{"value": ids[1]}, {"value": ids[0]}]}]))).await.unwrap();
+        s.app
+            .scim_patch_group(
+                &s.creds,
+                &gid,
+                &patch(json!([{"op": "Add", "path": "members", "value": [{"value": ids[1]}, {"value": ids[0]}]}])),
+            )
+            .await
+            .unwrap();
     }
     for _ in 0..2 {
-        s.app.scim_patch_group(&s.creds, &gid, &patch(json!([{"op": "Remove", "path": format!("members[value eq \"{}\"]", ids[0])}]))).await.unwrap();
+        s.app
+            .scim_patch_group(
+                &s.creds,
+                &gid,
+                &patch(json!([{"op": "Remove", "path": format!("members[value eq \"{}\"]", ids[0])}])),
+            )
+            .await
+            .unwrap();
     }
     let names = event_names(&s.app, &s.env).await;
     let count = |n: &str| names.iter().filter(|e| *e == n).count();
@@ -194,10 +257,30 @@ async fn memberships_are_idempotent_and_evented_once(store: Arc<dyn Store>) {
     assert_eq!(members, [ids[2].as_str()]);
     // The WorkOS API sees the same.
     let page = PageRequest { limit: 10, ..Default::default() };
-    let by_group = s.app.list_directory_users(&s.env, DirectoryMemberFilter { related_id: Some(gid.clone()), ..Default::default() }, page.clone()).await.unwrap();
+    let by_group = s
+        .app
+        .list_directory_users(
+            &s.env,
+            DirectoryMemberFilter { related_id: Some(gid.clone()), ..Default::default() },
+            page.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!(by_group.data.iter().map(|u| u["id"].as_str().unwrap()).collect::<Vec<_>>(), [ids[2].as_str()]);
     assert_eq!(by_group.data[0]["groups"][0]["name"], json!("Engineering"));
-    let groups = s.app.list_directory_groups(&s.env, DirectoryMemberFilter { directory_id: Some(s.creds.directory.id.clone()), related_id: Some(ids[2].clone()), ..Default::default() }, page.clone()).await.unwrap();
+    let groups = s
+        .app
+        .list_directory_groups(
+            &s.env,
+            DirectoryMemberFilter {
+                directory_id: Some(s.creds.directory.id.clone()),
+                related_id: Some(ids[2].clone()),
+                ..Default::default()
+            },
+            page.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!(groups.data.len(), 1);
     // Unknown members are refused and change nothing.
     let before = event_names(&s.app, &s.env).await;
@@ -217,7 +300,11 @@ async fn directories_are_isolated_and_deleted_whole(store: Arc<dyn Store>) {
     // A second environment's directory: neither token opens the other's endpoint.
     let env2 = s.app.create_environment("B", EnvironmentKind::Test, None).await.unwrap().id;
     let org2 = s.app.create_organization(&env2, &json!({"name": "Beta"})).await.unwrap();
-    let d2 = s.app.create_directory(&env2, &json!({"organization_id": org2.id, "name": "Other", "type": "generic scim v2.0"})).await.unwrap();
+    let d2 = s
+        .app
+        .create_directory(&env2, &json!({"organization_id": org2.id, "name": "Other", "type": "generic scim v2.0"}))
+        .await
+        .unwrap();
     assert!(s.app.authenticate_scim(&d2.directory.external_key, &s.token).await.unwrap().is_none());
     assert!(s.app.authenticate_scim(&s.creds.directory.external_key, &d2.scim.bearer_token).await.unwrap().is_none());
     assert!(s.app.get_directory(&env2, &s.creds.directory.id).await.is_err());
@@ -226,11 +313,17 @@ async fn directories_are_isolated_and_deleted_whole(store: Arc<dyn Store>) {
     // Rotating the token retires the old one.
     let rotated = s.app.rotate_directory_token(&s.env, &s.creds.directory.id).await.unwrap();
     assert!(s.app.authenticate_scim(&s.creds.directory.external_key, &s.token).await.unwrap().is_none());
-    assert!(s.app.authenticate_scim(&s.creds.directory.external_key, &rotated.scim.bearer_token).await.unwrap().is_some());
+    assert!(
+        s.app.authenticate_scim(&s.creds.directory.external_key, &rotated.scim.bearer_token).await.unwrap().is_some()
+    );
     // Activation happened once.
     assert_eq!(event_names(&s.app, &s.env).await.iter().filter(|e| *e == "dsync.activated").count(), 1);
     let page = PageRequest { limit: 10, ..Default::default() };
-    let found = s.app.list_directories(&s.env, DirectoryFilter { search: Some("OKT".into()), ..Default::default() }, page.clone()).await.unwrap();
+    let found = s
+        .app
+        .list_directories(&s.env, DirectoryFilter { search: Some("OKT".into()), ..Default::default() }, page.clone())
+        .await
+        .unwrap();
     assert_eq!(found.data.len(), 1);
     s.app.scim_create_group(&s.creds, &json!({"displayName": "G", "members": [{"value": u["id"]}]})).await.unwrap();
     s.app.delete_directory(&s.env, &s.creds.directory.id).await.unwrap();
@@ -238,7 +331,9 @@ async fn directories_are_isolated_and_deleted_whole(store: Arc<dyn Store>) {
     let users = s.app.list_directory_users(&s.env, DirectoryMemberFilter::default(), page.clone()).await.unwrap();
     let groups = s.app.list_directory_groups(&s.env, DirectoryMemberFilter::default(), page).await.unwrap();
     assert!(users.data.is_empty() && groups.data.is_empty());
-    assert!(s.app.authenticate_scim(&s.creds.directory.external_key, &rotated.scim.bearer_token).await.unwrap().is_none());
+    assert!(
+        s.app.authenticate_scim(&s.creds.directory.external_key, &rotated.scim.bearer_token).await.unwrap().is_none()
+    );
 }
 
 /// Polls `check` until it holds, failing after `limit`: for effects promised "within" a time.
@@ -266,7 +361,10 @@ async fn token_changes_reach_other_instances_within_a_second(store: Arc<dyn Stor
     // … and on the other instance, which remembers the old one, it stops within the
     // cache's lifetime, while the new one works at once (a token that does not match what
     // is remembered is always looked up).
-    let took = within(Duration::from_millis(1500), "old token refused elsewhere", async || other.authenticate_scim(&key, &s.token).await.unwrap().is_none()).await;
+    let took = within(Duration::from_millis(1500), "old token refused elsewhere", async || {
+        other.authenticate_scim(&key, &s.token).await.unwrap().is_none()
+    })
+    .await;
     assert!(took <= vestibule_core::directory_sync::SCIM_AUTH_TTL + Duration::from_millis(300), "{took:?}");
     assert!(other.authenticate_scim(&key, &rotated.scim.bearer_token).await.unwrap().is_some());
     // A wrong token is never accepted, cached or not.
@@ -294,11 +392,17 @@ async fn custom_attribute_mappings_are_editable(store: Arc<dyn Store>) {
 
     // Bad mappings are refused whole, naming each bad entry, and change nothing.
     for (bad, field) in [
-        (json!({"custom_attribute_mapping": {"badge": "not a path!", "ok": "title"}}), "custom_attribute_mapping.badge"),
+        (
+            json!({"custom_attribute_mapping": {"badge": "not a path!", "ok": "title"}}),
+            "custom_attribute_mapping.badge",
+        ),
         (json!({"custom_attribute_mapping": {"badge": 5}}), "custom_attribute_mapping.badge"),
         (json!({"custom_attribute_mapping": {"": "title"}}), "custom_attribute_mapping."),
         (json!({"custom_attribute_mapping": ["title"]}), "custom_attribute_mapping"),
-        (json!({"custom_attribute_mapping": (0..51).map(|i| (format!("k{i}"), json!("title"))).collect::<serde_json::Map<_, _>>()}), "custom_attribute_mapping"),
+        (
+            json!({"custom_attribute_mapping": (0..51).map(|i| (format!("k{i}"), json!("title"))).collect::<serde_json::Map<_, _>>()}),
+            "custom_attribute_mapping",
+        ),
         (json!({"name": ""}), "name"),
     ] {
         match s.app.update_directory(&s.env, &dir_id, &bad).await {
@@ -315,26 +419,36 @@ async fn custom_attribute_mappings_are_editable(store: Arc<dyn Store>) {
     let d = s.app.update_directory(&s.env, &dir_id, &json!({"custom_attribute_mapping": mapping})).await.unwrap();
     assert_eq!(serde_json::to_value(&d).unwrap()["custom_attribute_mapping"], mapping);
     let attrs = s.app.get_directory_user(&s.env, &id).await.unwrap()["custom_attributes"].clone();
-    assert_eq!((attrs["badge"].clone(), attrs["given"].clone(), attrs["job_title"].clone()), (json!("42"), json!("Ada"), json!("Engineer")));
+    assert_eq!(
+        (attrs["badge"].clone(), attrs["given"].clone(), attrs["job_title"].clone()),
+        (json!("42"), json!("Ada"), json!("Engineer"))
+    );
     assert_eq!(event_names(&s.app, &s.env).await, events_before, "the identity provider changed nothing: no event");
     // The SCIM endpoint uses the new mapping at once, with the credentials it resolves now.
     let creds = s.app.authenticate_scim(&s.creds.directory.external_key, &s.token).await.unwrap().unwrap();
     let mut second = user("bob@acme.com", "Bob", "bob@acme.com", true);
     second["urn:example:custom:1.0:User"] = json!({"badge": "7"});
     let bob = s.app.scim_create_user(&creds, &second).await.unwrap();
-    let attrs = s.app.get_directory_user(&s.env, bob["id"].as_str().unwrap()).await.unwrap()["custom_attributes"].clone();
+    let attrs =
+        s.app.get_directory_user(&s.env, bob["id"].as_str().unwrap()).await.unwrap()["custom_attributes"].clone();
     assert_eq!((attrs["badge"].clone(), attrs["given"].clone()), (json!("7"), json!("Bob")));
     // Renaming leaves the mapping; null removes it, and the mapped values go with it.
     let d = s.app.update_directory(&s.env, &dir_id, &json!({"name": "Okta (prod)"})).await.unwrap();
     assert_eq!((d.name.as_str(), d.custom_attribute_mapping.len()), ("Okta (prod)", 2));
     let d = s.app.update_directory(&s.env, &dir_id, &json!({"custom_attribute_mapping": null})).await.unwrap();
-    assert!(d.custom_attribute_mapping.is_empty() && serde_json::to_value(&d).unwrap().get("custom_attribute_mapping").is_none());
+    assert!(
+        d.custom_attribute_mapping.is_empty()
+            && serde_json::to_value(&d).unwrap().get("custom_attribute_mapping").is_none()
+    );
     let attrs = s.app.get_directory_user(&s.env, &id).await.unwrap()["custom_attributes"].clone();
     assert!(attrs.get("badge").is_none() && attrs.get("given").is_none(), "{attrs}");
     assert_eq!(attrs["username"], json!("ada@acme.com"), "the standard ones stay");
     // Another environment cannot see or edit it.
     let env2 = s.app.create_environment("B", EnvironmentKind::Test, None).await.unwrap().id;
-    assert!(matches!(s.app.update_directory(&env2, &dir_id, &json!({"name": "x"})).await, Err(CoreError::NotFound { .. })));
+    assert!(matches!(
+        s.app.update_directory(&env2, &dir_id, &json!({"name": "x"})).await,
+        Err(CoreError::NotFound { .. })
+    ));
 }
 
 vestibule_test_support::conformance!(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use vestibule_core::environments::{Environment, EnvironmentKind};
 use vestibule_core::events::EventFilter;
 use vestibule_core::kernel::idempotency::Claim;
-use vestibule_core::organizations::OrganizationFilter;
 use vestibule_core::kernel::pagination::{Order, PageRequest};
+use vestibule_core::organizations::OrganizationFilter;
 use vestibule_core::{CoreError, Store, StoreError, Timestamp, Vestibule};
 use vestibule_test_support::app;
 
@@ -55,7 +55,11 @@ async fn organizations_round_trip_with_domains_and_events(store: Arc<dyn Store>)
     assert_eq!(got.domains.len(), 2);
     assert_eq!(app.get_organization_by_external_id(&e.id, "ext-1").await.unwrap().id, org.id);
     let updated = app
-        .update_organization(&e.id, &org.id, &json!({"name": "Acme 2", "domains": ["acme.com", "acme.dev"], "external_id": null}))
+        .update_organization(
+            &e.id,
+            &org.id,
+            &json!({"name": "Acme 2", "domains": ["acme.com", "acme.dev"], "external_id": null}),
+        )
         .await
         .unwrap();
     assert_eq!(updated.name, "Acme 2");
@@ -89,7 +93,8 @@ async fn organizations_round_trip_with_domains_and_events(store: Arc<dyn Store>)
     assert_eq!(app.list_events(&e.id, after).await.unwrap().len(), 2);
     let by_org = EventFilter { organization_id: Some(org.id.clone()), limit: 100, ..Default::default() };
     assert_eq!(app.list_events(&e.id, by_org).await.unwrap().len(), 5);
-    let future = EventFilter { range_start: Some(Timestamp::now().plus_millis(60_000)), limit: 10, ..Default::default() };
+    let future =
+        EventFilter { range_start: Some(Timestamp::now().plus_millis(60_000)), limit: 10, ..Default::default() };
     assert!(app.list_events(&e.id, future).await.unwrap().is_empty());
 }
 
@@ -102,7 +107,10 @@ async fn conflicts_change_nothing(store: Arc<dyn Store>) {
     assert!(matches!(dup_domain, Err(CoreError::Conflict { code: "domain_already_exists", .. })), "{dup_domain:?}");
     let dup_ext = app.create_organization(&e.id, &json!({"name": "C", "external_id": "x"})).await;
     assert!(matches!(dup_ext, Err(CoreError::BadRequest { code: "external_id_already_used", .. })), "{dup_ext:?}");
-    let page = app.list_organizations(&e.id, Default::default(), PageRequest { limit: 100, ..Default::default() }).await.unwrap();
+    let page = app
+        .list_organizations(&e.id, Default::default(), PageRequest { limit: 100, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(page.data.len(), 1, "the failed creates left no rows");
     let after = app.list_events(&e.id, EventFilter { limit: 100, ..Default::default() }).await.unwrap().len();
     assert_eq!(before, after, "and no events");
@@ -134,9 +142,23 @@ async fn pagination_returns_each_id_once_in_both_orders(store: Arc<dyn Store>) {
         assert_eq!(seen, expected, "order {order:?}");
     }
     // `before` walks back to the first page.
-    let p2 = app.list_organizations(&e.id, Default::default(), PageRequest { limit: 10, after: Some(ids[15].clone()), ..Default::default() }).await.unwrap();
+    let p2 = app
+        .list_organizations(
+            &e.id,
+            Default::default(),
+            PageRequest { limit: 10, after: Some(ids[15].clone()), ..Default::default() },
+        )
+        .await
+        .unwrap();
     assert_eq!(p2.data.first().map(|o| o.id.as_str()), Some(ids[14].as_str()));
-    let back = app.list_organizations(&e.id, Default::default(), PageRequest { limit: 10, before: p2.before.clone(), ..Default::default() }).await.unwrap();
+    let back = app
+        .list_organizations(
+            &e.id,
+            Default::default(),
+            PageRequest { limit: 10, before: p2.before.clone(), ..Default::default() },
+        )
+        .await
+        .unwrap();
     let back_ids: Vec<_> = back.data.iter().map(|o| o.id.clone()).collect();
     let mut expected: Vec<_> = ids[15..25].to_vec();
     expected.reverse();
@@ -154,9 +176,18 @@ async fn filters_search_and_domains(store: Arc<dyn Store>) {
     let names = |p: vestibule_core::kernel::pagination::Page<vestibule_core::organizations::Organization>| {
         p.data.into_iter().map(|o| o.name).collect::<HashSet<_>>()
     };
-    assert_eq!(names(app.list_organizations(&e.id, search("corp"), req.clone()).await.unwrap()), HashSet::from(["Foo Corp".to_string()]));
-    assert_eq!(names(app.list_organizations(&e.id, search("100%"), req.clone()).await.unwrap()), HashSet::from(["Bar 100% Inc".to_string()]));
-    assert!(app.list_organizations(&e.id, search("%"), req.clone()).await.unwrap().data.len() == 1, "% is matched literally");
+    assert_eq!(
+        names(app.list_organizations(&e.id, search("corp"), req.clone()).await.unwrap()),
+        HashSet::from(["Foo Corp".to_string()])
+    );
+    assert_eq!(
+        names(app.list_organizations(&e.id, search("100%"), req.clone()).await.unwrap()),
+        HashSet::from(["Bar 100% Inc".to_string()])
+    );
+    assert!(
+        app.list_organizations(&e.id, search("%"), req.clone()).await.unwrap().data.len() == 1,
+        "% is matched literally"
+    );
     let by_domain = OrganizationFilter { domains: vec!["bar.io".into(), "BAZ.com".into()], ..Default::default() };
     assert_eq!(
         names(app.list_organizations(&e.id, by_domain, req.clone()).await.unwrap()),
@@ -170,10 +201,16 @@ async fn environments_are_isolated(store: Arc<dyn Store>) {
     let b = env(&app, "B").await;
     let org = app.create_organization(&a.id, &json!({"name": "Secret", "domains": ["secret.com"]})).await.unwrap();
     assert!(matches!(app.get_organization(&b.id, &org.id).await, Err(CoreError::NotFound { .. })));
-    assert!(matches!(app.update_organization(&b.id, &org.id, &json!({"name": "x"})).await, Err(CoreError::NotFound { .. })));
+    assert!(matches!(
+        app.update_organization(&b.id, &org.id, &json!({"name": "x"})).await,
+        Err(CoreError::NotFound { .. })
+    ));
     assert!(matches!(app.delete_organization(&b.id, &org.id).await, Err(CoreError::NotFound { .. })));
     assert!(matches!(app.get_organization_domain(&b.id, &org.domains[0].id).await, Err(CoreError::NotFound { .. })));
-    let page = app.list_organizations(&b.id, Default::default(), PageRequest { limit: 100, ..Default::default() }).await.unwrap();
+    let page = app
+        .list_organizations(&b.id, Default::default(), PageRequest { limit: 100, ..Default::default() })
+        .await
+        .unwrap();
     assert!(page.data.is_empty());
     assert!(app.list_events(&b.id, EventFilter { limit: 100, ..Default::default() }).await.unwrap().is_empty());
     // The same domain may belong to an organization in another environment.
@@ -201,16 +238,28 @@ async fn idempotency_keys_claim_replay_and_expire(store: Arc<dyn Store>) {
     assert_eq!(store.claim_idempotency_key("env_a", "k1", "f1", now, old).await.unwrap(), Claim::Fresh);
     assert_eq!(store.claim_idempotency_key("env_a", "k1", "f1", now, old).await.unwrap(), Claim::InFlight);
     assert_eq!(store.claim_idempotency_key("env_a", "k1", "f2", now, old).await.unwrap(), Claim::Mismatch);
-    assert_eq!(store.claim_idempotency_key("env_b", "k1", "f2", now, old).await.unwrap(), Claim::Fresh, "keys are per environment");
+    assert_eq!(
+        store.claim_idempotency_key("env_b", "k1", "f2", now, old).await.unwrap(),
+        Claim::Fresh,
+        "keys are per environment"
+    );
     store.complete_idempotency_key("env_a", "k1", 201, b"{\"id\":1}").await.unwrap();
     assert_eq!(
         store.claim_idempotency_key("env_a", "k1", "f1", now, old).await.unwrap(),
         Claim::Replay { status: 201, body: b"{\"id\":1}".to_vec() }
     );
     store.release_idempotency_key("env_b", "k1").await.unwrap();
-    assert_eq!(store.claim_idempotency_key("env_b", "k1", "f3", now, old).await.unwrap(), Claim::Fresh, "released keys run again");
+    assert_eq!(
+        store.claim_idempotency_key("env_b", "k1", "f3", now, old).await.unwrap(),
+        Claim::Fresh,
+        "released keys run again"
+    );
     let later = now.plus_millis(10);
-    assert_eq!(store.claim_idempotency_key("env_a", "k1", "f9", later, later).await.unwrap(), Claim::Fresh, "expired keys are new");
+    assert_eq!(
+        store.claim_idempotency_key("env_a", "k1", "f9", later, later).await.unwrap(),
+        Claim::Fresh,
+        "expired keys are new"
+    );
     assert!(store.purge_idempotency_keys(later.plus_millis(1)).await.unwrap() >= 1);
 }
 
@@ -257,6 +306,7 @@ async fn sqlite_urls_take_the_synchronous_parameter_only() {
     let refused = vestibule_store::open(&format!("sqlite://{}?journal_mode=off", other.display())).await;
     assert!(matches!(refused, Err(vestibule_store::OpenError::UnsupportedParameter(p)) if p == "journal_mode=off"));
     assert!(!other.exists(), "nothing is created for a refused URL");
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| !n.contains('?')), "{names:?}");
 }

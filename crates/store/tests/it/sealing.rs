@@ -5,11 +5,11 @@
 use serde_json::json;
 use std::sync::Arc;
 use vestibule_core::environments::{Environment, EnvironmentKind};
+use vestibule_core::events::webhooks::WebhookEndpoint;
 use vestibule_core::kernel::pagination::PageRequest;
 use vestibule_core::kernel::sealing::{SEALED_PREFIX, Sealer};
-use vestibule_core::events::webhooks::WebhookEndpoint;
 use vestibule_core::{Store, StoreError, Timestamp, Vestibule};
-use vestibule_test_support::{app, query_text, Backend, TestDb};
+use vestibule_test_support::{Backend, TestDb, app, query_text};
 
 /// An enabled endpoint with `secret`, as the API would create it.
 fn endpoint(secret: &str) -> WebhookEndpoint {
@@ -55,7 +55,8 @@ async fn secrets_are_sealed_at_rest_and_open_only_with_their_key(db: TestDb) {
         .await
         .unwrap();
     let oidc_id = oidc["id"].as_str().unwrap();
-    let saml = app.create_connection(&e.id, &json!({"organization_id": org.id, "connection_type": "OktaSAML"})).await.unwrap();
+    let saml =
+        app.create_connection(&e.id, &json!({"organization_id": org.id, "connection_type": "OktaSAML"})).await.unwrap();
     let saml_id = saml["id"].as_str().unwrap();
     let signing = app.signing_key(&e.id).await.unwrap();
 
@@ -110,16 +111,26 @@ async fn secrets_written_before_the_master_key_stay_readable(db: TestDb) {
     let read = sealed.get_connection(&e.id, id).await.unwrap().unwrap();
     assert_eq!(read.oidc.as_ref().unwrap().client_secret.as_deref(), Some("legacy-secret-value"));
     // The next write of the row seals it.
-    vestibule_test_support::app(sealed.clone()).update_connection(&e.id, id, &json!({"name": "Renamed"})).await.unwrap();
+    vestibule_test_support::app(sealed.clone())
+        .update_connection(&e.id, id, &json!({"name": "Renamed"}))
+        .await
+        .unwrap();
     let raw = query_text(&db.url, &format!("SELECT oidc FROM connections WHERE id = '{id}'")).await;
     assert!(raw[0].contains(SEALED_PREFIX) && !raw[0].contains("legacy-secret-value"), "{}", raw[0]);
-    assert_eq!(sealed.get_connection(&e.id, id).await.unwrap().unwrap().oidc.unwrap().client_secret.as_deref(), Some("legacy-secret-value"));
+    assert_eq!(
+        sealed.get_connection(&e.id, id).await.unwrap().unwrap().oidc.unwrap().client_secret.as_deref(),
+        Some("legacy-secret-value")
+    );
 }
 
 async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
     let (plain, app, e, org, oidc_id) = written_without_a_key(&db).await;
-    let saml = app.create_connection(&e.id, &json!({"organization_id": org, "connection_type": "OktaSAML"})).await.unwrap();
-    let draft = app.create_connection(&e.id, &json!({"organization_id": org, "oidc": {"issuer": "https://op.test/"}})).await.unwrap();
+    let saml =
+        app.create_connection(&e.id, &json!({"organization_id": org, "connection_type": "OktaSAML"})).await.unwrap();
+    let draft = app
+        .create_connection(&e.id, &json!({"organization_id": org, "oidc": {"issuer": "https://op.test/"}}))
+        .await
+        .unwrap();
     let endpoint = endpoint("whsec_legacy_0123456789abcdef");
     plain.insert_webhook_endpoint(&e.id, &endpoint).await.unwrap();
     let signing = app.signing_key(&e.id).await.unwrap();
@@ -130,7 +141,11 @@ async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
     assert_eq!(sealed.reseal_webhook_secrets().await.unwrap(), 1);
     // The OIDC and SAML connections and the signing key; the connection without a secret is left alone.
     assert_eq!(sealed.reseal_sso_secrets().await.unwrap(), 3);
-    assert_eq!((sealed.reseal_webhook_secrets().await.unwrap(), sealed.reseal_sso_secrets().await.unwrap()), (0, 0), "a second pass finds nothing");
+    assert_eq!(
+        (sealed.reseal_webhook_secrets().await.unwrap(), sealed.reseal_sso_secrets().await.unwrap()),
+        (0, 0),
+        "a second pass finds nothing"
+    );
     for sql in [
         "SELECT secret FROM webhook_endpoints".to_owned(),
         format!("SELECT oidc FROM connections WHERE id = '{oidc_id}'"),
@@ -140,7 +155,9 @@ async fn resealing_seals_what_was_stored_before_the_master_key(db: TestDb) {
         let raw = query_text(&db.url, &sql).await;
         assert!(raw[0].contains(SEALED_PREFIX), "{sql}: {}", raw[0]);
     }
-    let untouched = query_text(&db.url, &format!("SELECT oidc FROM connections WHERE id = '{}'", draft["id"].as_str().unwrap())).await;
+    let untouched =
+        query_text(&db.url, &format!("SELECT oidc FROM connections WHERE id = '{}'", draft["id"].as_str().unwrap()))
+            .await;
     assert!(!untouched[0].contains(SEALED_PREFIX));
     // Everything reads back as it was.
     assert_eq!(sealed.get_webhook_endpoint(&e.id, &endpoint.id).await.unwrap().unwrap().secret, endpoint.secret);

@@ -35,7 +35,8 @@ async fn connections_lifecycle_with_events_and_filters(store: Arc<dyn Store>) {
     let refused = app.update_connection(&e.id, draft["id"].as_str().unwrap(), &json!({"state": "active"})).await;
     assert!(matches!(refused, Err(CoreError::Unprocessable { code: "connection_not_activatable", .. })), "{refused:?}");
     // A bad certificate is a field error and stores nothing.
-    let bad = app.update_connection(&e.id, draft["id"].as_str().unwrap(), &json!({"saml": {"idp_certificate": CERT}})).await;
+    let bad =
+        app.update_connection(&e.id, draft["id"].as_str().unwrap(), &json!({"saml": {"idp_certificate": CERT}})).await;
     assert!(matches!(bad, Err(CoreError::Validation(_))), "{bad:?}");
     let oidc = app
         .create_connection(&e.id, &json!({"organization_id": other.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "s"}}))
@@ -45,11 +46,28 @@ async fn connections_lifecycle_with_events_and_filters(store: Arc<dyn Store>) {
     assert_eq!(oidc["oidc"]["issuer"], "https://op.test");
     assert!(oidc.to_string().find("\"s\"").is_none(), "the client secret is never served");
 
-    let by_org = app.list_connections(&e.id, ConnectionFilter { organization_id: Some(org.id.clone()), ..Default::default() }, None, page(10)).await.unwrap();
+    let by_org = app
+        .list_connections(
+            &e.id,
+            ConnectionFilter { organization_id: Some(org.id.clone()), ..Default::default() },
+            None,
+            page(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(by_org.data.len(), 1);
-    let by_domain = app.list_connections(&e.id, ConnectionFilter::default(), Some("ACME.test".into()), page(10)).await.unwrap();
+    let by_domain =
+        app.list_connections(&e.id, ConnectionFilter::default(), Some("ACME.test".into()), page(10)).await.unwrap();
     assert_eq!(by_domain.data[0]["id"], draft["id"]);
-    let by_type = app.list_connections(&e.id, ConnectionFilter { connection_type: Some("GenericOIDC".into()), ..Default::default() }, None, page(10)).await.unwrap();
+    let by_type = app
+        .list_connections(
+            &e.id,
+            ConnectionFilter { connection_type: Some("GenericOIDC".into()), ..Default::default() },
+            None,
+            page(10),
+        )
+        .await
+        .unwrap();
     assert_eq!(by_type.data[0]["id"], oidc["id"]);
     let first = app.list_connections(&e.id, ConnectionFilter::default(), None, page(1)).await.unwrap();
     assert_eq!(first.data.len(), 1);
@@ -60,7 +78,18 @@ async fn connections_lifecycle_with_events_and_filters(store: Arc<dyn Store>) {
     app.delete_connection(&e.id, id).await.unwrap();
     assert!(matches!(app.get_connection(&e.id, id).await, Err(CoreError::NotFound { .. })));
     let names: Vec<String> = app
-        .list_events(&e.id, EventFilter { limit: 100, events: vec!["connection.activated".into(), "connection.deactivated".into(), "connection.deleted".into()], ..Default::default() })
+        .list_events(
+            &e.id,
+            EventFilter {
+                limit: 100,
+                events: vec![
+                    "connection.activated".into(),
+                    "connection.deactivated".into(),
+                    "connection.deleted".into(),
+                ],
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .into_iter()
@@ -96,7 +125,12 @@ async fn requests_codes_and_replay_cache_are_single_use(store: Arc<dyn Store>) {
     assert!(!store.remember_assertion(&e.id, "conn_1", "_a1", now.plus_millis(60_000)).await.unwrap(), "replay seen");
     assert!(store.remember_assertion(&e.id, "conn_2", "_a1", now.plus_millis(60_000)).await.unwrap(), "per connection");
 
-    let g = SsoGrant { kind: "code", profile_id: "prof_1".into(), data: json!({"profile": {"id": "prof_1"}}), expires_at: now.plus_millis(60_000) };
+    let g = SsoGrant {
+        kind: "code",
+        profile_id: "prof_1".into(),
+        data: json!({"profile": {"id": "prof_1"}}),
+        expires_at: now.plus_millis(60_000),
+    };
     store.insert_sso_grant(&e.id, "digest1", &g).await.unwrap();
     assert!(store.take_sso_grant("digest1", "access_token", now).await.unwrap().is_none(), "kind must match");
     let (genv, got) = store.take_sso_grant("digest1", "code", now).await.unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! Planner statistics on PostgreSQL where autovacuum does not run: a table changed past
 //! autovacuum's threshold is analyzed once, and nothing else is.
 
-use vestibule_test_support::{execute_sql, query_text, Backend, TestDb};
+use vestibule_test_support::{Backend, TestDb, execute_sql, query_text};
 
 #[tokio::test]
 async fn tables_autovacuum_skips_are_analyzed_once_they_change() {

@@ -2,11 +2,11 @@
 //! store indexes; the store turns it into parameterised SQL, so filters are evaluated by
 //! the database.
 
-use vestibule_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::directory_sync::fold;
 use crate::kernel::time::Timestamp;
-use vestibule_scim::filter;
 use vestibule_scim::ScimError;
+use vestibule_scim::filter;
+use vestibule_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 
 /// A field the store can filter on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,14 +92,20 @@ fn literal(field: Field, op: CompareOp, value: &CompValue, path: &AttrPath) -> s
     match field {
         Field::Active | Field::EmailPrimary => match (op, value) {
             (CompareOp::Eq | CompareOp::Ne, CompValue::Bool(b)) => Ok(Literal::Bool(*b)),
-            (CompareOp::Eq | CompareOp::Ne, CompValue::Str(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+            (CompareOp::Eq | CompareOp::Ne, CompValue::Str(s))
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
                 Ok(Literal::Bool(s.eq_ignore_ascii_case("true")))
             }
             _ => Err(bad("a boolean compares with eq or ne and true or false.")),
         },
         Field::Created | Field::LastModified => match (op, value) {
-            (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, _) => Err(bad("dates compare with eq, ne, gt, ge, lt or le.")),
-            (_, CompValue::Str(s)) => Timestamp::parse(s).map(|t| Literal::Int(t.millis())).ok_or_else(|| bad("not an RFC 3339 date-time.")),
+            (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, _) => {
+                Err(bad("dates compare with eq, ne, gt, ge, lt or le."))
+            }
+            (_, CompValue::Str(s)) => {
+                Timestamp::parse(s).map(|t| Literal::Int(t.millis())).ok_or_else(|| bad("not an RFC 3339 date-time."))
+            }
             _ => Err(bad("dates are quoted RFC 3339 date-times.")),
         },
         _ => match value {
@@ -174,7 +180,9 @@ fn translate(scope: Scope, f: &Filter) -> std::result::Result<Cond, ScimError> {
             let attr = path.attr.to_ascii_lowercase();
             match (scope, attr.as_str()) {
                 (Scope::User, "emails") if path.is_core() => Cond::AnyEmail(Box::new(translate(Scope::Email, filter)?)),
-                (Scope::Group, "members") if path.is_core() => Cond::AnyMember(Box::new(translate(Scope::Member, filter)?)),
+                (Scope::Group, "members") if path.is_core() => {
+                    Cond::AnyMember(Box::new(translate(Scope::Member, filter)?))
+                }
                 _ => return Err(unsupported(path)),
             }
         }
@@ -201,10 +209,19 @@ mod tests {
         assert!(matches!(c, Cond::AnyEmail(_)));
         let c = parse_filter(Some(r#"externalId eq "AbC""#), false).unwrap();
         assert_eq!(c, Cond::Cmp(Field::ExternalId, CompareOp::Eq, Literal::Text("AbC".into())));
-        assert_eq!(parse_filter(Some("active eq \"False\""), false).unwrap(), Cond::Cmp(Field::Active, CompareOp::Eq, Literal::Bool(false)));
+        assert_eq!(
+            parse_filter(Some("active eq \"False\""), false).unwrap(),
+            Cond::Cmp(Field::Active, CompareOp::Eq, Literal::Bool(false))
+        );
         let c = parse_filter(Some(r#"members[value eq "directory_user_1"]"#), true).unwrap();
         assert!(matches!(c, Cond::AnyMember(_)));
-        for bad in ["nickName eq \"x\"", "active gt true", "meta.created gt \"yesterday\"", "userName eq true", "members eq \"x\""] {
+        for bad in [
+            "nickName eq \"x\"",
+            "active gt true",
+            "meta.created gt \"yesterday\"",
+            "userName eq true",
+            "members eq \"x\"",
+        ] {
             let e = parse_filter(Some(bad), false).unwrap_err();
             assert_eq!(e.scim_type, Some("invalidFilter"), "{bad}");
         }

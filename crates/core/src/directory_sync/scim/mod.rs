@@ -9,21 +9,21 @@
 mod filter;
 mod projection;
 
-pub use filter::{parse_filter, Cond, Field, Literal};
+pub use filter::{Cond, Field, Literal, parse_filter};
 pub use projection::Projection;
 
+use crate::Vestibule;
 use crate::directory_sync::{DirectoryCredentials, DirectoryGroup, DirectoryUser, GroupChange, MemberChange};
-use crate::kernel::error::{CoreError, Result};
 use crate::events::Event;
 use crate::kernel::error::StoreError;
+use crate::kernel::error::{CoreError, Result};
 use crate::kernel::time::Timestamp;
-use crate::Vestibule;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use vestibule_ids::Kind;
-use vestibule_scim::filter::{get_ci, CompValue, CompareOp, Filter};
-use vestibule_scim::patch::{self, OpKind, Operation, PatchPath};
 use vestibule_scim::ScimError;
+use vestibule_scim::filter::{CompValue, CompareOp, Filter, get_ci};
+use vestibule_scim::patch::{self, OpKind, Operation, PatchPath};
 
 /// Most resources one list request returns; also the default page size.
 pub const MAX_COUNT: u64 = 500;
@@ -48,9 +48,11 @@ fn not_found(kind: &str, id: &str) -> CoreError {
 
 fn conflict(e: StoreError) -> CoreError {
     match e {
-        StoreError::Conflict("directory_users.user_name") => {
-            CoreError::Scim(ScimError { status: 409, scim_type: Some("uniqueness"), detail: "userName is already taken in this directory.".into() })
-        }
+        StoreError::Conflict("directory_users.user_name") => CoreError::Scim(ScimError {
+            status: 409,
+            scim_type: Some("uniqueness"),
+            detail: "userName is already taken in this directory.".into(),
+        }),
         e => e.into(),
     }
 }
@@ -85,7 +87,9 @@ fn previous_attributes(old: &Value, new: &Value) -> Value {
 fn check_user(resource: &Value) -> std::result::Result<(), ScimError> {
     match get_ci(resource, "userName") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 512 => Ok(()),
-        Some(Value::String(s)) if s.len() > 512 => Err(ScimError::bad("invalidValue", "userName is longer than 512 characters.")),
+        Some(Value::String(s)) if s.len() > 512 => {
+            Err(ScimError::bad("invalidValue", "userName is longer than 512 characters."))
+        }
         _ => Err(ScimError::bad("invalidValue", "userName is required.")),
     }?;
     if let Some(e) = get_ci(resource, "emails")
@@ -109,7 +113,11 @@ fn check_group(resource: &Value) -> std::result::Result<(), ScimError> {
 }
 
 fn object_body(body: &Value) -> std::result::Result<Value, ScimError> {
-    if body.is_object() { Ok(body.clone()) } else { Err(ScimError::bad("invalidSyntax", "The body must be a JSON object.")) }
+    if body.is_object() {
+        Ok(body.clone())
+    } else {
+        Err(ScimError::bad("invalidSyntax", "The body must be a JSON object."))
+    }
 }
 
 /// Takes the `members` out of a group resource: their ids, in order, without duplicates.
@@ -129,7 +137,9 @@ fn member_ids(v: &Value) -> std::result::Result<Vec<String>, ScimError> {
     };
     let mut out: Vec<String> = Vec::new();
     for i in items {
-        let id = get_ci(i, "value").and_then(Value::as_str).ok_or_else(|| ScimError::bad("invalidValue", "Each member needs a value."))?;
+        let id = get_ci(i, "value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ScimError::bad("invalidValue", "Each member needs a value."))?;
         if !out.iter().any(|x| x == id) {
             out.push(id.to_owned());
         }
@@ -140,7 +150,9 @@ fn member_ids(v: &Value) -> std::result::Result<Vec<String>, ScimError> {
 /// The ids an `eq`/`or` filter on `value` names, if it is that simple.
 fn named_values(f: &Filter, out: &mut Vec<String>) -> bool {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(s) } if path.is("value") && path.sub.is_none() => {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(s) }
+            if path.is("value") && path.sub.is_none() =>
+        {
             out.push(s.clone());
             true
         }
@@ -240,21 +252,38 @@ impl Vestibule {
     /// `GET /Users/{id}`.
     pub async fn scim_get_user(&self, c: &DirectoryCredentials, id: &str) -> Result<Value> {
         let u = self.scim_user(c, id).await?;
-        let groups: Vec<DirectoryGroup> = self.store.groups_of_users(&c.environment_id, std::slice::from_ref(&u.id)).await?.into_iter().map(|(_, g)| g).collect();
+        let groups: Vec<DirectoryGroup> = self
+            .store
+            .groups_of_users(&c.environment_id, std::slice::from_ref(&u.id))
+            .await?
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect();
         Ok(self.scim_user_json(c, &u, &groups))
     }
 
     /// `GET /Users` with `filter`, `startIndex` (1-based) and `count`.
-    pub async fn scim_list_users(&self, c: &DirectoryCredentials, cond: &Cond, start_index: u64, count: u64) -> Result<Value> {
+    pub async fn scim_list_users(
+        &self,
+        c: &DirectoryCredentials,
+        cond: &Cond,
+        start_index: u64,
+        count: u64,
+    ) -> Result<Value> {
         let start = start_index.max(1);
-        let page = self.store.query_directory_users(&c.environment_id, &c.directory.id, cond, start - 1, count.min(MAX_COUNT)).await?;
+        let page = self
+            .store
+            .query_directory_users(&c.environment_id, &c.directory.id, cond, start - 1, count.min(MAX_COUNT))
+            .await?;
         let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
-        let groups = if ids.is_empty() { Vec::new() } else { self.store.groups_of_users(&c.environment_id, &ids).await? };
+        let groups =
+            if ids.is_empty() { Vec::new() } else { self.store.groups_of_users(&c.environment_id, &ids).await? };
         let resources = page
             .items
             .iter()
             .map(|u| {
-                let mine: Vec<DirectoryGroup> = groups.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
+                let mine: Vec<DirectoryGroup> =
+                    groups.iter().filter(|(uid, _)| *uid == u.id).map(|(_, g)| g.clone()).collect();
                 self.scim_user_json(c, u, &mine)
             })
             .collect();
@@ -262,7 +291,12 @@ impl Vestibule {
     }
 
     /// Writes a new version of a user, if it differs, with `dsync.user.updated`.
-    async fn save_user(&self, c: &DirectoryCredentials, current: &DirectoryUser, mut resource: Value) -> Result<Option<DirectoryUser>> {
+    async fn save_user(
+        &self,
+        c: &DirectoryCredentials,
+        current: &DirectoryUser,
+        mut resource: Value,
+    ) -> Result<Option<DirectoryUser>> {
         patch::normalize(&mut resource, &patch::USER);
         check_user(&resource).map_err(scim)?;
         if resource == current.resource {
@@ -286,7 +320,13 @@ impl Vestibule {
     }
 
     async fn user_with_groups(&self, c: &DirectoryCredentials, u: &DirectoryUser) -> Result<Value> {
-        let groups: Vec<DirectoryGroup> = self.store.groups_of_users(&c.environment_id, std::slice::from_ref(&u.id)).await?.into_iter().map(|(_, g)| g).collect();
+        let groups: Vec<DirectoryGroup> = self
+            .store
+            .groups_of_users(&c.environment_id, std::slice::from_ref(&u.id))
+            .await?
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect();
         Ok(self.scim_user_json(c, u, &groups))
     }
 
@@ -322,10 +362,21 @@ impl Vestibule {
     pub async fn scim_delete_user(&self, c: &DirectoryCredentials, id: &str) -> Result<()> {
         let u = self.scim_user(c, id).await?;
         let event = self.dsync_event(c, "dsync.user.deleted", u.view(), Timestamp::now());
-        if self.store.delete_directory_user(&c.environment_id, &c.directory.id, id, &[event]).await? { Ok(()) } else { Err(not_found("User", id)) }
+        if self.store.delete_directory_user(&c.environment_id, &c.directory.id, id, &[event]).await? {
+            Ok(())
+        } else {
+            Err(not_found("User", id))
+        }
     }
 
-    async fn member_changes(&self, c: &DirectoryCredentials, group: &DirectoryGroup, ids: &[String], name: &str, strict: bool) -> Result<Vec<MemberChange>> {
+    async fn member_changes(
+        &self,
+        c: &DirectoryCredentials,
+        group: &DirectoryGroup,
+        ids: &[String],
+        name: &str,
+        strict: bool,
+    ) -> Result<Vec<MemberChange>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -333,22 +384,35 @@ impl Vestibule {
         let users = self.store.get_directory_users(&c.environment_id, &c.directory.id, &valid).await?;
         if strict && users.len() != ids.len() {
             let missing = ids.iter().find(|i| !users.iter().any(|u| &u.id == *i)).cloned().unwrap_or_default();
-            return Err(scim(ScimError::bad("invalidValue", format!("Member '{missing}' is not a user of this directory."))));
+            return Err(scim(ScimError::bad(
+                "invalidValue",
+                format!("Member '{missing}' is not a user of this directory."),
+            )));
         }
         let now = Timestamp::now();
         let gview = group.view();
         Ok(users
             .into_iter()
             .map(|u| MemberChange {
-                event: self.dsync_event(c, name, json!({"directory_id": c.directory.id, "user": u.view(), "group": gview}), now),
+                event: self.dsync_event(
+                    c,
+                    name,
+                    json!({"directory_id": c.directory.id, "user": u.view(), "group": gview}),
+                    now,
+                ),
                 user_id: u.id,
             })
             .collect())
     }
 
     async fn group_json(&self, c: &DirectoryCredentials, g: &DirectoryGroup) -> Result<Value> {
-        let members: Vec<(String, String)> =
-            self.store.group_members(&c.environment_id, std::slice::from_ref(&g.id)).await?.into_iter().map(|(_, u, n)| (u, n)).collect();
+        let members: Vec<(String, String)> = self
+            .store
+            .group_members(&c.environment_id, std::slice::from_ref(&g.id))
+            .await?
+            .into_iter()
+            .map(|(_, u, n)| (u, n))
+            .collect();
         Ok(self.scim_group_json(c, g, &members))
     }
 
@@ -383,16 +447,31 @@ impl Vestibule {
 
     /// `GET /Groups` with `filter`, `startIndex` and `count`; `members` left out when
     /// `with_members` is false (Entra ID lists groups with `excludedAttributes=members`).
-    pub async fn scim_list_groups(&self, c: &DirectoryCredentials, cond: &Cond, start_index: u64, count: u64, with_members: bool) -> Result<Value> {
+    pub async fn scim_list_groups(
+        &self,
+        c: &DirectoryCredentials,
+        cond: &Cond,
+        start_index: u64,
+        count: u64,
+        with_members: bool,
+    ) -> Result<Value> {
         let start = start_index.max(1);
-        let page = self.store.query_directory_groups(&c.environment_id, &c.directory.id, cond, start - 1, count.min(MAX_COUNT)).await?;
+        let page = self
+            .store
+            .query_directory_groups(&c.environment_id, &c.directory.id, cond, start - 1, count.min(MAX_COUNT))
+            .await?;
         let ids: Vec<String> = page.items.iter().map(|g| g.id.clone()).collect();
-        let members = if with_members && !ids.is_empty() { self.store.group_members(&c.environment_id, &ids).await? } else { Vec::new() };
+        let members = if with_members && !ids.is_empty() {
+            self.store.group_members(&c.environment_id, &ids).await?
+        } else {
+            Vec::new()
+        };
         let resources = page
             .items
             .iter()
             .map(|g| {
-                let mine: Vec<(String, String)> = members.iter().filter(|(gid, _, _)| *gid == g.id).map(|(_, u, n)| (u.clone(), n.clone())).collect();
+                let mine: Vec<(String, String)> =
+                    members.iter().filter(|(gid, _, _)| *gid == g.id).map(|(_, u, n)| (u.clone(), n.clone())).collect();
                 self.scim_group_json(c, g, &mine)
             })
             .collect();
@@ -470,7 +549,10 @@ impl Vestibule {
                 match &op.path {
                     Some(p) if is_members(p) => {
                         if p.attr.sub.is_some() || p.sub.is_some() {
-                            return Err(scim(ScimError::bad("invalidPath", "Member sub-attributes cannot be changed.")));
+                            return Err(scim(ScimError::bad(
+                                "invalidPath",
+                                "Member sub-attributes cannot be changed.",
+                            )));
                         }
                         let value_ids = match &op.value {
                             Some(v) => member_ids(v).map_err(scim)?,
@@ -507,7 +589,8 @@ impl Vestibule {
                                 let mut named = Vec::new();
                                 if !named_values(f, &mut named) {
                                     if current_members.is_none() {
-                                        current_members = Some(self.store.group_member_ids(&c.environment_id, id).await?);
+                                        current_members =
+                                            Some(self.store.group_member_ids(&c.environment_id, id).await?);
                                     }
                                     named = current_members
                                         .clone()
@@ -522,11 +605,16 @@ impl Vestibule {
                                 }
                             }
                             (_, Some(_)) => {
-                                return Err(scim(ScimError::bad("invalidPath", "Members are added or replaced without a filter.")));
+                                return Err(scim(ScimError::bad(
+                                    "invalidPath",
+                                    "Members are added or replaced without a filter.",
+                                )));
                             }
                         }
                     }
-                    None if op.op != OpKind::Remove && op.value.as_ref().and_then(|v| get_ci(v, "members")).is_some() => {
+                    None if op.op != OpKind::Remove
+                        && op.value.as_ref().and_then(|v| get_ci(v, "members")).is_some() =>
+                    {
                         // A value-less operation carrying members among other attributes.
                         let mut value = op.value.clone().unwrap_or_default();
                         let ids = take_members(&mut value).map_err(scim)?.unwrap_or_default();
@@ -565,7 +653,15 @@ impl Vestibule {
 
     /// `POST /.search`: Users then Groups in one list. A filter that only one of the two
     /// resource types understands selects that type alone (`None` for a type leaves it out).
-    pub async fn scim_search_all(&self, c: &DirectoryCredentials, users: Option<&Cond>, groups: Option<&Cond>, start_index: u64, count: u64, with_members: bool) -> Result<Value> {
+    pub async fn scim_search_all(
+        &self,
+        c: &DirectoryCredentials,
+        users: Option<&Cond>,
+        groups: Option<&Cond>,
+        start_index: u64,
+        count: u64,
+        with_members: bool,
+    ) -> Result<Value> {
         let start = start_index.max(1);
         let count = count.min(MAX_COUNT);
         let (mut resources, users_total) = match users {
@@ -591,10 +687,13 @@ impl Vestibule {
     pub async fn scim_delete_group(&self, c: &DirectoryCredentials, id: &str) -> Result<()> {
         let g = self.scim_group(c, id).await?;
         let event = self.dsync_event(c, "dsync.group.deleted", g.view(), Timestamp::now());
-        if self.store.delete_directory_group(&c.environment_id, &c.directory.id, id, &[event]).await? { Ok(()) } else { Err(not_found("Group", id)) }
+        if self.store.delete_directory_group(&c.environment_id, &c.directory.id, id, &[event]).await? {
+            Ok(())
+        } else {
+            Err(not_found("Group", id))
+        }
     }
 }
-
 
 /// `/ServiceProviderConfig`.
 pub fn service_provider_config() -> Value {
@@ -625,4 +724,3 @@ mod tests {
         assert_eq!(prev, json!({"b": 2, "c": null}));
     }
 }
-

@@ -2,8 +2,8 @@
 //! asked to see (RFC 7644 §3.4.2.5).
 
 use serde_json::{Map, Value};
-use vestibule_scim::filter::AttrPath;
 use vestibule_scim::ScimError;
+use vestibule_scim::filter::AttrPath;
 
 /// `attributes` / `excludedAttributes` of a request, parsed.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,10 @@ impl Projection {
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .take(100)
-                .map(|a| AttrPath::parse(a).ok_or_else(|| ScimError::bad("invalidValue", format!("'{a}' is not an attribute path."))))
+                .map(|a| {
+                    AttrPath::parse(a)
+                        .ok_or_else(|| ScimError::bad("invalidValue", format!("'{a}' is not an attribute path.")))
+                })
                 .collect()
         };
         Ok(Projection { attributes: list(attributes)?, excluded: list(excluded)? })
@@ -62,7 +65,8 @@ impl Projection {
                         let val = obj[&key].clone();
                         let val = match (&p.sub, val) {
                             (Some(sub), Value::Object(o)) => {
-                                let kept: Map<String, Value> = o.into_iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).collect();
+                                let kept: Map<String, Value> =
+                                    o.into_iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).collect();
                                 let mut merged = out.get(&key).and_then(Value::as_object).cloned().unwrap_or_default();
                                 merged.extend(kept);
                                 Value::Object(merged)
@@ -71,7 +75,9 @@ impl Projection {
                                 items
                                     .into_iter()
                                     .map(|i| match i {
-                                        Value::Object(o) => Value::Object(o.into_iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).collect()),
+                                        Value::Object(o) => Value::Object(
+                                            o.into_iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub)).collect(),
+                                        ),
                                         other => other,
                                     })
                                     .collect(),
@@ -124,7 +130,11 @@ mod tests {
     fn projections_keep_and_drop() {
         let v = json!({"schemas": ["s"], "id": "1", "userName": "a", "name": {"givenName": "A", "familyName": "B"}, "title": "t",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "d", "division": "v"}});
-        let p = Projection::parse(Some("userName,name.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None).unwrap();
+        let p = Projection::parse(
+            Some("userName,name.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             p.apply(v.clone()),
             json!({"schemas": ["s"], "id": "1", "userName": "a", "name": {"givenName": "A"},

@@ -3,7 +3,7 @@
 pub mod webhooks;
 
 use crate::api::ok;
-use crate::error::{validation, ApiResult};
+use crate::error::{ApiResult, validation};
 use crate::extract::Query;
 use crate::middleware::Env;
 use crate::state::AppState;

@@ -8,12 +8,12 @@ use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use vestibule_core::organizations::OrganizationFilter;
 use vestibule_core::kernel::pagination::ListEnvelope;
+use vestibule_core::organizations::OrganizationFilter;
 
 /// Answers a read from the organizations cache, or runs it and caches the answer.
 /// Only successes are cached; the cache drops them when anything in the environment is
@@ -27,7 +27,11 @@ async fn cached<T: Serialize>(
     let body = s
         .app
         .organizations_cache
-        .get_or_read(env.id(), key, async { Ok::<_, vestibule_core::CoreError>(bytes::Bytes::from(serde_json::to_vec(&read.await?).expect("models serialize"))) })
+        .get_or_read(env.id(), key, async {
+            Ok::<_, vestibule_core::CoreError>(bytes::Bytes::from(
+                serde_json::to_vec(&read.await?).expect("models serialize"),
+            ))
+        })
         .await?;
     Ok(json_bytes(body))
 }
@@ -40,11 +44,17 @@ fn json_bytes(body: bytes::Bytes) -> Response {
 }
 
 /// `GET /organizations`
-pub async fn list_organizations(State(s): State<AppState>, env: Env, q: Query, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+pub async fn list_organizations(
+    State(s): State<AppState>,
+    env: Env,
+    q: Query,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
     let key = ["list?", raw.as_deref().unwrap_or_default()].concat();
-    cached(&s, &env, &key, async { Ok(ListEnvelope::from(s.app.list_organizations(env.id(), filter, page).await?)) }).await
+    cached(&s, &env, &key, async { Ok(ListEnvelope::from(s.app.list_organizations(env.id(), filter, page).await?)) })
+        .await
 }
 
 /// `POST /organizations`
@@ -58,12 +68,21 @@ pub async fn get_organization(State(s): State<AppState>, env: Env, Segment(id): 
 }
 
 /// `GET /organizations/external_id/{external_id}`
-pub async fn get_organization_by_external_id(State(s): State<AppState>, env: Env, Segment(ext): Segment) -> ApiResult<Response> {
+pub async fn get_organization_by_external_id(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(ext): Segment,
+) -> ApiResult<Response> {
     cached(&s, &env, &format!("external_id/{ext}"), s.app.get_organization_by_external_id(env.id(), &ext)).await
 }
 
 /// `PUT /organizations/{id}`
-pub async fn update_organization(State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body) -> ApiResult<Response> {
+pub async fn update_organization(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(id): Segment,
+    Body(body): Body,
+) -> ApiResult<Response> {
     Ok(ok(s.app.update_organization(env.id(), &id, &body).await?))
 }
 

@@ -12,7 +12,10 @@ use vestibule_core::user_management::invitations::InvitationFilter;
 /// `GET /user_management/invitations`
 pub async fn list_invitations(State(s): State<AppState>, env: Env, q: Query) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Invitation)?;
-    let filter = InvitationFilter { organization_id: q.get("organization_id").map(str::to_owned), email: q.get("email").map(str::to_owned) };
+    let filter = InvitationFilter {
+        organization_id: q.get("organization_id").map(str::to_owned),
+        email: q.get("email").map(str::to_owned),
+    };
     Ok(list(s.app.list_invitations(env.id(), filter, page).await?))
 }
 
@@ -27,7 +30,11 @@ pub async fn get_invitation(State(s): State<AppState>, env: Env, Segment(id): Se
 }
 
 /// `GET /user_management/invitations/by_token/{token}`
-pub async fn get_invitation_by_token(State(s): State<AppState>, env: Env, Segment(token): Segment) -> ApiResult<Response> {
+pub async fn get_invitation_by_token(
+    State(s): State<AppState>,
+    env: Env,
+    Segment(token): Segment,
+) -> ApiResult<Response> {
     Ok(ok(s.app.get_invitation_by_token(env.id(), &token).await?))
 }
 
