@@ -5,6 +5,7 @@
 mod audit_logs;
 mod directory_sync;
 mod organizations;
+mod schema;
 mod sealing;
 mod sso;
 mod statistics;
