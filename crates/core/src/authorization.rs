@@ -193,7 +193,7 @@ impl Vestibule {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(CoreError::Validation(
+            Err(CoreError::Invalid(
                 missing
                     .iter()
                     .map(|s| crate::FieldError::new(format!("permissions.{s}"), "unknown_permission"))

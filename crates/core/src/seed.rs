@@ -40,7 +40,7 @@ fn bad(path: String, code: &str) -> FieldError {
 /// Checks a seed document without touching the store; every problem is reported.
 pub fn validate(doc: &Value) -> Result<()> {
     let Value::Object(top) = doc else {
-        return Err(CoreError::Validation(vec![bad("$".into(), "must_be_a_mapping")]));
+        return Err(CoreError::Invalid(vec![bad("$".into(), "must_be_a_mapping")]));
     };
     let mut errors = Vec::new();
     for key in top.keys() {
@@ -158,7 +158,7 @@ pub fn validate(doc: &Value) -> Result<()> {
     if matches!(top.get("apiKeys"), Some(v) if !v.is_array() && !v.is_object()) {
         errors.push(bad("apiKeys".into(), "must_be_a_list_or_mapping"));
     }
-    if errors.is_empty() { Ok(()) } else { Err(CoreError::Validation(errors)) }
+    if errors.is_empty() { Ok(()) } else { Err(CoreError::Invalid(errors)) }
 }
 
 /// The items of a top-level list, with unknown keys of each reported.
@@ -408,7 +408,7 @@ mod tests {
             "connections": [],
             "apiKeys": [{"value": "pk_bad"}]
         });
-        let Err(CoreError::Validation(errs)) = validate(&doc) else { panic!("expected errors") };
+        let Err(CoreError::Invalid(errs)) = validate(&doc) else { panic!("expected errors") };
         let got: Vec<_> = errs.iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
         assert!(got.contains(&"connections:unknown_key".to_string()), "{got:?}");
         assert!(got.contains(&"organizations[0].colour:unknown_key".to_string()), "{got:?}");

@@ -1,5 +1,13 @@
-//! The one mapping from failures to HTTP: every error leaves as a WorkOS-shaped JSON
-//! body. Internal causes are logged once and never sent.
+//! The WorkOS envelope: every failure of the WorkOS API leaves as `{"message", "code"}`
+//! (with `errors` where WorkOS lists them), its status chosen here by what happened
+//! ([`CoreError`]'s variants say which to use where). Internal causes are logged once and
+//! never sent.
+//!
+//! The server has two more envelopes, each in one module, for the clients that speak
+//! another protocol: SCIM clients get RFC 7644 bodies from `crate::scim` (`scim/error.rs`),
+//! and `POST /sso/token` answers RFC 6749 errors from `crate::sso` (`sso/oauth.rs`).
+//! Extractors (`crate::extract`, `scim/extract.rs`) own every rejection, so malformed input
+//! gets the envelope of its endpoint, never axum's plain text.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +56,7 @@ fn body(status: StatusCode, value: serde_json::Value) -> Response {
 
 /// A 422 naming the invalid fields.
 pub fn validation(errors: Vec<FieldError>) -> ApiError {
-    ApiError::Core(CoreError::Validation(errors))
+    ApiError::Core(CoreError::Invalid(errors))
 }
 
 impl IntoResponse for ApiError {
@@ -58,21 +66,21 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"message": format!("{entity} not found: '{id}'."), "code": "entity_not_found"}),
             ),
-            ApiError::Core(CoreError::Validation(errors)) => body(
+            ApiError::Core(CoreError::Invalid(errors)) => body(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"message": "Validation failed.", "code": "invalid_request_parameters", "errors": errors}),
             ),
             ApiError::Core(CoreError::Conflict { code, message }) => {
                 body(StatusCode::CONFLICT, json!({"message": message, "code": code}))
             }
-            ApiError::Core(CoreError::Unprocessable { code, message }) => {
+            ApiError::Core(CoreError::Unusable { code, message }) => {
                 body(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": message, "code": code}))
+            }
+            ApiError::Core(CoreError::Refused { code, message, errors }) if errors.is_empty() => {
+                body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
             }
             ApiError::Core(CoreError::Refused { code, message, errors }) => {
                 body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code, "errors": errors}))
-            }
-            ApiError::Core(CoreError::BadRequest { code, message }) => {
-                body(StatusCode::BAD_REQUEST, json!({"message": message, "code": code}))
             }
             ApiError::Core(CoreError::Forbidden { code, message }) => {
                 body(StatusCode::FORBIDDEN, json!({"message": message, "code": code}))
@@ -81,8 +89,8 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"message": "Invalid Audit Log event.", "code": "invalid_audit_log_event", "errors": errors}),
             ),
-            ApiError::Core(CoreError::Store(e)) => {
-                tracing::error!(error = %e, "store failure");
+            ApiError::Core(CoreError::Internal(e)) => {
+                tracing::error!(error = %e, "internal failure");
                 body(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"message": "Something went wrong on our side.", "code": "server_error"}),
@@ -92,7 +100,7 @@ impl IntoResponse for ApiError {
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
                 json!({"message": e.detail, "code": e.scim_type.unwrap_or("invalid_request")}),
             ),
-            ApiError::Core(CoreError::Upstream(e)) => {
+            ApiError::Core(CoreError::Unavailable(e)) => {
                 tracing::warn!(error = %e, "upstream failure");
                 body(
                     StatusCode::BAD_GATEWAY,

@@ -148,7 +148,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let doc = read_seed(path)?;
         let env = app.store.list_environments().await?.into_iter().next().context("no environment to seed")?;
         let report = app.apply_seed(&env, &doc).await.map_err(|e| match e {
-            vestibule_core::CoreError::Validation(errs) => {
+            vestibule_core::CoreError::Invalid(errs) => {
                 let lines: Vec<String> = errs.iter().map(|e| format!("  {}: {}", e.field, e.code)).collect();
                 anyhow::anyhow!("seed file {} is invalid:\n{}", path.display(), lines.join("\n"))
             }

@@ -39,14 +39,16 @@ impl ExportDownload {
         }
         let chunk = self.store.get_audit_log_export_chunk(&self.id, self.next).await?;
         self.next += 1;
-        chunk.map(Some).ok_or_else(|| CoreError::Store(StoreError::Backend(format!("export {} lost a chunk", self.id))))
+        chunk
+            .map(Some)
+            .ok_or_else(|| CoreError::Internal(StoreError::Backend(format!("export {} lost a chunk", self.id))))
     }
 }
 
 /// Writes the CSV records of `rows` (after the header when `header`), in [`CSV_COLUMNS`] order.
 pub(super) fn write_csv(header: bool, rows: &[AuditLogRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 128));
-    let fail = |e: csv::Error| CoreError::Store(StoreError::Backend(format!("writing CSV: {e}")));
+    let fail = |e: csv::Error| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}")));
     if header {
         w.write_record(CSV_COLUMNS).map_err(fail)?;
     }
@@ -72,7 +74,7 @@ pub(super) fn write_csv(header: bool, rows: &[AuditLogRow]) -> Result<Vec<u8>> {
         ])
         .map_err(fail)?;
     }
-    w.into_inner().map_err(|e| CoreError::Store(StoreError::Backend(format!("writing CSV: {e}"))))
+    w.into_inner().map_err(|e| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}"))))
 }
 
 /// Delay before export attempt `n + 1`: 5 s, 10 s, 20 s.
@@ -102,7 +104,7 @@ impl Vestibule {
         let targets = f.optional_strings("targets", 100, 100).unwrap_or_default();
         f.finish()?;
         if let Some(message) = bad_range {
-            return Err(CoreError::BadRequest { code: "invalid_audit_log_export_range_date", message: message.into() });
+            return Err(CoreError::refused("invalid_audit_log_export_range_date", message.into()));
         }
         let (Some(org_id), Some(start), Some(end)) = (organization_id, start, end) else {
             return Err(CoreError::field("organization_id", "required"));

@@ -101,7 +101,7 @@ mod tests {
 
     fn fields(e: CoreError) -> Vec<(String, String)> {
         match e {
-            CoreError::Validation(errs) => errs.into_iter().map(|e| (e.field, e.code)).collect(),
+            CoreError::Invalid(errs) => errs.into_iter().map(|e| (e.field, e.code)).collect(),
             e => panic!("expected validation error, got {e:?}"),
         }
     }

@@ -312,10 +312,8 @@ fn not_found(id: &str) -> CoreError {
 /// Checks the shape of an endpoint URL: absolute http(s) with a host, no credentials.
 /// Where it points is checked when it is resolved (see the server's delivery worker).
 fn check_url(raw: &str) -> Result<String> {
-    let invalid = |why: &str| CoreError::Unprocessable {
-        code: "invalid_url",
-        message: format!("endpoint_url is invalid: {why}."),
-    };
+    let invalid =
+        |why: &str| CoreError::Unusable { code: "invalid_url", message: format!("endpoint_url is invalid: {why}.") };
     let (scheme, rest) = raw.split_once("://").ok_or_else(|| invalid("it must be an absolute http(s) URL"))?;
     if !matches!(scheme, "https" | "http") {
         return Err(invalid("the scheme must be https or http"));
@@ -332,10 +330,9 @@ fn check_url(raw: &str) -> Result<String> {
 
 fn check_events(events: &[String]) -> Result<()> {
     match events.iter().find(|e| !EVENT_NAMES.contains(&e.as_str())) {
-        Some(bad) => Err(CoreError::Unprocessable {
-            code: "unknown_event_type",
-            message: format!("Unknown event type '{bad}'."),
-        }),
+        Some(bad) => {
+            Err(CoreError::Unusable { code: "unknown_event_type", message: format!("Unknown event type '{bad}'.") })
+        }
         None => Ok(()),
     }
 }
@@ -352,7 +349,7 @@ fn conflict(e: StoreError) -> CoreError {
 
 impl Vestibule {
     async fn check_target(&self, url: &str) -> Result<()> {
-        self.webhook_targets.resolve(url).await.map(|_| ()).map_err(|why| CoreError::Unprocessable {
+        self.webhook_targets.resolve(url).await.map(|_| ()).map_err(|why| CoreError::Unusable {
             code: "invalid_url",
             message: format!("endpoint_url cannot be used: {why}."),
         })

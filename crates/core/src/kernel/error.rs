@@ -35,7 +35,25 @@ pub struct SchemaViolation {
     pub message: String,
 }
 
-/// Why a use case failed.
+/// Why a use case failed, by what happened. Each variant carries the WorkOS error code a
+/// client acts on; the server's envelopes (WorkOS in `server/src/error.rs`, SCIM in
+/// `server/src/scim/error.rs`, OAuth in `server/src/sso/oauth.rs`) choose the status and
+/// the body.
+///
+/// Which to use:
+/// - [`CoreError::NotFound`]: the id or key names nothing in this environment (404).
+/// - [`CoreError::Invalid`]: one or more fields of the request are wrong; name each (422).
+/// - [`CoreError::Unusable`]: the fields are well-formed but name something that cannot be
+///   used as asked, with WorkOS's code (422), e.g. a role that does not exist.
+/// - [`CoreError::Conflict`]: the request collides with existing state (409).
+/// - [`CoreError::Refused`]: the request cannot be done as asked, with WorkOS's code and,
+///   where WorkOS lists them, the reasons (400), e.g. a weak password.
+/// - [`CoreError::Forbidden`]: the caller's credential does not allow it (403; 401 for an
+///   OAuth client).
+/// - [`CoreError::Unavailable`]: a dependency (DNS, SMTP, an identity provider) did not
+///   answer (502). The cause is logged, never shown.
+/// - [`CoreError::Internal`]: the store or an invariant failed (500). The cause is logged
+///   once, never shown.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// The addressed object does not exist in this environment.
@@ -46,10 +64,18 @@ pub enum CoreError {
         /// The id or key that was looked up.
         id: String,
     },
-    /// The request is well-formed but its fields are invalid (422).
+    /// The request is well-formed but its fields are invalid.
     #[error("Validation failed.")]
-    Validation(Vec<FieldError>),
-    /// The request conflicts with existing state (409).
+    Invalid(Vec<FieldError>),
+    /// The request names something that cannot be used as asked.
+    #[error("{message}")]
+    Unusable {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+    },
+    /// The request conflicts with existing state.
     #[error("{message}")]
     Conflict {
         /// snake_case error code.
@@ -57,33 +83,17 @@ pub enum CoreError {
         /// Human-readable message.
         message: String,
     },
-    /// The request is valid JSON but names something that cannot be used (422 with a code).
-    #[error("{message}")]
-    Unprocessable {
-        /// snake_case error code.
-        code: &'static str,
-        /// Human-readable message.
-        message: String,
-    },
-    /// The request cannot be processed as asked (400), with the reasons listed.
+    /// The request cannot be processed as asked.
     #[error("{message}")]
     Refused {
         /// snake_case error code.
         code: &'static str,
         /// Human-readable message.
         message: String,
-        /// What exactly was refused.
+        /// What exactly was refused, where WorkOS lists it (empty otherwise).
         errors: Vec<FieldError>,
     },
-    /// The request cannot be processed as asked (400).
-    #[error("{message}")]
-    BadRequest {
-        /// snake_case error code.
-        code: &'static str,
-        /// Human-readable message.
-        message: String,
-    },
-    /// The caller may not do this, whoever they are (403), e.g. a bad download signature.
+    /// The caller may not do this, e.g. a bad download signature or OAuth client secret.
     #[error("{message}")]
     Forbidden {
         /// snake_case error code.
@@ -94,21 +104,27 @@ pub enum CoreError {
     /// An audit-log event does not match its action's schema (400 `invalid_audit_log_event`).
     #[error("Invalid Audit Log event.")]
     InvalidAuditLogEvent(Vec<SchemaViolation>),
-    /// Storage failed; the cause is logged, never shown.
-    #[error("storage error")]
-    Store(#[from] StoreError),
-    /// A SCIM request failed in a way RFC 7644 names (status and `scimType`).
+    /// A SCIM request breaks RFC 7644 in a way it names (status and `scimType`); only the
+    /// SCIM endpoint produces it.
     #[error("{0}")]
     Scim(vestibule_scim::ScimError),
-    /// An outbound dependency (DNS, SMTP, …) failed.
+    /// An outbound dependency (DNS, SMTP, an identity provider) failed; for logs only.
     #[error("upstream error: {0}")]
-    Upstream(String),
+    Unavailable(String),
+    /// Storage or an invariant failed; for logs only.
+    #[error("internal error: {0}")]
+    Internal(#[from] StoreError),
 }
 
 impl CoreError {
     /// A validation error on one field.
     pub fn field(field: &str, code: &str) -> Self {
-        CoreError::Validation(vec![FieldError::new(field, code)])
+        CoreError::Invalid(vec![FieldError::new(field, code)])
+    }
+
+    /// A refusal with WorkOS's `code` and no listed reasons.
+    pub fn refused(code: &'static str, message: String) -> Self {
+        CoreError::Refused { code, message, errors: Vec::new() }
     }
 }
 

@@ -29,10 +29,7 @@ impl<'a> Fields<'a> {
     pub fn new(value: &'a Value) -> Result<Self, CoreError> {
         match value {
             Value::Object(obj) => Ok(Self { obj, prefix: String::new(), errors: Vec::new() }),
-            _ => Err(CoreError::BadRequest {
-                code: "invalid_request",
-                message: "The request body must be a JSON object.".into(),
-            }),
+            _ => Err(CoreError::refused("invalid_request", "The request body must be a JSON object.".into())),
         }
     }
 
@@ -259,7 +256,7 @@ impl<'a> Fields<'a> {
 
     /// Ends reading: the collected problems as one validation error, if any.
     pub fn finish(self) -> Result<(), CoreError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(CoreError::Validation(self.errors)) }
+        if self.errors.is_empty() { Ok(()) } else { Err(CoreError::Invalid(self.errors)) }
     }
 }
 
@@ -275,7 +272,7 @@ mod tests {
         assert_eq!(f.required_string("name", 10), None);
         f.optional_strings("domains", 10, 255);
         assert_eq!(f.metadata("metadata"), Patch::Keep);
-        let Err(CoreError::Validation(errs)) = f.finish() else { panic!("expected validation error") };
+        let Err(CoreError::Invalid(errs)) = f.finish() else { panic!("expected validation error") };
         let fields: Vec<_> = errs.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(fields, [("name", "invalid_type"), ("domains[1]", "invalid_type"), ("metadata.k", "invalid_type")]);
     }
@@ -294,6 +291,6 @@ mod tests {
 
     #[test]
     fn non_object_body_is_bad_request() {
-        assert!(matches!(Fields::new(&json!([1])), Err(CoreError::BadRequest { .. })));
+        assert!(matches!(Fields::new(&json!([1])), Err(CoreError::Refused { .. })));
     }
 }

@@ -236,10 +236,10 @@ fn map_conflict(e: StoreError) -> CoreError {
             code: "domain_already_exists",
             message: "This domain is already used by another organization.".into(),
         },
-        StoreError::Conflict("organizations.external_id") => CoreError::BadRequest {
-            code: "external_id_already_used",
-            message: "An organization with this external_id already exists.".into(),
-        },
+        StoreError::Conflict("organizations.external_id") => CoreError::refused(
+            "external_id_already_used",
+            "An organization with this external_id already exists.".into(),
+        ),
         e => e.into(),
     }
 }
@@ -489,18 +489,15 @@ impl Vestibule {
     pub async fn verify_organization_domain(&self, env: &str, id: &str) -> Result<OrganizationDomain> {
         let mut d = self.get_organization_domain(env, id).await?;
         if d.state == "verified" {
-            return Err(CoreError::BadRequest {
-                code: "domain_already_verified",
-                message: "Domain is already verified.".into(),
-            });
+            return Err(CoreError::refused("domain_already_verified", "Domain is already verified.".into()));
         }
         let (Some(name), Some(token)) = (d.verification_name(), d.verification_token.clone()) else {
-            return Err(CoreError::BadRequest {
-                code: "domain_verification_not_available",
-                message: "This domain is not verified by DNS.".into(),
-            });
+            return Err(CoreError::refused(
+                "domain_verification_not_available",
+                "This domain is not verified by DNS.".into(),
+            ));
         };
-        let records = self.dns.txt(&name).await.map_err(CoreError::Upstream)?;
+        let records = self.dns.txt(&name).await.map_err(CoreError::Unavailable)?;
         let found = records.iter().any(|r| secrets::digests_match(r.trim(), &token));
         let now = Timestamp::now();
         let event = if found {

@@ -152,7 +152,7 @@ impl Vestibule {
         let (Some(url), None) = (&i.metadata_url, &i.metadata) else { return Ok(()) };
         let field = format!("{}.idp_metadata_url", i.key);
         let failed = |code: &str, why: String| {
-            CoreError::Validation(vec![crate::kernel::error::FieldError::explained(field.clone(), code, why)])
+            CoreError::Invalid(vec![crate::kernel::error::FieldError::explained(field.clone(), code, why)])
         };
         let addrs =
             self.webhook_targets.resolve(url).await.map_err(|why| {
@@ -207,7 +207,7 @@ fn apply_oidc(cfg: &mut OidcConfig, i: OidcConfig) {
 }
 
 fn not_activatable() -> CoreError {
-    CoreError::Unprocessable {
+    CoreError::Unusable {
         code: "connection_not_activatable",
         message: "The connection cannot be activated: a SAML connection needs the IdP's entity id, SSO URL and signing certificate; an OIDC connection needs an issuer, client id and client secret.".into(),
     }
@@ -348,8 +348,10 @@ impl Vestibule {
         };
         match proto {
             Protocol::Saml => {
-                let (key, cert) = crate::sso::jwks::self_signed(&format!("Vestibule SP encryption {}", c.id))
-                    .map_err(|_| CoreError::Store(StoreError::Backend("SP encryption key generation failed".into())))?;
+                let (key, cert) =
+                    crate::sso::jwks::self_signed(&format!("Vestibule SP encryption {}", c.id)).map_err(|_| {
+                        CoreError::Internal(StoreError::Backend("SP encryption key generation failed".into()))
+                    })?;
                 let b64 = base64::engine::general_purpose::STANDARD;
                 let mut cfg = SamlConfig {
                     sp_encryption_certificate: Some(base64::Engine::encode(&b64, cert)),

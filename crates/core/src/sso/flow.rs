@@ -61,35 +61,20 @@ pub enum Redirect {
     To(String),
 }
 
-/// A failure of `/sso/token`, as OAuth spells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenError {
-    /// `invalid_grant`, `invalid_client`, `unsupported_grant_type`, `invalid_request`.
-    pub error: &'static str,
-    /// A sentence for developers.
-    pub description: String,
+/// A failure of `/sso/token` the client can act on, with its RFC 6749 §5.2 code: a
+/// request that cannot be exchanged (`invalid_request`, `invalid_grant`,
+/// `unsupported_grant_type`) is refused; a client that does not prove itself
+/// (`invalid_client`) is forbidden. Anything else leaves as `server_error`.
+fn token_refused(error: &'static str, description: &str) -> CoreError {
+    CoreError::refused(error, description.to_owned())
 }
 
-impl TokenError {
-    fn new(error: &'static str, description: &str) -> Self {
-        TokenError { error, description: description.to_owned() }
-    }
-}
-
-impl From<CoreError> for TokenError {
-    fn from(_: CoreError) -> Self {
-        TokenError::new("server_error", "The server could not complete the request.")
-    }
-}
-
-impl From<crate::kernel::error::StoreError> for TokenError {
-    fn from(e: crate::kernel::error::StoreError) -> Self {
-        CoreError::from(e).into()
-    }
+fn invalid_client(description: &str) -> CoreError {
+    CoreError::Forbidden { code: "invalid_client", message: description.to_owned() }
 }
 
 fn refuse(message: &str) -> CoreError {
-    CoreError::BadRequest { code: "invalid_request", message: message.to_owned() }
+    CoreError::refused("invalid_request", message.to_owned())
 }
 
 /// `uri` with `pairs` added to its query.
@@ -213,7 +198,7 @@ impl Vestibule {
             let force = p.prompt.as_deref() == Some("login");
             let url =
                 vestibule_saml::authn_request_redirect(&self.sp_settings(&c), &idp, &request.id, force, &request.id)
-                    .map_err(|_| CoreError::Upstream("AuthnRequest could not be built".into()))?;
+                    .map_err(|_| CoreError::Unavailable("AuthnRequest could not be built".into()))?;
             self.store.insert_sso_request(&env.id, &request).await?;
             let url = match &p.login_hint {
                 Some(h) => with_query(&url, &[("login_hint", Some(h))]),
@@ -234,7 +219,7 @@ impl Vestibule {
             let force = p.prompt.as_deref() == Some("login");
             return match self.oidc_authorize_url(&env.id, &c, request, p.login_hint.as_deref(), force).await {
                 Ok(url) => Ok(Redirect::To(url)),
-                Err(CoreError::Upstream(e)) => {
+                Err(CoreError::Unavailable(e)) => {
                     self.record_attempt(&env.id, &c.id, Some(&e)).await;
                     back(
                         "connection_invalid",
@@ -270,16 +255,11 @@ impl Vestibule {
             return Err(CoreError::NotFound { entity: "Connection", id: external_key.to_owned() });
         };
         let verifier = self.sso.verifier.clone();
-        let fail_page = |r: Rejection| CoreError::BadRequest {
-            code: "invalid_saml_response",
-            message: format!("The SAML response was refused: {r}."),
-        };
+        let fail_page =
+            |r: Rejection| CoreError::refused("invalid_saml_response", format!("The SAML response was refused: {r}."));
         if c.saml.is_none() || c.state != "active" {
             self.record_attempt(&env, &c.id, Some("connection not active")).await;
-            return Err(CoreError::BadRequest {
-                code: "connection_inactive",
-                message: "The connection is not active.".into(),
-            });
+            return Err(CoreError::refused("connection_inactive", "The connection is not active.".into()));
         }
         let decoded =
             verifier.decode(saml_response).and_then(|xml| verifier.claimed_request_id(&xml).map(|id| (xml, id)));
@@ -342,7 +322,7 @@ impl Vestibule {
             verifier.verify(&xml, &expect)
         })
         .await
-        .map_err(|e| CoreError::Upstream(format!("SAML verification task failed: {e}")))?;
+        .map_err(|e| CoreError::Unavailable(format!("SAML verification task failed: {e}")))?;
         let assertion = match verified {
             Ok(a) => a,
             Err(r) => {
@@ -419,15 +399,15 @@ impl Vestibule {
 
     /// `POST /sso/token`: `client_id`, `client_secret` (an API key of the same
     /// environment), `grant_type=authorization_code`, `code`, optional `code_verifier`.
-    pub async fn exchange_sso_code(&self, fields: &Map<String, Value>) -> std::result::Result<Value, TokenError> {
+    pub async fn exchange_sso_code(&self, fields: &Map<String, Value>) -> Result<Value> {
         let get = |k: &str| fields.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
         match get("grant_type") {
             Some("authorization_code") => {}
-            Some(_) => return Err(TokenError::new("unsupported_grant_type", "grant_type must be authorization_code.")),
-            None => return Err(TokenError::new("invalid_request", "grant_type is required.")),
+            Some(_) => return Err(token_refused("unsupported_grant_type", "grant_type must be authorization_code.")),
+            None => return Err(token_refused("invalid_request", "grant_type is required.")),
         }
-        let client_id = get("client_id").ok_or_else(|| TokenError::new("invalid_client", "client_id is required."))?;
-        let code = get("code").ok_or_else(|| TokenError::new("invalid_request", "code is required."))?;
+        let client_id = get("client_id").ok_or_else(|| invalid_client("client_id is required."))?;
+        let code = get("code").ok_or_else(|| token_refused("invalid_request", "code is required."))?;
         // A confidential client proves itself with its API key; a public client (PKCE
         // without a secret) with the code verifier alone.
         let caller_env = match get("client_secret") {
@@ -435,18 +415,15 @@ impl Vestibule {
                 let caller = self
                     .authenticate(secret)
                     .await?
-                    .ok_or_else(|| TokenError::new("invalid_client", "The client secret is not valid."))?;
+                    .ok_or_else(|| invalid_client("The client secret is not valid."))?;
                 Some(caller.environment_id)
             }
             None if get("code_verifier").is_some() => None,
             None => {
-                return Err(TokenError::new(
-                    "invalid_client",
-                    "client_secret (or, for PKCE, code_verifier) is required.",
-                ));
+                return Err(invalid_client("client_secret (or, for PKCE, code_verifier) is required."));
             }
         };
-        let invalid = || TokenError::new("invalid_grant", "The code is invalid or expired.");
+        let invalid = || token_refused("invalid_grant", "The code is invalid or expired.");
         if code.len() > 128 {
             return Err(invalid());
         }
@@ -460,16 +437,16 @@ impl Vestibule {
         }
         let env = self.store.get_environment(&code_env).await?;
         if env.as_ref().map(|e| e.client_id.as_str()) != Some(client_id) {
-            return Err(TokenError::new("invalid_client", "client_id does not match the code."));
+            return Err(invalid_client("client_id does not match the code."));
         }
         match (grant.data.get("code_challenge").and_then(Value::as_str), get("code_verifier")) {
             (Some(challenge), Some(verifier)) => {
                 let computed = base64_url(&sha2::Sha256::digest(verifier.as_bytes()));
                 if !secrets::digests_match(&computed, challenge) {
-                    return Err(TokenError::new("invalid_grant", "code_verifier does not match the code challenge."));
+                    return Err(token_refused("invalid_grant", "code_verifier does not match the code challenge."));
                 }
             }
-            (Some(_), None) => return Err(TokenError::new("invalid_grant", "code_verifier is required.")),
+            (Some(_), None) => return Err(token_refused("invalid_grant", "code_verifier is required.")),
             (None, Some(_)) if caller_env.is_none() => return Err(invalid()),
             _ => {}
         }

@@ -196,7 +196,7 @@ pub fn verify_id_token(
 }
 
 fn upstream(what: &str) -> CoreError {
-    CoreError::Upstream(what.to_owned())
+    CoreError::Unavailable(what.to_owned())
 }
 
 /// The claims that describe the token rather than the user.
@@ -288,7 +288,7 @@ impl Vestibule {
         let Some((env, c)) = self.connection_by_key(external_key).await? else {
             return Err(CoreError::NotFound { entity: "Connection", id: external_key.to_owned() });
         };
-        let refuse = |m: &str| CoreError::BadRequest { code: "invalid_oidc_callback", message: m.to_owned() };
+        let refuse = |m: &str| CoreError::refused("invalid_oidc_callback", m.to_owned());
         let now = Timestamp::now();
         let request = match get("state") {
             Some(s) if s.len() <= 128 => {

@@ -129,7 +129,7 @@ fn not_found(id: &str) -> CoreError {
 }
 
 fn not_pending(inv: &Invitation) -> CoreError {
-    CoreError::BadRequest { code: "invite_not_pending", message: format!("Invitation is {}, not pending.", inv.state) }
+    CoreError::refused("invite_not_pending", format!("Invitation is {}, not pending.", inv.state))
 }
 
 impl Vestibule {
@@ -166,16 +166,10 @@ impl Vestibule {
         let email = email.unwrap_or_default();
         let days = days.unwrap_or(7);
         if days < 1 {
-            return Err(CoreError::BadRequest {
-                code: "expires_in_days_too_short",
-                message: "expires_in_days must be at least 1.".into(),
-            });
+            return Err(CoreError::refused("expires_in_days_too_short", "expires_in_days must be at least 1.".into()));
         }
         if days > 30 {
-            return Err(CoreError::BadRequest {
-                code: "expires_in_days_too_long",
-                message: "expires_in_days must be at most 30.".into(),
-            });
+            return Err(CoreError::refused("expires_in_days_too_long", "expires_in_days must be at most 30.".into()));
         }
         let org = match &org_id {
             Some(id) => Some(self.get_organization(env, id).await?),
@@ -185,28 +179,27 @@ impl Vestibule {
             self.get_user(env, inviter).await?;
         }
         if let (Some(org), Some(role)) = (&org, &role) {
-            self.check_roles(env, &org.id, std::slice::from_ref(role)).await.map_err(|_| CoreError::BadRequest {
-                code: "invalid_role",
-                message: format!("Role '{role}' does not exist."),
-            })?;
+            self.check_roles(env, &org.id, std::slice::from_ref(role))
+                .await
+                .map_err(|_| CoreError::refused("invalid_role", format!("Role '{role}' does not exist.")))?;
         }
         let now = Timestamp::now();
         let filter = InvitationFilter { organization_id: org_id.clone(), email: Some(email.clone()) };
         let existing =
             self.store.list_invitations(env, &filter, &PageRequest { limit: 100, ..Default::default() }).await?;
         if existing.data.into_iter().map(|i| i.refresh_state(now)).any(|i| i.state == "pending") {
-            return Err(CoreError::BadRequest {
-                code: if org.is_some() { "email_already_invited_to_organization" } else { "email_already_invited" },
-                message: format!("{email} already has a pending invitation."),
-            });
+            return Err(CoreError::refused(
+                if org.is_some() { "email_already_invited_to_organization" } else { "email_already_invited" },
+                format!("{email} already has a pending invitation."),
+            ));
         }
         if let (Some(org), Some(user)) = (&org, self.store.get_user_by_email(env, &email).await?) {
             let memberships = self.store.memberships_of_user(env, &user.id).await?;
             if memberships.iter().any(|m| m.organization_id == org.id) {
-                return Err(CoreError::BadRequest {
-                    code: "user_already_organization_member",
-                    message: format!("{email} is already a member of this organization."),
-                });
+                return Err(CoreError::refused(
+                    "user_already_organization_member",
+                    format!("{email} is already a member of this organization."),
+                ));
             }
         }
         let token = secrets::random_base62(32);
@@ -286,10 +279,8 @@ impl Vestibule {
     pub async fn resend_invitation(&self, env: &str, id: &str) -> Result<Invitation> {
         let mut inv = self.get_invitation(env, id).await?;
         let state = inv.state.clone();
-        let refused = |code: &'static str| CoreError::BadRequest {
-            code,
-            message: format!("Invitation is {state}; it cannot be resent."),
-        };
+        let refused =
+            |code: &'static str| CoreError::refused(code, format!("Invitation is {state}; it cannot be resent."));
         match inv.state.as_str() {
             "pending" => {}
             "expired" => return Err(refused("invite_expired")),
@@ -374,10 +365,10 @@ impl Vestibule {
         match self.store.accept_invitation(env, &inv, new_user.as_ref(), membership.as_ref(), &events).await {
             Ok(true) => Ok(inv),
             Ok(false) => Err(not_pending(&self.get_invitation(env, id).await?)),
-            Err(StoreError::Conflict(_)) => Err(CoreError::BadRequest {
-                code: "user_already_organization_member",
-                message: "The user is already a member of this organization.".into(),
-            }),
+            Err(StoreError::Conflict(_)) => Err(CoreError::refused(
+                "user_already_organization_member",
+                "The user is already a member of this organization.".into(),
+            )),
             Err(e) => Err(e.into()),
         }
     }

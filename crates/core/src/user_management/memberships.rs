@@ -144,7 +144,7 @@ impl Vestibule {
     pub(crate) async fn check_roles(&self, env: &str, organization_id: &str, slugs: &[String]) -> Result<()> {
         for s in slugs {
             if self.resolve_role(env, Some(organization_id), s).await?.is_none() {
-                return Err(CoreError::Unprocessable {
+                return Err(CoreError::Unusable {
                     code: "invalid_role",
                     message: format!("Role '{s}' does not exist."),
                 });
@@ -246,10 +246,10 @@ impl Vestibule {
     pub async fn deactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
         let mut m = self.get_membership(env, id).await?;
         if m.status == "pending" {
-            return Err(CoreError::BadRequest {
-                code: "cannot_deactivate_pending_organization_membership",
-                message: "A pending membership cannot be deactivated.".into(),
-            });
+            return Err(CoreError::refused(
+                "cannot_deactivate_pending_organization_membership",
+                "A pending membership cannot be deactivated.".into(),
+            ));
         }
         if m.status == "inactive" {
             return Ok(m);
@@ -262,10 +262,10 @@ impl Vestibule {
     pub async fn reactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
         let mut m = self.get_membership(env, id).await?;
         if m.status == "pending" {
-            return Err(CoreError::BadRequest {
-                code: "cannot_reactivate_pending_organization_membership",
-                message: "A pending membership cannot be reactivated.".into(),
-            });
+            return Err(CoreError::refused(
+                "cannot_reactivate_pending_organization_membership",
+                "A pending membership cannot be reactivated.".into(),
+            ));
         }
         if m.status == "active" {
             return Ok(m);
@@ -290,10 +290,10 @@ impl Vestibule {
         page: PageRequest,
     ) -> Result<Page<Membership>> {
         if filter.user_id.is_none() && filter.organization_id.is_none() {
-            return Err(CoreError::BadRequest {
-                code: "missing_user_id_or_organization_id",
-                message: "Either user_id or organization_id is required.".into(),
-            });
+            return Err(CoreError::refused(
+                "missing_user_id_or_organization_id",
+                "Either user_id or organization_id is required.".into(),
+            ));
         }
         let mut filter = filter;
         if let Some(bad) = filter.statuses.iter().find(|s| !STATUSES.contains(&s.as_str())) {

@@ -59,8 +59,8 @@ pub async fn hash(password: String) -> Result<StoredPassword, CoreError> {
         Ok::<_, String>(hashed.to_string())
     })
     .await
-    .map_err(|e| CoreError::Upstream(e.to_string()))?
-    .map_err(CoreError::Upstream)?;
+    .map_err(|e| CoreError::Unavailable(e.to_string()))?
+    .map_err(CoreError::Unavailable)?;
     Ok(StoredPassword { hash, kind: "argon2id".into() })
 }
 
@@ -75,10 +75,7 @@ impl Drop for Recorder {
 
 /// Accepts an imported hash after a shape check of its declared type.
 pub fn import(hash: &str, kind: &str) -> Result<StoredPassword, CoreError> {
-    let invalid = || CoreError::BadRequest {
-        code: "invalid_password_hash",
-        message: "The password hash is not valid for its type.".into(),
-    };
+    let invalid = || CoreError::refused("invalid_password_hash", "The password hash is not valid for its type.".into());
     if !IMPORT_TYPES.contains(&kind) {
         return Err(CoreError::field("password_hash_type", "invalid"));
     }

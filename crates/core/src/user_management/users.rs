@@ -122,10 +122,9 @@ pub(crate) fn map_user_conflict(e: StoreError) -> CoreError {
             message: "A user with this email already exists.".into(),
             errors: vec![crate::FieldError::explained("email", "email_not_available", "This email is already in use.")],
         },
-        StoreError::Conflict("users.external_id") => CoreError::BadRequest {
-            code: "external_id_already_used",
-            message: "A user with this external_id already exists.".into(),
-        },
+        StoreError::Conflict("users.external_id") => {
+            CoreError::refused("external_id_already_used", "A user with this external_id already exists.".into())
+        }
         e => e.into(),
     }
 }
@@ -138,10 +137,10 @@ async fn read_password(f: &mut Fields<'_>, body: &Value) -> Result<Option<Stored
     let kind = f.optional_string("password_hash_type", 32);
     let has = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
     if has("password") && (has("password_hash") || has("password_hash_type")) {
-        return Err(CoreError::BadRequest {
-            code: "password_and_password_hash_provided",
-            message: "Provide either password or password_hash, not both.".into(),
-        });
+        return Err(CoreError::refused(
+            "password_and_password_hash_provided",
+            "Provide either password or password_hash, not both.".into(),
+        ));
     }
     match (password, hash, kind) {
         (Some(p), _, _) => {
@@ -149,10 +148,9 @@ async fn read_password(f: &mut Fields<'_>, body: &Value) -> Result<Option<Stored
             Ok(Some(passwords::hash(p).await?))
         }
         (None, Some(h), Some(k)) => Ok(Some(passwords::import(&h, &k)?)),
-        (None, Some(_), None) | (None, None, Some(_)) => Err(CoreError::BadRequest {
-            code: "invalid_password_hash",
-            message: "password_hash and password_hash_type go together.".into(),
-        }),
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            Err(CoreError::refused("invalid_password_hash", "password_hash and password_hash_type go together.".into()))
+        }
         (None, None, None) => Ok(None),
     }
 }
@@ -273,10 +271,10 @@ impl Vestibule {
                 Ok(()) => return Ok(user),
                 Err(StoreError::Contended) => continue,
                 Err(StoreError::Conflict("users.email")) => {
-                    return Err(CoreError::BadRequest {
-                        code: "email_not_available",
-                        message: "Another user already has this email.".into(),
-                    });
+                    return Err(CoreError::refused(
+                        "email_not_available",
+                        "Another user already has this email.".into(),
+                    ));
                 }
                 Err(e) => return Err(map_user_conflict(e)),
             }

@@ -21,16 +21,24 @@ impl From<CoreError> for ScimFailure {
         match e {
             CoreError::Scim(e) => ScimFailure(e),
             CoreError::NotFound { entity, id } => err(404, None, format!("{entity} '{id}' not found.")),
-            CoreError::Validation(errors) => {
+            CoreError::Invalid(errors) => {
                 let fields: Vec<String> = errors.iter().map(|f| format!("{}: {}", f.field, f.code)).collect();
                 err(400, Some("invalidValue"), fields.join("; "))
             }
             CoreError::Conflict { message, .. } => err(409, None, message),
-            CoreError::Store(e) => {
-                tracing::error!(error = %e, "store failure");
+            // Messages we wrote for the client; nothing internal.
+            CoreError::Unusable { message, .. }
+            | CoreError::Refused { message, .. }
+            | CoreError::Forbidden { message, .. } => err(400, Some("invalidValue"), message),
+            CoreError::InvalidAuditLogEvent(_) => err(400, Some("invalidValue"), "The request is not valid.".into()),
+            CoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "upstream failure");
+                err(502, None, "A service this request depends on did not answer; try again.".into())
+            }
+            CoreError::Internal(e) => {
+                tracing::error!(error = %e, "internal failure");
                 err(500, None, "Something went wrong on our side.".into())
             }
-            other => err(400, Some("invalidValue"), other.to_string()),
         }
     }
 }

@@ -146,9 +146,9 @@ async fn schemas_are_versioned_and_listed(store: Arc<dyn Store>) {
     let bad = app
         .create_audit_log_schema(&e.id, "doc.read", &json!({"targets": [{"type": "doc", "metadata": {"type": 5}}]}))
         .await;
-    assert!(matches!(&bad, Err(CoreError::Validation(errs)) if errs[0].field == "targets[0].metadata"), "{bad:?}");
+    assert!(matches!(&bad, Err(CoreError::Invalid(errs)) if errs[0].field == "targets[0].metadata"), "{bad:?}");
     let missing = app.create_audit_log_schema(&e.id, "doc.read", &json!({})).await;
-    assert!(matches!(&missing, Err(CoreError::Validation(errs)) if errs[0].field == "targets"), "{missing:?}");
+    assert!(matches!(&missing, Err(CoreError::Invalid(errs)) if errs[0].field == "targets"), "{missing:?}");
     assert_eq!(
         store.get_audit_log_schema(&e.id, "doc.read", None).await.unwrap().unwrap().version,
         1,
@@ -189,7 +189,7 @@ async fn events_are_checked_before_they_are_stored(store: Arc<dyn Store>) {
     assert_eq!(paths, BTreeSet::from(["/metadata", "/targets/0/type"]));
     let no_version =
         app.create_audit_log_event(&e.id, &json!({"organization_id": org, "event": {"version": 9}}), None).await;
-    assert!(matches!(no_version, Err(CoreError::Validation(_))), "fields are checked first");
+    assert!(matches!(no_version, Err(CoreError::Invalid(_))), "fields are checked first");
     let mut old = body(&org, "user.signed_in", now);
     old["event"]["version"] = json!(7);
     assert!(matches!(app.create_audit_log_event(&e.id, &old, None).await, Err(CoreError::InvalidAuditLogEvent(_))));
@@ -317,7 +317,7 @@ async fn retention_purges_old_events(store: Arc<dyn Store>) {
     );
     assert!(matches!(
         app.set_audit_logs_retention(&e.id, &short, &json!({"retention_period_in_days": 31})).await,
-        Err(CoreError::Validation(_))
+        Err(CoreError::Invalid(_))
     ));
     assert_eq!(app.get_audit_log_configuration(&e.id, &short).await.unwrap().retention_period_in_days, 30);
     assert_eq!(app.get_audit_log_configuration(&e.id, &long).await.unwrap().retention_period_in_days, 365);

@@ -173,7 +173,7 @@ async fn updates_emit_only_real_changes(store: Arc<dyn Store>) {
             &json!({"organization_id": org.id, "name": "M", "custom_attributes": {"x": "not a path!"}}),
         )
         .await;
-    assert!(matches!(bad, Err(CoreError::Validation(_))), "{bad:?}");
+    assert!(matches!(bad, Err(CoreError::Invalid(_))), "{bad:?}");
     let mapping =
         json!({"badge": "urn:example:custom:1.0:User:badge", "given": "name.givenName", "missing": "nickName"});
     let d = s
@@ -406,7 +406,7 @@ async fn custom_attribute_mappings_are_editable(store: Arc<dyn Store>) {
         (json!({"name": ""}), "name"),
     ] {
         match s.app.update_directory(&s.env, &dir_id, &bad).await {
-            Err(CoreError::Validation(errors)) => assert!(errors.iter().any(|e| e.field == field), "{bad}: {errors:?}"),
+            Err(CoreError::Invalid(errors)) => assert!(errors.iter().any(|e| e.field == field), "{bad}: {errors:?}"),
             other => panic!("{bad}: {other:?}"),
         }
     }

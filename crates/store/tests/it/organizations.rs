@@ -106,7 +106,7 @@ async fn conflicts_change_nothing(store: Arc<dyn Store>) {
     let dup_domain = app.create_organization(&e.id, &json!({"name": "B", "domains": ["taken.com"]})).await;
     assert!(matches!(dup_domain, Err(CoreError::Conflict { code: "domain_already_exists", .. })), "{dup_domain:?}");
     let dup_ext = app.create_organization(&e.id, &json!({"name": "C", "external_id": "x"})).await;
-    assert!(matches!(dup_ext, Err(CoreError::BadRequest { code: "external_id_already_used", .. })), "{dup_ext:?}");
+    assert!(matches!(dup_ext, Err(CoreError::Refused { code: "external_id_already_used", .. })), "{dup_ext:?}");
     let page = app
         .list_organizations(&e.id, Default::default(), PageRequest { limit: 100, ..Default::default() })
         .await

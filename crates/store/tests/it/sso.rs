@@ -33,11 +33,11 @@ async fn connections_lifecycle_with_events_and_filters(store: Arc<dyn Store>) {
     assert_eq!(draft["state"], "draft");
     assert_eq!(draft["domains"][0]["domain"], "acme.test");
     let refused = app.update_connection(&e.id, draft["id"].as_str().unwrap(), &json!({"state": "active"})).await;
-    assert!(matches!(refused, Err(CoreError::Unprocessable { code: "connection_not_activatable", .. })), "{refused:?}");
+    assert!(matches!(refused, Err(CoreError::Unusable { code: "connection_not_activatable", .. })), "{refused:?}");
     // A bad certificate is a field error and stores nothing.
     let bad =
         app.update_connection(&e.id, draft["id"].as_str().unwrap(), &json!({"saml": {"idp_certificate": CERT}})).await;
-    assert!(matches!(bad, Err(CoreError::Validation(_))), "{bad:?}");
+    assert!(matches!(bad, Err(CoreError::Invalid(_))), "{bad:?}");
     let oidc = app
         .create_connection(&e.id, &json!({"organization_id": other.id, "oidc": {"issuer": "https://op.test/", "client_id": "c", "client_secret": "s"}}))
         .await

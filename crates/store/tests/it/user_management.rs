@@ -137,7 +137,7 @@ async fn memberships_roles_and_effective_permissions(store: Arc<dyn Store>) {
 
     let bad_role =
         app.create_membership(&e.id, &json!({"user_id": u.id, "organization_id": org.id, "role_slug": "nope"})).await;
-    assert!(matches!(bad_role, Err(CoreError::Unprocessable { code: "invalid_role", .. })), "{bad_role:?}");
+    assert!(matches!(bad_role, Err(CoreError::Unusable { code: "invalid_role", .. })), "{bad_role:?}");
     let dup = app.create_membership(&e.id, &json!({"user_id": u.id, "organization_id": org.id})).await;
     assert!(matches!(dup, Err(CoreError::Conflict { .. })), "{dup:?}");
     let missing_org = app.create_membership(&e.id, &json!({"user_id": u.id, "organization_id": "org_missing"})).await;
@@ -164,7 +164,7 @@ async fn memberships_roles_and_effective_permissions(store: Arc<dyn Store>) {
     assert_eq!(app.reactivate_membership(&e.id, &m.id).await.unwrap().status, "active");
     assert!(matches!(
         app.list_memberships(&e.id, MembershipFilter::default(), page(10)).await,
-        Err(CoreError::BadRequest { code: "missing_user_id_or_organization_id", .. })
+        Err(CoreError::Refused { code: "missing_user_id_or_organization_id", .. })
     ));
     let by_org = app
         .list_users(&e.id, UserFilter { organization_id: Some(org.id.clone()), ..Default::default() }, page(10))
@@ -203,7 +203,7 @@ async fn invitations_are_single_use_and_create_memberships(store: Arc<dyn Store>
     store.mark_mail_sent(&queued[0].id, Timestamp::now()).await.unwrap();
     let again = app.create_invitation(&e.id, &json!({"email": "new@example.com", "organization_id": org.id})).await;
     assert!(
-        matches!(again, Err(CoreError::BadRequest { code: "email_already_invited_to_organization", .. })),
+        matches!(again, Err(CoreError::Refused { code: "email_already_invited_to_organization", .. })),
         "{again:?}"
     );
     assert_eq!(app.get_invitation_by_token(&e.id, &inv.token).await.unwrap().id, inv.id);
@@ -216,15 +216,15 @@ async fn invitations_are_single_use_and_create_memberships(store: Arc<dyn Store>
         .unwrap();
     assert_eq!((ms.data.len(), ms.data[0].role.slug.as_str()), (1, "admin"));
     let twice = app.accept_invitation(&e.id, &inv.id).await;
-    assert!(matches!(twice, Err(CoreError::BadRequest { code: "invite_not_pending", .. })), "single use: {twice:?}");
+    assert!(matches!(twice, Err(CoreError::Refused { code: "invite_not_pending", .. })), "single use: {twice:?}");
     let revoked =
         app.create_invitation(&e.id, &json!({"email": "gone@example.com", "organization_id": org.id})).await.unwrap();
     app.revoke_invitation(&e.id, &revoked.id).await.unwrap();
     let after_revoke = app.accept_invitation(&e.id, &revoked.id).await;
-    assert!(matches!(after_revoke, Err(CoreError::BadRequest { code: "invite_not_pending", .. })));
+    assert!(matches!(after_revoke, Err(CoreError::Refused { code: "invite_not_pending", .. })));
     assert!(matches!(
         app.create_invitation(&e.id, &json!({"email": "x@example.com", "expires_in_days": 31})).await,
-        Err(CoreError::BadRequest { code: "expires_in_days_too_long", .. })
+        Err(CoreError::Refused { code: "expires_in_days_too_long", .. })
     ));
     let names = event_names(&app, &e.id).await;
     let tail: Vec<&str> = names

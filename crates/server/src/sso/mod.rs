@@ -4,6 +4,8 @@
 //! callback, `POST /sso/token` (OAuth 2.0 errors, RFC 6749), `GET /sso/profile`, the
 //! JWKS and `GET /sso/logout`.
 
+mod oauth;
+
 use crate::api::ok;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Segment, parse_body};
@@ -14,6 +16,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use oauth::OAuthError;
 use serde_json::{Map, Value, json};
 use vestibule_core::sso::flow::{AuthorizeParams, Redirect};
 
@@ -85,17 +88,6 @@ pub async fn saml_metadata(State(s): State<AppState>, Segment(key): Segment) -> 
     Ok(([(CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response())
 }
 
-fn token_error(error: &str, description: &str) -> Response {
-    let status = if error == "invalid_client" {
-        StatusCode::UNAUTHORIZED
-    } else if error == "server_error" {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    (status, axum::Json(json!({"error": error, "error_description": description}))).into_response()
-}
-
 /// `POST /sso/token`: fields from the query string, a JSON body or a form body.
 pub async fn token(State(s): State<AppState>, q: Query, req: Request) -> Response {
     let form = req
@@ -111,11 +103,11 @@ pub async fn token(State(s): State<AppState>, q: Query, req: Request) -> Respons
     let mut fields: Map<String, Value> = q.0.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     match parse_body(&bytes, form) {
         Ok(Value::Object(body)) => fields.extend(body),
-        _ => return token_error("invalid_request", "The request body could not be read."),
+        _ => return OAuthError::invalid_request("The request body could not be read.").into_response(),
     }
     match s.app.exchange_sso_code(&fields).await {
         Ok(v) => ok(v),
-        Err(e) => token_error(e.error, &e.description),
+        Err(e) => OAuthError(e).into_response(),
     }
 }
 
