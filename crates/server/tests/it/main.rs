@@ -5,4 +5,5 @@ mod audit_logs;
 mod directory_sync;
 mod events;
 mod organizations;
+mod sso;
 mod user_management;
