@@ -5,7 +5,7 @@
    first environment; one organization is created through the API; the server stops.
 2. N events (default 1,000,000) of that organization are written straight into
    `audit_log_events` with sqlite3 `executemany` in one transaction (the columns of
-   crates/store/migrations/sqlite/0004_audit_logs.sql; ids `audit_log_event_` + ULID of
+   crates/store/migrations/0004_audit_logs.sql; ids `audit_log_event_` + ULID of
    their occurred_at; spread over the last 20 days, 5 actions, 500 actors).
 3. The server starts again (pinned to CPU 0). Each round: `POST /audit_logs/exports` for
    the whole range, then `GET /audit_logs/exports/{id}` every 20 ms until `ready`; the

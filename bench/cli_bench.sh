@@ -6,7 +6,7 @@
 # Seeding: a first `server --dev` start on a fresh SQLite file creates the schema and the
 # dev environment; the server stops; N organizations (ids `org_` + a 26-character ULID, as
 # the server makes them) are inserted with Python's sqlite3 in one transaction, matching
-# crates/store/migrations/sqlite/0001_foundation.sql; the server starts again.
+# crates/store/migrations/0001_foundation.sql; the server starts again.
 # Server pinned to CPU 0, clients to CPU 1; rounds alternate CLI and curl; medians.
 #
 #   bench/cli_bench.sh                                  # N=100000, 3 rounds

@@ -106,11 +106,7 @@ pub trait AuthorizationStore {
     async fn update_permission(&self, env: &str, p: &Permission, events: &[Event]) -> Result<(), StoreError>;
     /// Deletes a permission and removes it from the given roles (already edited).
     async fn delete_permission(
-        &self,
-        env: &str,
-        slug: &str,
-        roles: &[Role],
-        events: &[Event],
+        &self, env: &str, slug: &str, roles: &[Role], events: &[Event],
     ) -> Result<bool, StoreError>;
 }
 
@@ -306,11 +302,7 @@ impl Vestibule {
 
     /// `PATCH …/roles/{slug}`: name and description.
     pub async fn update_role(
-        &self,
-        env: &str,
-        organization_id: Option<&str>,
-        slug: &str,
-        body: &Value,
+        &self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value,
     ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let name = f.optional_string("name", 128);
@@ -333,11 +325,7 @@ impl Vestibule {
 
     /// `PUT …/roles/{slug}/permissions`: replaces the set.
     pub async fn set_role_permissions(
-        &self,
-        env: &str,
-        organization_id: Option<&str>,
-        slug: &str,
-        body: &Value,
+        &self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value,
     ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let permissions = f.optional_strings("permissions", 500, 48);
@@ -355,11 +343,7 @@ impl Vestibule {
 
     /// `POST …/roles/{slug}/permissions`: adds one, idempotently.
     pub async fn add_role_permission(
-        &self,
-        env: &str,
-        organization_id: Option<&str>,
-        slug: &str,
-        body: &Value,
+        &self, env: &str, organization_id: Option<&str>, slug: &str, body: &Value,
     ) -> Result<Role> {
         let mut f = Fields::new(body)?;
         let permission = f.required_string("slug", 48);
@@ -376,11 +360,7 @@ impl Vestibule {
 
     /// `DELETE …/roles/{slug}/permissions/{permission}`.
     pub async fn remove_role_permission(
-        &self,
-        env: &str,
-        organization_id: Option<&str>,
-        slug: &str,
-        permission: &str,
+        &self, env: &str, organization_id: Option<&str>, slug: &str, permission: &str,
     ) -> Result<Role> {
         let mut role = self.role_in_scope(env, organization_id, slug).await?;
         let before = role.permissions.len();
@@ -493,10 +473,7 @@ impl Vestibule {
 
     /// The union of the permissions of `slugs` as resolved in `organization_id`.
     pub async fn effective_permissions(
-        &self,
-        env: &str,
-        organization_id: &str,
-        slugs: &[String],
+        &self, env: &str, organization_id: &str, slugs: &[String],
     ) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         for s in slugs {

@@ -119,10 +119,7 @@ fn obfuscate(secret: &str) -> String {
 impl Vestibule {
     /// Creates an environment. `client_id` is generated unless given (dev mode pins it).
     pub async fn create_environment(
-        &self,
-        name: &str,
-        kind: EnvironmentKind,
-        client_id: Option<&str>,
+        &self, name: &str, kind: EnvironmentKind, client_id: Option<&str>,
     ) -> Result<Environment> {
         let env = Environment {
             id: vestibule_ids::generate(Kind::Environment),

@@ -163,10 +163,7 @@ pub fn validate(doc: &Value) -> Result<()> {
 
 /// The items of a top-level list, with unknown keys of each reported.
 fn check_list<'a>(
-    top: &'a serde_json::Map<String, Value>,
-    key: &str,
-    allowed: &[&str],
-    errors: &mut Vec<FieldError>,
+    top: &'a serde_json::Map<String, Value>, key: &str, allowed: &[&str], errors: &mut Vec<FieldError>,
 ) -> Vec<&'a Value> {
     match top.get(key) {
         None => Vec::new(),

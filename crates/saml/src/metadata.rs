@@ -201,11 +201,7 @@ pub fn sp_metadata_xml(sp: &SpSettings) -> String {
 /// The IdP URL that carries an AuthnRequest with id `request_id` by the HTTP-Redirect
 /// binding (deflated, base64, unsigned), with `relay_state`.
 pub fn authn_request_redirect(
-    sp: &SpSettings,
-    idp: &IdpSettings,
-    request_id: &str,
-    force_authn: bool,
-    relay_state: &str,
+    sp: &SpSettings, idp: &IdpSettings, request_id: &str, force_authn: bool, relay_state: &str,
 ) -> Result<String, MetadataError> {
     let provider = ServiceProvider {
         entity_id: Some(sp.entity_id.clone()),

@@ -50,13 +50,7 @@ fn reference(name: &str, types: &[&str], mutability: &str) -> Value {
 }
 
 fn attr(
-    name: &str,
-    kind: &str,
-    multi: bool,
-    required: bool,
-    case_exact: bool,
-    mutability: &str,
-    uniqueness: &str,
+    name: &str, kind: &str, multi: bool, required: bool, case_exact: bool, mutability: &str, uniqueness: &str,
 ) -> Value {
     json!({
         "name": name, "type": kind, "multiValued": multi, "description": name, "required": required,

@@ -229,10 +229,7 @@ fn key_ci(obj: &Map<String, Value>, name: &str) -> Option<String> {
 /// The object that holds `path`'s attribute: the resource, or an extension's object
 /// (created when `create`).
 fn container<'a>(
-    resource: &'a mut Map<String, Value>,
-    schema: &Schema,
-    path: &AttrPath,
-    create: bool,
+    resource: &'a mut Map<String, Value>, schema: &Schema, path: &AttrPath, create: bool,
 ) -> Result<Option<&'a mut Map<String, Value>>, ScimError> {
     if path.is_core() || path.schema.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(schema.urn)) {
         return Ok(Some(resource));
@@ -462,11 +459,7 @@ pub fn apply(resource: &mut Value, schema: &Schema, op: &Operation) -> Result<()
 
 /// `add` or `replace` of a value at a filterless path.
 fn set_plain(
-    res: &mut Map<String, Value>,
-    schema: &Schema,
-    path: &AttrPath,
-    kind: OpKind,
-    value: Value,
+    res: &mut Map<String, Value>, schema: &Schema, path: &AttrPath, kind: OpKind, value: Value,
 ) -> Result<(), ScimError> {
     let def = check_path(schema, path)?;
     let c = container(res, schema, path, true)?.expect("created");

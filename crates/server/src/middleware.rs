@@ -78,8 +78,7 @@ where
 /// Runs `inner` under a request id (sent back as `X-Request-ID`), logs the request in a
 /// span carrying it, and records metrics.
 pub fn observed<F: Future<Output = Response>>(
-    req: Request,
-    inner: impl FnOnce(Request) -> F,
+    req: Request, inner: impl FnOnce(Request) -> F,
 ) -> impl Future<Output = Response> {
     let id = match req.headers().get(&X_REQUEST_ID).filter(|v| v.to_str().is_ok_and(vestibule_ids::is_plausible)) {
         Some(given) => given.clone(),

@@ -117,21 +117,14 @@ impl TestServer {
 
     /// `METHOD base+path` with the server's key and an optional JSON body.
     pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
+        &self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         self.call_as(&self.key, method, path, body).await
     }
 
     /// Like [`Self::call`] with another key.
     pub async fn call_as(
-        &self,
-        key: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
+        &self, key: &str, method: reqwest::Method, path: &str, body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(key);
         if let Some(b) = body {

@@ -86,13 +86,15 @@ fn workspace_crates_import_only_what_they_may() {
 fn the_rules_match_the_architecture_page() {
     // The page's table lists the same rules, so that the picture a reader gets is the one
     // this test enforces.
-    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ARCHITECTURE.md")).expect("docs/ARCHITECTURE.md");
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ARCHITECTURE.md"))
+        .expect("docs/ARCHITECTURE.md");
     for (name, allowed) in MAY_IMPORT {
         let row = page
             .lines()
             .find(|l| l.starts_with(&format!("| `{name}` ")))
             .unwrap_or_else(|| panic!("docs/ARCHITECTURE.md has no row for `{name}`"));
-        let listed: BTreeSet<&str> = row.split('`').skip(3).step_by(2).filter(|s| s.starts_with("vestibule-")).collect();
+        let listed: BTreeSet<&str> =
+            row.split('`').skip(3).step_by(2).filter(|s| s.starts_with("vestibule-")).collect();
         let want: BTreeSet<&str> = allowed.iter().copied().collect();
         assert_eq!(listed, want, "docs/ARCHITECTURE.md row for `{name}`: {row}");
     }

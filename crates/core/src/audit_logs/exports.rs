@@ -167,10 +167,7 @@ impl Vestibule {
     /// `GET /audit_logs/exports/{id}/download`: checks the link's signature and expiry
     /// (no API key: the link is the credential) and opens the CSV.
     pub async fn open_audit_log_export_download(
-        &self,
-        id: &str,
-        expires: &str,
-        signature: &str,
+        &self, id: &str, expires: &str, signature: &str,
     ) -> Result<ExportDownload> {
         let refused =
             || CoreError::Forbidden { code: "invalid_signature", message: "The download link is invalid.".into() };

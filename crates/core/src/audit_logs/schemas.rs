@@ -86,10 +86,7 @@ impl Vestibule {
     /// The schema events of `action` are checked against (`version`, or the latest), from
     /// [`Vestibule::audit_log_schemas_cache`] while no schema was written since it was read.
     pub(super) async fn audit_log_schema(
-        &self,
-        env: &str,
-        action: &str,
-        version: Option<i64>,
+        &self, env: &str, action: &str, version: Option<i64>,
     ) -> Result<Option<Arc<AuditLogSchema>>> {
         let key = match version {
             Some(v) => format!("{action}/{v}"),
@@ -166,10 +163,7 @@ impl Vestibule {
 
     /// `GET /audit_logs/actions/{action}/schemas`.
     pub async fn list_audit_log_schemas(
-        &self,
-        env: &str,
-        action: &str,
-        page: PageRequest,
+        &self, env: &str, action: &str, page: PageRequest,
     ) -> Result<Page<AuditLogSchema>> {
         if !action_name_ok(action) || self.store.get_audit_log_schema(env, action, None).await?.is_none() {
             return Err(action_not_found(action));

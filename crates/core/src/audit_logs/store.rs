@@ -16,24 +16,15 @@ pub trait AuditLogStore {
     /// `action_id`, when missing) and returns that version; [`StoreError::Contended`] when another
     /// writer took the same version first.
     async fn insert_audit_log_schema(
-        &self,
-        env: &str,
-        action_id: &str,
-        schema: &AuditLogSchema,
+        &self, env: &str, action_id: &str, schema: &AuditLogSchema,
     ) -> Result<i64, StoreError>;
     /// One schema of `action`: `version`, or the latest when `None`.
     async fn get_audit_log_schema(
-        &self,
-        env: &str,
-        action: &str,
-        version: Option<i64>,
+        &self, env: &str, action: &str, version: Option<i64>,
     ) -> Result<Option<AuditLogSchema>, StoreError>;
     /// A page of the schema versions of `action`.
     async fn list_audit_log_schemas(
-        &self,
-        env: &str,
-        action: &str,
-        page: &PageRequest,
+        &self, env: &str, action: &str, page: &PageRequest,
     ) -> Result<Page<AuditLogSchema>, StoreError>;
     /// A page of actions, each with its latest schema.
     async fn list_audit_log_actions(&self, env: &str, page: &PageRequest) -> Result<Page<AuditLogAction>, StoreError>;
@@ -48,38 +39,20 @@ pub trait AuditLogStore {
     /// ordered by `(occurred_at, id)` and after `after` in that order. Target types
     /// are left to the caller.
     async fn audit_log_events_page(
-        &self,
-        export: &AuditLogExport,
-        after: Option<(Timestamp, String)>,
-        limit: u32,
+        &self, export: &AuditLogExport, after: Option<(Timestamp, String)>, limit: u32,
     ) -> Result<Vec<AuditLogRow>, StoreError>;
     /// Stores chunk `seq` of an export's CSV and renews the lease until `lease_until`;
     /// false when attempt `attempt` no longer holds the export.
     async fn put_audit_log_export_chunk(
-        &self,
-        id: &str,
-        attempt: i64,
-        seq: i64,
-        data: &[u8],
-        lease_until: Timestamp,
+        &self, id: &str, attempt: i64, seq: i64, data: &[u8], lease_until: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Marks an export ready with its counts; false when `attempt` lost it.
     async fn complete_audit_log_export(
-        &self,
-        id: &str,
-        attempt: i64,
-        rows: i64,
-        chunks: i64,
-        at: Timestamp,
+        &self, id: &str, attempt: i64, rows: i64, chunks: i64, at: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Records a failed attempt: retried after `retry_at`, or `error` for good when `None`.
     async fn fail_audit_log_export(
-        &self,
-        id: &str,
-        attempt: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        at: Timestamp,
+        &self, id: &str, attempt: i64, error: &str, retry_at: Option<Timestamp>, at: Timestamp,
     ) -> Result<(), StoreError>;
     /// Chunk `seq` of a ready export's CSV.
     async fn get_audit_log_export_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError>;
@@ -87,11 +60,7 @@ pub trait AuditLogStore {
     async fn get_audit_log_retention(&self, env: &str, organization_id: &str) -> Result<Option<i64>, StoreError>;
     /// Sets an organization's retention.
     async fn set_audit_log_retention(
-        &self,
-        env: &str,
-        organization_id: &str,
-        days: i64,
-        at: Timestamp,
+        &self, env: &str, organization_id: &str, days: i64, at: Timestamp,
     ) -> Result<(), StoreError>;
     /// Deletes events past their organization's retention (default [`DEFAULT_RETENTION_DAYS`])
     /// and exports older than [`EXPORT_KEEP_MS`]; returns the events deleted.

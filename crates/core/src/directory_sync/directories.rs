@@ -184,10 +184,7 @@ impl Vestibule {
 
     /// `GET /directories`.
     pub async fn list_directories(
-        &self,
-        env: &str,
-        filter: DirectoryFilter,
-        page: PageRequest,
+        &self, env: &str, filter: DirectoryFilter, page: PageRequest,
     ) -> Result<Page<Directory>> {
         Ok(self.store.list_directories(env, &filter, &page).await?)
     }
@@ -241,10 +238,7 @@ impl Vestibule {
 
     /// `GET /directory_users`.
     pub async fn list_directory_users(
-        &self,
-        env: &str,
-        filter: DirectoryMemberFilter,
-        page: PageRequest,
+        &self, env: &str, filter: DirectoryMemberFilter, page: PageRequest,
     ) -> Result<Page<Value>> {
         let users = self.store.list_directory_users(env, &filter, &page).await?;
         let ids: Vec<String> = users.data.iter().map(|u| u.id.clone()).collect();
@@ -270,10 +264,7 @@ impl Vestibule {
 
     /// `GET /directory_groups`.
     pub async fn list_directory_groups(
-        &self,
-        env: &str,
-        filter: DirectoryMemberFilter,
-        page: PageRequest,
+        &self, env: &str, filter: DirectoryMemberFilter, page: PageRequest,
     ) -> Result<Page<Value>> {
         Ok(self.store.list_directory_groups(env, &filter, &page).await?.map(|g| g.view()))
     }

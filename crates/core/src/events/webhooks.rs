@@ -247,32 +247,19 @@ pub trait WebhookStore {
     /// Claims up to `limit` due deliveries, at most the oldest pending one per endpoint,
     /// for `lease_ms`, counting an attempt on each.
     async fn claim_webhook_deliveries(
-        &self,
-        now: Timestamp,
-        lease_ms: i64,
-        limit: u32,
+        &self, now: Timestamp, lease_ms: i64, limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// Records an attempt and its outcome (disabling the endpoint on `GiveUp`).
     async fn record_webhook_attempt(
-        &self,
-        d: &ClaimedDelivery,
-        attempt: &DeliveryAttempt,
-        outcome: &AttemptOutcome,
+        &self, d: &ClaimedDelivery, attempt: &DeliveryAttempt, outcome: &AttemptOutcome,
     ) -> Result<(), StoreError>;
     /// A page of an endpoint's deliveries, newest first, with their attempts.
     async fn list_webhook_deliveries(
-        &self,
-        env: &str,
-        endpoint_id: &str,
-        page: &PageRequest,
+        &self, env: &str, endpoint_id: &str, page: &PageRequest,
     ) -> Result<Page<WebhookDelivery>, StoreError>;
     /// Makes a delivery due now again; false if it does not exist.
     async fn retry_webhook_delivery(
-        &self,
-        env: &str,
-        endpoint_id: &str,
-        event_id: &str,
-        now: Timestamp,
+        &self, env: &str, endpoint_id: &str, event_id: &str, now: Timestamp,
     ) -> Result<bool, StoreError>;
 }
 
@@ -438,10 +425,7 @@ impl Vestibule {
 
     /// `GET /webhook_endpoints/{id}/deliveries` (extension).
     pub async fn list_webhook_deliveries(
-        &self,
-        env: &str,
-        id: &str,
-        page: PageRequest,
+        &self, env: &str, id: &str, page: PageRequest,
     ) -> Result<Page<WebhookDelivery>> {
         self.get_webhook_endpoint(env, id).await?;
         Ok(self.store.list_webhook_deliveries(env, id, &page).await?)

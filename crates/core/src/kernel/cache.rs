@@ -119,10 +119,7 @@ impl<V: Clone + Weight> ReadCache<V> {
     /// The cached value for `key` in `env`, or the result of `read`, cached when no write
     /// happened while it ran. `read` starts only here, after the stamp is taken.
     pub async fn get_or_read<E>(
-        &self,
-        env: &str,
-        key: &str,
-        read: impl std::future::Future<Output = Result<V, E>>,
+        &self, env: &str, key: &str, read: impl std::future::Future<Output = Result<V, E>>,
     ) -> Result<V, E> {
         if let Some(value) = self.get(env, key) {
             return Ok(value);

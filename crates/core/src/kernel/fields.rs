@@ -155,10 +155,7 @@ impl<'a> Fields<'a> {
 
     /// An optional array of objects, each read by `each`.
     pub fn optional_objects<T>(
-        &mut self,
-        name: &str,
-        max_items: usize,
-        mut each: impl FnMut(&mut Fields<'a>) -> Option<T>,
+        &mut self, name: &str, max_items: usize, mut each: impl FnMut(&mut Fields<'a>) -> Option<T>,
     ) -> Option<Vec<T>> {
         let Value::Array(items) = self.get(name)? else {
             self.fail(name, "invalid_type");
@@ -219,10 +216,7 @@ impl<'a> Fields<'a> {
     /// A nested object read by `each`, whose fields are named `name.field`. Absent or
     /// `null` gives `None`, recorded as `required` when `required` is set.
     pub fn object<T>(
-        &mut self,
-        name: &str,
-        required: bool,
-        each: impl FnOnce(&mut Fields<'a>) -> Option<T>,
+        &mut self, name: &str, required: bool, each: impl FnOnce(&mut Fields<'a>) -> Option<T>,
     ) -> Option<T> {
         match self.obj.get(name) {
             None | Some(Value::Null) => {

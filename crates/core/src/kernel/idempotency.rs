@@ -32,20 +32,11 @@ pub trait IdempotencyStore {
     /// Claims `key` for a request whose fingerprint is `fingerprint`. Keys older than
     /// `expired_before` are treated as unused.
     async fn claim_idempotency_key(
-        &self,
-        environment_id: &str,
-        key: &str,
-        fingerprint: &str,
-        now: Timestamp,
-        expired_before: Timestamp,
+        &self, environment_id: &str, key: &str, fingerprint: &str, now: Timestamp, expired_before: Timestamp,
     ) -> Result<Claim, StoreError>;
     /// Records the response of a claimed key.
     async fn complete_idempotency_key(
-        &self,
-        environment_id: &str,
-        key: &str,
-        status: u16,
-        body: &[u8],
+        &self, environment_id: &str, key: &str, status: u16, body: &[u8],
     ) -> Result<(), StoreError>;
     /// Releases a claimed key whose request failed, so a retry runs again.
     async fn release_idempotency_key(&self, environment_id: &str, key: &str) -> Result<(), StoreError>;

@@ -130,42 +130,27 @@ pub trait OrganizationStore {
     async fn get_organization(&self, env: &str, id: &str) -> Result<Option<Organization>, StoreError>;
     /// One organization by the application's external id.
     async fn get_organization_by_external_id(
-        &self,
-        env: &str,
-        external_id: &str,
+        &self, env: &str, external_id: &str,
     ) -> Result<Option<Organization>, StoreError>;
     /// Replaces an organization row and its domain set if its version is still `expected_version`.
     async fn update_organization(
-        &self,
-        env: &str,
-        org: &Organization,
-        expected_version: i64,
-        events: &[Event],
+        &self, env: &str, org: &Organization, expected_version: i64, events: &[Event],
     ) -> Result<(), StoreError>;
     /// Deletes an organization and its domains; false if it did not exist.
     async fn delete_organization(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of organizations.
     async fn list_organizations(
-        &self,
-        env: &str,
-        filter: &OrganizationFilter,
-        page: &PageRequest,
+        &self, env: &str, filter: &OrganizationFilter, page: &PageRequest,
     ) -> Result<Page<Organization>, StoreError>;
     /// Inserts one domain.
     async fn insert_organization_domain(
-        &self,
-        env: &str,
-        domain: &OrganizationDomain,
-        events: &[Event],
+        &self, env: &str, domain: &OrganizationDomain, events: &[Event],
     ) -> Result<(), StoreError>;
     /// One domain.
     async fn get_organization_domain(&self, env: &str, id: &str) -> Result<Option<OrganizationDomain>, StoreError>;
     /// Updates a domain's state.
     async fn update_organization_domain(
-        &self,
-        env: &str,
-        domain: &OrganizationDomain,
-        events: &[Event],
+        &self, env: &str, domain: &OrganizationDomain, events: &[Event],
     ) -> Result<(), StoreError>;
     /// Deletes one domain; false if it did not exist.
     async fn delete_organization_domain(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
@@ -430,10 +415,7 @@ impl Vestibule {
 
     /// `GET /organizations`.
     pub async fn list_organizations(
-        &self,
-        env: &str,
-        filter: OrganizationFilter,
-        page: PageRequest,
+        &self, env: &str, filter: OrganizationFilter, page: PageRequest,
     ) -> Result<Page<Organization>> {
         let mut filter = filter;
         filter.domains = filter.domains.iter().filter_map(|d| parse_domain(d)).collect();

@@ -503,11 +503,7 @@ impl Vestibule {
 
     /// `GET /connections`, filtered by organization, type or domain.
     pub async fn list_connections(
-        &self,
-        env: &str,
-        mut filter: ConnectionFilter,
-        domain: Option<String>,
-        page: PageRequest,
+        &self, env: &str, mut filter: ConnectionFilter, domain: Option<String>, page: PageRequest,
     ) -> Result<Page<Value>> {
         if let Some(d) = domain {
             let Some(d) = crate::organizations::parse_domain(&d) else {

@@ -357,11 +357,7 @@ impl Vestibule {
 
     /// A single-use code for `profile` (with the provider's OAuth tokens, for OIDC).
     pub(crate) async fn issue_code_with(
-        &self,
-        env: &str,
-        profile: &Value,
-        request_data: Option<&Value>,
-        oauth_tokens: Option<Value>,
+        &self, env: &str, profile: &Value, request_data: Option<&Value>, oauth_tokens: Option<Value>,
     ) -> Result<String> {
         let code = secrets::random_base62(32);
         let mut data = json!({"profile": profile});

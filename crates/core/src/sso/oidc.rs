@@ -19,27 +19,17 @@ use sha2::Digest as _;
 pub trait OidcHttp: Send + Sync {
     /// GET a JSON document, with a bearer token when given.
     async fn get_json(
-        &self,
-        url: &str,
-        addrs: &[std::net::SocketAddr],
-        bearer: Option<&str>,
+        &self, url: &str, addrs: &[std::net::SocketAddr], bearer: Option<&str>,
     ) -> std::result::Result<Value, String>;
     /// POST a form, with HTTP Basic client authentication when given; the JSON answer.
     async fn post_form(
-        &self,
-        url: &str,
-        addrs: &[std::net::SocketAddr],
-        form: &[(&str, &str)],
-        basic: Option<(&str, &str)>,
+        &self, url: &str, addrs: &[std::net::SocketAddr], form: &[(&str, &str)], basic: Option<(&str, &str)>,
     ) -> std::result::Result<Value, String>;
     /// GET a text document (SAML IdP metadata) of at most `max_bytes`, connecting only
     /// to `addrs` when given (already checked by the target guard), following no
     /// redirect.
     async fn get_document(
-        &self,
-        _url: &str,
-        _addrs: &[std::net::SocketAddr],
-        _max_bytes: usize,
+        &self, _url: &str, _addrs: &[std::net::SocketAddr], _max_bytes: usize,
     ) -> std::result::Result<String, String> {
         Err("outbound HTTP is not configured".into())
     }
@@ -51,19 +41,12 @@ pub struct NoOidcHttp;
 #[async_trait]
 impl OidcHttp for NoOidcHttp {
     async fn get_json(
-        &self,
-        _: &str,
-        _: &[std::net::SocketAddr],
-        _: Option<&str>,
+        &self, _: &str, _: &[std::net::SocketAddr], _: Option<&str>,
     ) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
     async fn post_form(
-        &self,
-        _: &str,
-        _: &[std::net::SocketAddr],
-        _: &[(&str, &str)],
-        _: Option<(&str, &str)>,
+        &self, _: &str, _: &[std::net::SocketAddr], _: &[(&str, &str)], _: Option<(&str, &str)>,
     ) -> std::result::Result<Value, String> {
         Err("outbound HTTP is not configured".into())
     }
@@ -95,13 +78,7 @@ fn unb64url(s: &str) -> Option<Vec<u8>> {
 /// Verifies an ID token's signature against a JWKS and its claims against what we sent;
 /// returns the claims. Reasons are short and carry no token material.
 pub fn verify_id_token(
-    token: &str,
-    jwks: &Value,
-    issuer: &str,
-    client_id: &str,
-    nonce: &str,
-    now_secs: i64,
-    skew_secs: i64,
+    token: &str, jwks: &Value, issuer: &str, client_id: &str, nonce: &str, now_secs: i64, skew_secs: i64,
 ) -> std::result::Result<Map<String, Value>, &'static str> {
     use aws_lc_rs::signature;
     let parts: Vec<&str> = token.split('.').collect();
@@ -242,12 +219,7 @@ impl Vestibule {
 
     /// The provider URL for an authorization request through OIDC connection `c`.
     pub(crate) async fn oidc_authorize_url(
-        &self,
-        env: &str,
-        c: &Connection,
-        mut request: SsoRequest,
-        login_hint: Option<&str>,
-        force: bool,
+        &self, env: &str, c: &Connection, mut request: SsoRequest, login_hint: Option<&str>, force: bool,
     ) -> Result<String> {
         let cfg = c.oidc.clone().unwrap_or_default();
         let meta = self.oidc_discover(&cfg).await?;

@@ -24,10 +24,7 @@ pub trait SsoStore {
     async fn delete_connection(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of connections.
     async fn list_connections(
-        &self,
-        env: &str,
-        filter: &ConnectionFilter,
-        page: &PageRequest,
+        &self, env: &str, filter: &ConnectionFilter, page: &PageRequest,
     ) -> Result<Page<Connection>, StoreError>;
     /// Inserts a redirect URI.
     async fn insert_redirect_uri(&self, env: &str, r: &RedirectUri) -> Result<(), StoreError>;
@@ -41,21 +38,11 @@ pub trait SsoStore {
     async fn consume_sso_request(&self, env: &str, id: &str, now: Timestamp) -> Result<bool, StoreError>;
     /// Remembers an assertion id until `expires_at`; false if it was seen before.
     async fn remember_assertion(
-        &self,
-        env: &str,
-        connection_id: &str,
-        assertion_id: &str,
-        expires_at: Timestamp,
+        &self, env: &str, connection_id: &str, assertion_id: &str, expires_at: Timestamp,
     ) -> Result<bool, StoreError>;
     /// Inserts or refreshes the profile of (connection, idp_id); returns its stable id.
     async fn upsert_profile(
-        &self,
-        env: &str,
-        connection_id: &str,
-        idp_id: &str,
-        new_id: &str,
-        data: &Value,
-        now: Timestamp,
+        &self, env: &str, connection_id: &str, idp_id: &str, new_id: &str, data: &Value, now: Timestamp,
     ) -> Result<String, StoreError>;
     /// A stored profile by id.
     async fn get_profile(&self, env: &str, id: &str) -> Result<Option<Value>, StoreError>;
@@ -63,26 +50,17 @@ pub trait SsoStore {
     async fn insert_sso_grant(&self, env: &str, digest: &str, g: &SsoGrant) -> Result<(), StoreError>;
     /// Removes and returns an unexpired code (single use).
     async fn take_sso_grant(
-        &self,
-        digest: &str,
-        kind: &str,
-        now: Timestamp,
+        &self, digest: &str, kind: &str, now: Timestamp,
     ) -> Result<Option<(String, SsoGrant)>, StoreError>;
     /// An unexpired grant without consuming it, with its environment.
     async fn get_sso_grant(
-        &self,
-        digest: &str,
-        kind: &str,
-        now: Timestamp,
+        &self, digest: &str, kind: &str, now: Timestamp,
     ) -> Result<Option<(String, SsoGrant)>, StoreError>;
     /// Records a login attempt.
     async fn insert_login_attempt(&self, env: &str, a: &LoginAttempt) -> Result<(), StoreError>;
     /// A page of a connection's login attempts.
     async fn list_login_attempts(
-        &self,
-        env: &str,
-        connection_id: &str,
-        page: &PageRequest,
+        &self, env: &str, connection_id: &str, page: &PageRequest,
     ) -> Result<Page<LoginAttempt>, StoreError>;
     /// The environment's token signing key, if it has one yet.
     async fn get_signing_key(&self, env: &str) -> Result<Option<crate::sso::jwks::SigningKey>, StoreError>;

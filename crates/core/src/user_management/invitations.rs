@@ -86,11 +86,7 @@ pub struct InvitationFilter {
 pub trait InvitationStore {
     /// Inserts an invitation and queues its email.
     async fn insert_invitation(
-        &self,
-        env: &str,
-        inv: &Invitation,
-        mail: &OutboxMail,
-        events: &[Event],
+        &self, env: &str, inv: &Invitation, mail: &OutboxMail, events: &[Event],
     ) -> Result<(), StoreError>;
     /// One invitation by id.
     async fn get_invitation(&self, env: &str, id: &str) -> Result<Option<Invitation>, StoreError>;
@@ -98,29 +94,17 @@ pub trait InvitationStore {
     async fn get_invitation_by_token(&self, env: &str, token: &str) -> Result<Option<Invitation>, StoreError>;
     /// A page of invitations.
     async fn list_invitations(
-        &self,
-        env: &str,
-        filter: &InvitationFilter,
-        page: &PageRequest,
+        &self, env: &str, filter: &InvitationFilter, page: &PageRequest,
     ) -> Result<Page<Invitation>, StoreError>;
     /// Writes a still-pending invitation's new state (and optional mail); false when
     /// it was no longer pending.
     async fn update_pending_invitation(
-        &self,
-        env: &str,
-        inv: &Invitation,
-        mail: Option<&OutboxMail>,
-        events: &[Event],
+        &self, env: &str, inv: &Invitation, mail: Option<&OutboxMail>, events: &[Event],
     ) -> Result<bool, StoreError>;
     /// Accepts a still-pending invitation, creating the user and membership given;
     /// false when it was no longer pending (nothing is written then).
     async fn accept_invitation(
-        &self,
-        env: &str,
-        inv: &Invitation,
-        user: Option<&User>,
-        membership: Option<&Membership>,
-        events: &[Event],
+        &self, env: &str, inv: &Invitation, user: Option<&User>, membership: Option<&Membership>, events: &[Event],
     ) -> Result<bool, StoreError>;
 }
 
@@ -247,10 +231,7 @@ impl Vestibule {
 
     /// `GET /user_management/invitations`.
     pub async fn list_invitations(
-        &self,
-        env: &str,
-        filter: InvitationFilter,
-        page: PageRequest,
+        &self, env: &str, filter: InvitationFilter, page: PageRequest,
     ) -> Result<Page<Invitation>> {
         let mut filter = filter;
         filter.email = filter.email.as_deref().and_then(parse_email);

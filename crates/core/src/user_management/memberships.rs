@@ -103,10 +103,7 @@ pub trait MembershipStore {
     async fn delete_membership(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;
     /// A page of memberships (without users).
     async fn list_memberships(
-        &self,
-        env: &str,
-        filter: &MembershipFilter,
-        page: &PageRequest,
+        &self, env: &str, filter: &MembershipFilter, page: &PageRequest,
     ) -> Result<Page<Membership>, StoreError>;
     /// Every membership of a user.
     async fn memberships_of_user(&self, env: &str, user_id: &str) -> Result<Vec<Membership>, StoreError>;
@@ -160,10 +157,7 @@ impl Vestibule {
 
     /// Builds a new membership row (used by invitations too).
     pub(crate) fn new_membership(
-        user: &User,
-        org: &crate::organizations::Organization,
-        roles: Vec<String>,
-        status: &str,
+        user: &User, org: &crate::organizations::Organization, roles: Vec<String>, status: &str,
     ) -> Membership {
         let now = Timestamp::now();
         let mut m = Membership {
@@ -284,10 +278,7 @@ impl Vestibule {
     /// `GET /user_management/organization_memberships`: needs a user or an organization;
     /// only active memberships unless `statuses` says otherwise.
     pub async fn list_memberships(
-        &self,
-        env: &str,
-        filter: MembershipFilter,
-        page: PageRequest,
+        &self, env: &str, filter: MembershipFilter, page: PageRequest,
     ) -> Result<Page<Membership>> {
         if filter.user_id.is_none() && filter.organization_id.is_none() {
             return Err(CoreError::refused(

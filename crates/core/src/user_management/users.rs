@@ -82,11 +82,7 @@ pub trait UserStore {
     async fn get_user_by_external_id(&self, env: &str, external_id: &str) -> Result<Option<User>, StoreError>;
     /// Replaces a user row if its version is still `expected_version`.
     async fn update_user(
-        &self,
-        env: &str,
-        user: &User,
-        expected_version: i64,
-        events: &[Event],
+        &self, env: &str, user: &User, expected_version: i64, events: &[Event],
     ) -> Result<(), StoreError>;
     /// Deletes a user and its memberships; false if it did not exist.
     async fn delete_user(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError>;

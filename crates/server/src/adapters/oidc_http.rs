@@ -110,11 +110,7 @@ impl OidcHttp for ReqwestOidcHttp {
     }
 
     async fn post_form(
-        &self,
-        url: &str,
-        addrs: &[SocketAddr],
-        form: &[(&str, &str)],
-        basic: Option<(&str, &str)>,
+        &self, url: &str, addrs: &[SocketAddr], form: &[(&str, &str)], basic: Option<(&str, &str)>,
     ) -> Result<Value, String> {
         let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
         let mut req = self

@@ -18,10 +18,7 @@ use vestibule_ids::Kind;
 
 /// `POST /audit_logs/events`
 pub async fn create_audit_log_event(
-    State(s): State<AppState>,
-    env: Env,
-    headers: HeaderMap,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, headers: HeaderMap, Body(body): Body,
 ) -> ApiResult<Response> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     s.app.create_audit_log_event(env.id(), &body, key).await?;
@@ -30,20 +27,14 @@ pub async fn create_audit_log_event(
 
 /// `POST /audit_logs/actions/{actionName}/schemas`
 pub async fn create_audit_log_schema(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(action): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(action): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(created(s.app.create_audit_log_schema(env.id(), &action, &body).await?))
 }
 
 /// `GET /audit_logs/actions/{actionName}/schemas`
 pub async fn list_audit_log_schemas(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(action): Segment,
-    q: Query,
+    State(s): State<AppState>, env: Env, Segment(action): Segment, q: Query,
 ) -> ApiResult<Response> {
     let page = q.page_of(Kind::AuditLogSchema)?;
     Ok(list(s.app.list_audit_log_schemas(env.id(), &action, page).await?))
@@ -68,9 +59,7 @@ pub async fn get_audit_log_export(State(s): State<AppState>, env: Env, Segment(i
 /// `GET /audit_logs/exports/{id}/download?expires=…&signature=…`: the CSV, streamed
 /// chunk by chunk as stored.
 pub async fn download_audit_log_export(
-    State(s): State<AppState>,
-    Segment(id): Segment,
-    q: Query,
+    State(s): State<AppState>, Segment(id): Segment, q: Query,
 ) -> ApiResult<Response> {
     let download = s
         .app
@@ -100,9 +89,7 @@ pub async fn download_audit_log_export(
 
 /// `GET /organizations/{id}/audit_logs_retention`
 pub async fn get_audit_logs_retention(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
+    State(s): State<AppState>, env: Env, Segment(id): Segment,
 ) -> ApiResult<Response> {
     let days = s.app.get_audit_logs_retention(env.id(), &id).await?;
     Ok(ok(json!({"retention_period_in_days": days})))
@@ -110,10 +97,7 @@ pub async fn get_audit_logs_retention(
 
 /// `PUT /organizations/{id}/audit_logs_retention`
 pub async fn set_audit_logs_retention(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     let days = s.app.set_audit_logs_retention(env.id(), &id, &body).await?;
     Ok(ok(json!({"retention_period_in_days": days})))
@@ -121,9 +105,7 @@ pub async fn set_audit_logs_retention(
 
 /// `GET /organizations/{id}/audit_log_configuration`
 pub async fn get_audit_log_configuration(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
+    State(s): State<AppState>, env: Env, Segment(id): Segment,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.get_audit_log_configuration(env.id(), &id).await?))
 }

@@ -33,77 +33,56 @@ pub async fn get_role(State(s): State<AppState>, env: Env, Path(slug): Path<Stri
 
 /// `PATCH /authorization/roles/{slug}`
 pub async fn update_role(
-    State(s): State<AppState>,
-    env: Env,
-    Path(slug): Path<String>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path(slug): Path<String>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_role(env.id(), None, &slug, &body).await?))
 }
 
 /// `PUT /authorization/roles/{slug}/permissions`
 pub async fn set_role_permissions(
-    State(s): State<AppState>,
-    env: Env,
-    Path(slug): Path<String>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path(slug): Path<String>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.set_role_permissions(env.id(), None, &slug, &body).await?))
 }
 
 /// `POST /authorization/roles/{slug}/permissions`
 pub async fn add_role_permission(
-    State(s): State<AppState>,
-    env: Env,
-    Path(slug): Path<String>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path(slug): Path<String>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.add_role_permission(env.id(), None, &slug, &body).await?))
 }
 
 /// `GET /authorization/organizations/{organization_id}/roles`
 pub async fn list_organization_roles(
-    State(s): State<AppState>,
-    env: Env,
-    Path(org): Path<String>,
+    State(s): State<AppState>, env: Env, Path(org): Path<String>,
 ) -> ApiResult<Response> {
     Ok(role_list(s.app.list_roles(env.id(), Some(&org)).await?))
 }
 
 /// `POST /authorization/organizations/{organization_id}/roles`
 pub async fn create_organization_role(
-    State(s): State<AppState>,
-    env: Env,
-    Path(org): Path<String>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path(org): Path<String>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(created(s.app.create_role(env.id(), Some(&org), &body).await?))
 }
 
 /// `GET /authorization/organizations/{organization_id}/roles/{slug}`
 pub async fn get_organization_role(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug)): Path<(String, String)>,
+    State(s): State<AppState>, env: Env, Path((org, slug)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.get_role(env.id(), Some(&org), &slug).await?))
 }
 
 /// `PATCH /authorization/organizations/{organization_id}/roles/{slug}`
 pub async fn update_organization_role(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug)): Path<(String, String)>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path((org, slug)): Path<(String, String)>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_role(env.id(), Some(&org), &slug, &body).await?))
 }
 
 /// `DELETE /authorization/organizations/{organization_id}/roles/{slug}`
 pub async fn delete_organization_role(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug)): Path<(String, String)>,
+    State(s): State<AppState>, env: Env, Path((org, slug)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     s.app.delete_organization_role(env.id(), &org, &slug).await?;
     Ok(no_content())
@@ -111,29 +90,21 @@ pub async fn delete_organization_role(
 
 /// `PUT /authorization/organizations/{organization_id}/roles/{slug}/permissions`
 pub async fn set_organization_role_permissions(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug)): Path<(String, String)>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path((org, slug)): Path<(String, String)>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.set_role_permissions(env.id(), Some(&org), &slug, &body).await?))
 }
 
 /// `POST /authorization/organizations/{organization_id}/roles/{slug}/permissions`
 pub async fn add_organization_role_permission(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug)): Path<(String, String)>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path((org, slug)): Path<(String, String)>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.add_role_permission(env.id(), Some(&org), &slug, &body).await?))
 }
 
 /// `DELETE /authorization/organizations/{organization_id}/roles/{slug}/permissions/{permission}`
 pub async fn remove_organization_role_permission(
-    State(s): State<AppState>,
-    env: Env,
-    Path((org, slug, permission)): Path<(String, String, String)>,
+    State(s): State<AppState>, env: Env, Path((org, slug, permission)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.remove_role_permission(env.id(), Some(&org), &slug, &permission).await?))
 }
@@ -155,10 +126,7 @@ pub async fn get_permission(State(s): State<AppState>, env: Env, Path(slug): Pat
 
 /// `PATCH /authorization/permissions/{slug}`
 pub async fn update_permission(
-    State(s): State<AppState>,
-    env: Env,
-    Path(slug): Path<String>,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Path(slug): Path<String>, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_permission(env.id(), &slug, &body).await?))
 }

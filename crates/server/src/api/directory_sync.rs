@@ -34,10 +34,7 @@ pub async fn get_directory(State(s): State<AppState>, env: Env, Segment(id): Seg
 
 /// `PATCH /directories/{id}` (extension): rename, or replace the custom attribute mapping.
 pub async fn update_directory(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_directory(env.id(), &id, &body).await?))
 }

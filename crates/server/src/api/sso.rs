@@ -36,10 +36,7 @@ pub async fn get_connection(State(s): State<AppState>, env: Env, Segment(id): Se
 
 /// `PATCH /connections/{id}` (extension)
 pub async fn update_connection(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_connection(env.id(), &id, &body).await?))
 }
@@ -52,10 +49,7 @@ pub async fn delete_connection(State(s): State<AppState>, env: Env, Segment(id):
 
 /// `GET /connections/{id}/login_attempts` (extension)
 pub async fn list_login_attempts(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    q: Query,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, q: Query,
 ) -> ApiResult<Response> {
     Ok(list(s.app.list_login_attempts(env.id(), &id, q.page_of(Kind::LoginAttempt)?).await?))
 }

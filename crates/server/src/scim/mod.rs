@@ -149,30 +149,19 @@ async fn create_user(State(s): State<AppState>, Directory(c): Directory, ScimBod
 }
 
 async fn get_user(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery,
 ) -> ScimResult {
     single(&q, s.app.scim_get_user(&c, &id).await?)
 }
 
 async fn replace_user(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
-    ScimBody(b): ScimBody,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody,
 ) -> ScimResult {
     single(&q, s.app.scim_replace_user(&c, &id, &b).await?)
 }
 
 async fn patch_user(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
-    ScimBody(b): ScimBody,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody,
 ) -> ScimResult {
     single(&q, s.app.scim_patch_user(&c, &id, &b).await?)
 }
@@ -204,30 +193,19 @@ async fn create_group(State(s): State<AppState>, Directory(c): Directory, ScimBo
 }
 
 async fn get_group(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery,
 ) -> ScimResult {
     single(&q, s.app.scim_get_group(&c, &id).await?)
 }
 
 async fn replace_group(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
-    ScimBody(b): ScimBody,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody,
 ) -> ScimResult {
     single(&q, s.app.scim_replace_group(&c, &id, &b).await?)
 }
 
 async fn patch_group(
-    State(s): State<AppState>,
-    Directory(c): Directory,
-    ResourceId(id): ResourceId,
-    q: ScimQuery,
-    ScimBody(b): ScimBody,
+    State(s): State<AppState>, Directory(c): Directory, ResourceId(id): ResourceId, q: ScimQuery, ScimBody(b): ScimBody,
 ) -> ScimResult {
     single(&q, s.app.scim_patch_group(&c, &id, &b).await?)
 }

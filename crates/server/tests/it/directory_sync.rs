@@ -35,12 +35,7 @@ async fn directory(s: &TestServer, name: &str) -> Dir {
 }
 
 async fn scim(
-    s: &TestServer,
-    d: &Dir,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
+    s: &TestServer, d: &Dir, token: &str, method: Method, path: &str, body: Option<Value>,
 ) -> (u16, String, Value) {
     let mut req = s.http.request(method, format!("{}{path}", d.endpoint)).bearer_auth(token);
     if let Some(b) = body {

@@ -264,11 +264,7 @@ impl Vestibule {
 
     /// `GET /Users` with `filter`, `startIndex` (1-based) and `count`.
     pub async fn scim_list_users(
-        &self,
-        c: &DirectoryCredentials,
-        cond: &Cond,
-        start_index: u64,
-        count: u64,
+        &self, c: &DirectoryCredentials, cond: &Cond, start_index: u64, count: u64,
     ) -> Result<Value> {
         let start = start_index.max(1);
         let page = self
@@ -292,10 +288,7 @@ impl Vestibule {
 
     /// Writes a new version of a user, if it differs, with `dsync.user.updated`.
     async fn save_user(
-        &self,
-        c: &DirectoryCredentials,
-        current: &DirectoryUser,
-        mut resource: Value,
+        &self, c: &DirectoryCredentials, current: &DirectoryUser, mut resource: Value,
     ) -> Result<Option<DirectoryUser>> {
         patch::normalize(&mut resource, &patch::USER);
         check_user(&resource).map_err(scim)?;
@@ -370,12 +363,7 @@ impl Vestibule {
     }
 
     async fn member_changes(
-        &self,
-        c: &DirectoryCredentials,
-        group: &DirectoryGroup,
-        ids: &[String],
-        name: &str,
-        strict: bool,
+        &self, c: &DirectoryCredentials, group: &DirectoryGroup, ids: &[String], name: &str, strict: bool,
     ) -> Result<Vec<MemberChange>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -448,12 +436,7 @@ impl Vestibule {
     /// `GET /Groups` with `filter`, `startIndex` and `count`; `members` left out when
     /// `with_members` is false (Entra ID lists groups with `excludedAttributes=members`).
     pub async fn scim_list_groups(
-        &self,
-        c: &DirectoryCredentials,
-        cond: &Cond,
-        start_index: u64,
-        count: u64,
-        with_members: bool,
+        &self, c: &DirectoryCredentials, cond: &Cond, start_index: u64, count: u64, with_members: bool,
     ) -> Result<Value> {
         let start = start_index.max(1);
         let page = self
@@ -480,11 +463,7 @@ impl Vestibule {
 
     /// Applies attribute changes and membership changes to a group in one transaction.
     async fn change_group(
-        &self,
-        c: &DirectoryCredentials,
-        current: &DirectoryGroup,
-        resource: Option<Value>,
-        adds: &[String],
+        &self, c: &DirectoryCredentials, current: &DirectoryGroup, resource: Option<Value>, adds: &[String],
         removes: &[String],
     ) -> Result<bool> {
         let now = Timestamp::now();
@@ -654,12 +633,7 @@ impl Vestibule {
     /// `POST /.search`: Users then Groups in one list. A filter that only one of the two
     /// resource types understands selects that type alone (`None` for a type leaves it out).
     pub async fn scim_search_all(
-        &self,
-        c: &DirectoryCredentials,
-        users: Option<&Cond>,
-        groups: Option<&Cond>,
-        start_index: u64,
-        count: u64,
+        &self, c: &DirectoryCredentials, users: Option<&Cond>, groups: Option<&Cond>, start_index: u64, count: u64,
         with_members: bool,
     ) -> Result<Value> {
         let start = start_index.max(1);

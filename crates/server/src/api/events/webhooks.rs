@@ -27,10 +27,7 @@ pub async fn get_webhook_endpoint(State(s): State<AppState>, env: Env, Segment(i
 
 /// `PATCH /webhook_endpoints/{id}`
 pub async fn update_webhook_endpoint(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_webhook_endpoint(env.id(), &id, &body).await?))
 }
@@ -43,19 +40,14 @@ pub async fn delete_webhook_endpoint(State(s): State<AppState>, env: Env, Segmen
 
 /// `GET /webhook_endpoints/{id}/deliveries` (extension)
 pub async fn list_webhook_deliveries(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    q: Query,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, q: Query,
 ) -> ApiResult<Response> {
     Ok(list(s.app.list_webhook_deliveries(env.id(), &id, q.page_of(Kind::Event)?).await?))
 }
 
 /// `POST /webhook_endpoints/{id}/deliveries/{delivery_id}/retry` (extension)
 pub async fn retry_webhook_delivery(
-    State(s): State<AppState>,
-    env: Env,
-    Params((id, delivery)): Params<(String, String)>,
+    State(s): State<AppState>, env: Env, Params((id, delivery)): Params<(String, String)>,
 ) -> ApiResult<Response> {
     s.app.retry_webhook_delivery(env.id(), &id, &delivery).await?;
     Ok(crate::api::accepted(json!({"id": delivery, "state": "pending"})))

@@ -20,9 +20,7 @@ pub async fn get_organization_domain(State(s): State<AppState>, env: Env, Segmen
 
 /// `DELETE /organization_domains/{id}`
 pub async fn delete_organization_domain(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
+    State(s): State<AppState>, env: Env, Segment(id): Segment,
 ) -> ApiResult<Response> {
     s.app.delete_organization_domain(env.id(), &id).await?;
     Ok(no_content())
@@ -30,9 +28,7 @@ pub async fn delete_organization_domain(
 
 /// `POST /organization_domains/{id}/verify`
 pub async fn verify_organization_domain(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
+    State(s): State<AppState>, env: Env, Segment(id): Segment,
 ) -> ApiResult<Response> {
     Ok(created(s.app.verify_organization_domain(env.id(), &id).await?))
 }

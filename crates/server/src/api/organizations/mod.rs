@@ -19,10 +19,7 @@ use vestibule_core::organizations::OrganizationFilter;
 /// Only successes are cached; the cache drops them when anything in the environment is
 /// written (see `vestibule_core::kernel::cache`).
 async fn cached<T: Serialize>(
-    s: &AppState,
-    env: &Env,
-    key: &str,
-    read: impl Future<Output = vestibule_core::kernel::error::Result<T>>,
+    s: &AppState, env: &Env, key: &str, read: impl Future<Output = vestibule_core::kernel::error::Result<T>>,
 ) -> ApiResult<Response> {
     let body = s
         .app
@@ -45,10 +42,7 @@ fn json_bytes(body: bytes::Bytes) -> Response {
 
 /// `GET /organizations`
 pub async fn list_organizations(
-    State(s): State<AppState>,
-    env: Env,
-    q: Query,
-    RawQuery(raw): RawQuery,
+    State(s): State<AppState>, env: Env, q: Query, RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let page = q.page_of(vestibule_ids::Kind::Organization)?;
     let filter = OrganizationFilter { domains: q.list("domains"), search: q.get("search").map(str::to_owned) };
@@ -69,19 +63,14 @@ pub async fn get_organization(State(s): State<AppState>, env: Env, Segment(id): 
 
 /// `GET /organizations/external_id/{external_id}`
 pub async fn get_organization_by_external_id(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(ext): Segment,
+    State(s): State<AppState>, env: Env, Segment(ext): Segment,
 ) -> ApiResult<Response> {
     cached(&s, &env, &format!("external_id/{ext}"), s.app.get_organization_by_external_id(env.id(), &ext)).await
 }
 
 /// `PUT /organizations/{id}`
 pub async fn update_organization(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_organization(env.id(), &id, &body).await?))
 }

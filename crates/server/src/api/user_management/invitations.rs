@@ -31,9 +31,7 @@ pub async fn get_invitation(State(s): State<AppState>, env: Env, Segment(id): Se
 
 /// `GET /user_management/invitations/by_token/{token}`
 pub async fn get_invitation_by_token(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(token): Segment,
+    State(s): State<AppState>, env: Env, Segment(token): Segment,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.get_invitation_by_token(env.id(), &token).await?))
 }

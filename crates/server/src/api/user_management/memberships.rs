@@ -33,10 +33,7 @@ pub async fn get_membership(State(s): State<AppState>, env: Env, Segment(id): Se
 
 /// `PUT /user_management/organization_memberships/{id}`
 pub async fn update_membership(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_membership(env.id(), &id, &body).await?))
 }

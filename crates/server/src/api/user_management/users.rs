@@ -31,19 +31,14 @@ pub async fn get_user(State(s): State<AppState>, env: Env, Segment(id): Segment)
 
 /// `GET /user_management/users/external_id/{external_id}`
 pub async fn get_user_by_external_id(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(ext): Segment,
+    State(s): State<AppState>, env: Env, Segment(ext): Segment,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.get_user_by_external_id(env.id(), &ext).await?))
 }
 
 /// `PUT /user_management/users/{id}`
 pub async fn update_user(
-    State(s): State<AppState>,
-    env: Env,
-    Segment(id): Segment,
-    Body(body): Body,
+    State(s): State<AppState>, env: Env, Segment(id): Segment, Body(body): Body,
 ) -> ApiResult<Response> {
     Ok(ok(s.app.update_user(env.id(), &id, &body).await?))
 }
