@@ -17,7 +17,7 @@ macro_rules! authorization {
         mod $module {
             use super::*;
             use crate::$store;
-            use crate::common::$base::{insert_events, page_query};
+            use crate::common::$base::{insert_events, page_query, write_with_events};
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use vestibule_core::authorization::{AuthorizationStore, Permission, Role};
@@ -77,25 +77,26 @@ macro_rules! authorization {
             #[async_trait]
             impl AuthorizationStore for $store {
                 async fn insert_role(&self, env: &str, r: &Role, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let sql = format!("INSERT INTO roles (environment_id, {ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(&r.id)
-                        .bind(r.organization_id.clone().unwrap_or_default())
-                        .bind(&r.slug)
-                        .bind(&r.name)
-                        .bind(&r.description)
-                        .bind(&r.resource_type_slug)
-                        .bind(serde_json::to_string(&r.permissions).unwrap_or_default())
-                        .bind(r.priority)
-                        .bind(r.created_at.millis())
-                        .bind(r.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        let sql = format!("INSERT INTO roles (environment_id, {ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(env)
+                            .bind(&r.id)
+                            .bind(r.organization_id.clone().unwrap_or_default())
+                            .bind(&r.slug)
+                            .bind(&r.name)
+                            .bind(&r.description)
+                            .bind(&r.resource_type_slug)
+                            .bind(serde_json::to_string(&r.permissions).unwrap_or_default())
+                            .bind(r.priority)
+                            .bind(r.created_at.millis())
+                            .bind(r.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_role(&self, env: &str, org: Option<&str>, slug: &str) -> Result<Option<Role>, StoreError> {
@@ -131,10 +132,11 @@ macro_rules! authorization {
                 }
 
                 async fn update_role(&self, env: &str, r: &Role, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    update_role_row(&mut tx, env, r).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        update_role_row(tx, env, r).await?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn delete_role_if_unused(&self, env: &str, r: &Role, events: &[Event]) -> Result<bool, StoreError> {
@@ -165,22 +167,23 @@ macro_rules! authorization {
                 }
 
                 async fn insert_permission(&self, env: &str, p: &Permission, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let sql = format!("INSERT INTO permissions (environment_id, {PERMISSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(&p.id)
-                        .bind(&p.slug)
-                        .bind(&p.name)
-                        .bind(&p.description)
-                        .bind(&p.resource_type_slug)
-                        .bind(p.created_at.millis())
-                        .bind(p.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        let sql = format!("INSERT INTO permissions (environment_id, {PERMISSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(env)
+                            .bind(&p.id)
+                            .bind(&p.slug)
+                            .bind(&p.name)
+                            .bind(&p.description)
+                            .bind(&p.resource_type_slug)
+                            .bind(p.created_at.millis())
+                            .bind(p.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_permission(&self, env: &str, slug: &str) -> Result<Option<Permission>, StoreError> {
@@ -207,18 +210,19 @@ macro_rules! authorization {
                 }
 
                 async fn update_permission(&self, env: &str, p: &Permission, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query("UPDATE permissions SET name = $3, description = $4, updated_at = $5 WHERE environment_id = $1 AND slug = $2")
-                        .bind(env)
-                        .bind(&p.slug)
-                        .bind(&p.name)
-                        .bind(&p.description)
-                        .bind(p.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query("UPDATE permissions SET name = $3, description = $4, updated_at = $5 WHERE environment_id = $1 AND slug = $2")
+                            .bind(env)
+                            .bind(&p.slug)
+                            .bind(&p.name)
+                            .bind(&p.description)
+                            .bind(p.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn delete_permission(&self, env: &str, slug: &str, roles: &[Role], events: &[Event]) -> Result<bool, StoreError> {

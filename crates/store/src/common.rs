@@ -156,6 +156,32 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// Runs `write` and records `events` in one transaction, committed only when both
+            /// succeed: every write commits its events by construction.
+            pub(crate) async fn write_with_events<T>(
+                pool: &sqlx::Pool<$db>,
+                events: &[Event],
+                write: impl AsyncFnOnce(&mut Conn) -> Result<T, StoreError>,
+            ) -> Result<T, StoreError> {
+                let mut tx = pool.begin().await.map_err(map_err)?;
+                let out = write(&mut tx).await?;
+                insert_events(&mut tx, events).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(out)
+            }
+
+            /// The row `sql` selects when bound to an environment and an id, decoded.
+            pub(crate) async fn fetch_by_id<T>(
+                pool: &sqlx::Pool<$db>,
+                sql: String,
+                env: &str,
+                id: &str,
+                decode: fn(&$row) -> Result<T, sqlx::Error>,
+            ) -> Result<Option<T>, StoreError> {
+                let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(pool).await.map_err(map_err)?;
+                row.as_ref().map(decode).transpose().map_err(map_err)
+            }
+
             /// Runs `sql` (a DELETE bound to environment and id) and records `events`, in one
             /// transaction; false, with nothing written, when no row matched.
             pub(crate) async fn delete_with_events(

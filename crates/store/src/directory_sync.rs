@@ -74,40 +74,39 @@ macro_rules! directories {
             use vestibule_core::kernel::pagination::{Page, PageRequest};
             use vestibule_core::Timestamp;
 
-            use crate::common::$base::insert_events;
+            use crate::common::$base::{fetch_by_id, insert_events, write_with_events};
             use super::rows::$rows::*;
 
             #[async_trait]
             impl DirectoryStore for $store {
                 async fn insert_directory(&self, env: &str, d: &Directory, token_digest: &str, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query(
-                        "INSERT INTO directories (environment_id, id, organization_id, external_key, type, state, name, domain, token_digest, created_at, updated_at, \
-                         custom_attribute_mapping) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(env)
-                    .bind(&d.id)
-                    .bind(&d.organization_id)
-                    .bind(&d.external_key)
-                    .bind(&d.kind)
-                    .bind(&d.state)
-                    .bind(&d.name)
-                    .bind(&d.domain)
-                    .bind(token_digest)
-                    .bind(d.created_at.millis())
-                    .bind(d.updated_at.millis())
-                    .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query(
+                            "INSERT INTO directories (environment_id, id, organization_id, external_key, type, state, name, domain, token_digest, created_at, updated_at, \
+                             custom_attribute_mapping) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        )
+                        .bind(env)
+                        .bind(&d.id)
+                        .bind(&d.organization_id)
+                        .bind(&d.external_key)
+                        .bind(&d.kind)
+                        .bind(&d.state)
+                        .bind(&d.name)
+                        .bind(&d.domain)
+                        .bind(token_digest)
+                        .bind(d.created_at.millis())
+                        .bind(d.updated_at.millis())
+                        .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn get_directory(&self, env: &str, id: &str) -> Result<Option<Directory>, StoreError> {
-                    let sql = format!("SELECT {DIRECTORY_COLUMNS} FROM directories WHERE environment_id = $1 AND id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(directory).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("SELECT {DIRECTORY_COLUMNS} FROM directories WHERE environment_id = $1 AND id = $2"), env, id, directory).await
                 }
 
                 async fn find_directory_by_key(&self, key: &str) -> Result<Option<DirectoryCredentials>, StoreError> {
@@ -258,40 +257,39 @@ macro_rules! directories {
 
                 async fn insert_directory_user(&self, env: &str, u: &DirectoryUser, events: &[Event]) -> Result<(), StoreError> {
                     let k = user_keys(u);
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query(
-                        "INSERT INTO directory_users (environment_id, id, directory_id, organization_id, resource, user_name, user_name_key, \
-                         external_id, display_name_key, given_name_key, family_name_key, active, created_at, updated_at, version, custom_attributes) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                    )
-                    .bind(env)
-                    .bind(&u.id)
-                    .bind(&u.directory_id)
-                    .bind(&u.organization_id)
-                    .bind(u.resource.to_string())
-                    .bind(k.user_name)
-                    .bind(k.user_name_key)
-                    .bind(k.external_id)
-                    .bind(k.display_name_key)
-                    .bind(k.given_name_key)
-                    .bind(k.family_name_key)
-                    .bind(k.active)
-                    .bind(u.created_at.millis())
-                    .bind(u.updated_at.millis())
-                    .bind(u.version)
-                    .bind(u.custom_attributes.to_string())
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query(
+                            "INSERT INTO directory_users (environment_id, id, directory_id, organization_id, resource, user_name, user_name_key, \
+                             external_id, display_name_key, given_name_key, family_name_key, active, created_at, updated_at, version, custom_attributes) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                        )
+                        .bind(env)
+                        .bind(&u.id)
+                        .bind(&u.directory_id)
+                        .bind(&u.organization_id)
+                        .bind(u.resource.to_string())
+                        .bind(k.user_name)
+                        .bind(k.user_name_key)
+                        .bind(k.external_id)
+                        .bind(k.display_name_key)
+                        .bind(k.given_name_key)
+                        .bind(k.family_name_key)
+                        .bind(k.active)
+                        .bind(u.created_at.millis())
+                        .bind(u.updated_at.millis())
+                        .bind(u.version)
+                        .bind(u.custom_attributes.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        write_emails(tx, env, u, false).await?;
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    write_emails(&mut tx, env, u, false).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn get_directory_user(&self, env: &str, id: &str) -> Result<Option<DirectoryUser>, StoreError> {
-                    let sql = format!("SELECT {USER_COLUMNS} FROM directory_users u WHERE u.environment_id = $1 AND u.id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(user).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("SELECT {USER_COLUMNS} FROM directory_users u WHERE u.environment_id = $1 AND u.id = $2"), env, id, user).await
                 }
 
                 async fn get_directory_users(&self, env: &str, directory_id: &str, ids: &[String]) -> Result<Vec<DirectoryUser>, StoreError> {
@@ -319,35 +317,36 @@ macro_rules! directories {
 
                 async fn update_directory_user(&self, env: &str, u: &DirectoryUser, expected_version: i64, events: &[Event]) -> Result<(), StoreError> {
                     let k = user_keys(u);
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query(
-                        "UPDATE directory_users SET resource = $3, user_name = $4, user_name_key = $5, external_id = $6, display_name_key = $7, \
-                         given_name_key = $8, family_name_key = $9, active = $10, updated_at = $11, version = $12, custom_attributes = $14 \
-                         WHERE environment_id = $1 AND id = $2 AND version = $13",
-                    )
-                    .bind(env)
-                    .bind(&u.id)
-                    .bind(u.resource.to_string())
-                    .bind(k.user_name)
-                    .bind(k.user_name_key)
-                    .bind(k.external_id)
-                    .bind(k.display_name_key)
-                    .bind(k.given_name_key)
-                    .bind(k.family_name_key)
-                    .bind(k.active)
-                    .bind(u.updated_at.millis())
-                    .bind(u.version)
-                    .bind(expected_version)
-                    .bind(u.custom_attributes.to_string())
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        let done = sqlx::query(
+                            "UPDATE directory_users SET resource = $3, user_name = $4, user_name_key = $5, external_id = $6, display_name_key = $7, \
+                             given_name_key = $8, family_name_key = $9, active = $10, updated_at = $11, version = $12, custom_attributes = $14 \
+                             WHERE environment_id = $1 AND id = $2 AND version = $13",
+                        )
+                        .bind(env)
+                        .bind(&u.id)
+                        .bind(u.resource.to_string())
+                        .bind(k.user_name)
+                        .bind(k.user_name_key)
+                        .bind(k.external_id)
+                        .bind(k.display_name_key)
+                        .bind(k.given_name_key)
+                        .bind(k.family_name_key)
+                        .bind(k.active)
+                        .bind(u.updated_at.millis())
+                        .bind(u.version)
+                        .bind(expected_version)
+                        .bind(u.custom_attributes.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        if done.rows_affected() != 1 {
+                            return Err(StoreError::Contended);
+                        }
+                        write_emails(tx, env, u, true).await?;
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::Contended);
-                    }
-                    write_emails(&mut tx, env, u, true).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn delete_directory_user(&self, env: &str, directory_id: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
@@ -416,34 +415,33 @@ macro_rules! directories {
                 }
 
                 async fn insert_directory_group(&self, env: &str, g: &DirectoryGroup, members: &[String], events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query(
-                        "INSERT INTO directory_groups (environment_id, id, directory_id, organization_id, resource, display_name_key, external_id, \
-                         created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(env)
-                    .bind(&g.id)
-                    .bind(&g.directory_id)
-                    .bind(&g.organization_id)
-                    .bind(g.resource.to_string())
-                    .bind(fold(&g.display_name()))
-                    .bind(g.external_id())
-                    .bind(g.created_at.millis())
-                    .bind(g.updated_at.millis())
-                    .bind(g.version)
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query(
+                            "INSERT INTO directory_groups (environment_id, id, directory_id, organization_id, resource, display_name_key, external_id, \
+                             created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        )
+                        .bind(env)
+                        .bind(&g.id)
+                        .bind(&g.directory_id)
+                        .bind(&g.organization_id)
+                        .bind(g.resource.to_string())
+                        .bind(fold(&g.display_name()))
+                        .bind(g.external_id())
+                        .bind(g.created_at.millis())
+                        .bind(g.updated_at.millis())
+                        .bind(g.version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        let ids: Vec<&str> = members.iter().map(String::as_str).collect();
+                        insert_members(tx, env, &g.directory_id, &g.id, &ids, g.created_at.millis()).await?;
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    let ids: Vec<&str> = members.iter().map(String::as_str).collect();
-                    insert_members(&mut tx, env, &g.directory_id, &g.id, &ids, g.created_at.millis()).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn get_directory_group(&self, env: &str, id: &str) -> Result<Option<DirectoryGroup>, StoreError> {
-                    let sql = format!("SELECT {GROUP_COLUMNS} FROM directory_groups g WHERE g.environment_id = $1 AND g.id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(group).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("SELECT {GROUP_COLUMNS} FROM directory_groups g WHERE g.environment_id = $1 AND g.id = $2"), env, id, group).await
                 }
 
                 async fn change_group(&self, env: &str, directory_id: &str, group_id: &str, change: &GroupChange<'_>) -> Result<MemberCounts, StoreError> {

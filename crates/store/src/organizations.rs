@@ -11,7 +11,7 @@ macro_rules! organizations {
         mod $module {
             use super::*;
             use crate::$store;
-            use crate::common::$base::{delete_with_events, insert_events};
+            use crate::common::$base::{delete_with_events, fetch_by_id, insert_events, write_with_events};
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use std::collections::BTreeMap;
@@ -111,30 +111,31 @@ macro_rules! organizations {
             #[async_trait]
             impl OrganizationStore for $store {
                 async fn insert_organization(&self, env: &str, org: &Organization, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query(
-                        "INSERT INTO organizations (environment_id, id, name, allow_profiles_outside_organization, metadata, \
-                         external_id, stripe_customer_id, created_at, updated_at, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(env)
-                    .bind(&org.id)
-                    .bind(&org.name)
-                    .bind(org.allow_profiles_outside_organization)
-                    .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
-                    .bind(&org.external_id)
-                    .bind(&org.stripe_customer_id)
-                    .bind(org.created_at.millis())
-                    .bind(org.updated_at.millis())
-                    .bind(org.version)
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query(
+                            "INSERT INTO organizations (environment_id, id, name, allow_profiles_outside_organization, metadata, \
+                             external_id, stripe_customer_id, created_at, updated_at, version) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        )
+                        .bind(env)
+                        .bind(&org.id)
+                        .bind(&org.name)
+                        .bind(org.allow_profiles_outside_organization)
+                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
+                        .bind(&org.external_id)
+                        .bind(&org.stripe_customer_id)
+                        .bind(org.created_at.millis())
+                        .bind(org.updated_at.millis())
+                        .bind(org.version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        for d in &org.domains {
+                            insert_domain(tx, env, d).await?;
+                        }
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    for d in &org.domains {
-                        insert_domain(&mut tx, env, d).await?;
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn get_organization(&self, env: &str, id: &str) -> Result<Option<Organization>, StoreError> {
@@ -158,59 +159,60 @@ macro_rules! organizations {
                 }
 
                 async fn update_organization(&self, env: &str, org: &Organization, expected_version: i64, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query(
-                        "UPDATE organizations SET name = $3, allow_profiles_outside_organization = $4, metadata = $5, \
-                         external_id = $6, stripe_customer_id = $7, updated_at = $8, version = $9 \
-                         WHERE environment_id = $1 AND id = $2 AND version = $10",
-                    )
-                    .bind(env)
-                    .bind(&org.id)
-                    .bind(&org.name)
-                    .bind(org.allow_profiles_outside_organization)
-                    .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
-                    .bind(&org.external_id)
-                    .bind(&org.stripe_customer_id)
-                    .bind(org.updated_at.millis())
-                    .bind(org.version)
-                    .bind(expected_version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::Contended);
-                    }
-                    let kept: Vec<String> = org.domains.iter().map(|d| d.id.clone()).collect();
-                    let sql = if kept.is_empty() {
-                        "DELETE FROM organization_domains WHERE environment_id = $1 AND organization_id = $2".to_owned()
-                    } else {
-                        format!(
-                            "DELETE FROM organization_domains WHERE environment_id = $1 AND organization_id = $2 AND id NOT IN {}",
-                            placeholders(3, kept.len())
-                        )
-                    };
-                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(&org.id);
-                    for id in kept {
-                        q = q.bind(id);
-                    }
-                    q.execute(&mut *tx).await.map_err(map_err)?;
-                    for d in &org.domains {
-                        let updated = sqlx::query(
-                            "UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2",
+                    write_with_events(&self.write, events, async |tx| {
+                        let done = sqlx::query(
+                            "UPDATE organizations SET name = $3, allow_profiles_outside_organization = $4, metadata = $5, \
+                             external_id = $6, stripe_customer_id = $7, updated_at = $8, version = $9 \
+                             WHERE environment_id = $1 AND id = $2 AND version = $10",
                         )
                         .bind(env)
-                        .bind(&d.id)
-                        .bind(&d.state)
-                        .bind(d.updated_at.millis())
+                        .bind(&org.id)
+                        .bind(&org.name)
+                        .bind(org.allow_profiles_outside_organization)
+                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
+                        .bind(&org.external_id)
+                        .bind(&org.stripe_customer_id)
+                        .bind(org.updated_at.millis())
+                        .bind(org.version)
+                        .bind(expected_version)
                         .execute(&mut *tx)
                         .await
                         .map_err(map_err)?;
-                        if updated.rows_affected() == 0 {
-                            insert_domain(&mut tx, env, d).await?;
+                        if done.rows_affected() != 1 {
+                            return Err(StoreError::Contended);
                         }
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                        let kept: Vec<String> = org.domains.iter().map(|d| d.id.clone()).collect();
+                        let sql = if kept.is_empty() {
+                            "DELETE FROM organization_domains WHERE environment_id = $1 AND organization_id = $2".to_owned()
+                        } else {
+                            format!(
+                                "DELETE FROM organization_domains WHERE environment_id = $1 AND organization_id = $2 AND id NOT IN {}",
+                                placeholders(3, kept.len())
+                            )
+                        };
+                        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(&org.id);
+                        for id in kept {
+                            q = q.bind(id);
+                        }
+                        q.execute(&mut *tx).await.map_err(map_err)?;
+                        for d in &org.domains {
+                            let updated = sqlx::query(
+                                "UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2",
+                            )
+                            .bind(env)
+                            .bind(&d.id)
+                            .bind(&d.state)
+                            .bind(d.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                            if updated.rows_affected() == 0 {
+                                insert_domain(tx, env, d).await?;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn delete_organization(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
@@ -269,43 +271,43 @@ macro_rules! organizations {
                 }
 
                 async fn insert_organization_domain(&self, env: &str, d: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    // Bump the parent so concurrent organization updates see the change.
-                    let parent = sqlx::query(
-                        "UPDATE organizations SET version = version + 1, updated_at = $3 WHERE environment_id = $1 AND id = $2",
-                    )
-                    .bind(env)
-                    .bind(&d.organization_id)
-                    .bind(d.created_at.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                    if parent.rows_affected() != 1 {
-                        return Err(StoreError::Contended);
-                    }
-                    insert_domain(&mut tx, env, d).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
-                }
-
-                async fn get_organization_domain(&self, env: &str, id: &str) -> Result<Option<OrganizationDomain>, StoreError> {
-                    let sql = format!("SELECT {DOMAIN_COLUMNS} FROM organization_domains WHERE environment_id = $1 AND id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(domain).transpose().map_err(map_err)
-                }
-
-                async fn update_organization_domain(&self, env: &str, d: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query("UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2")
+                    write_with_events(&self.write, events, async |tx| {
+                        // Bump the parent so concurrent organization updates see the change.
+                        let parent = sqlx::query(
+                            "UPDATE organizations SET version = version + 1, updated_at = $3 WHERE environment_id = $1 AND id = $2",
+                        )
                         .bind(env)
-                        .bind(&d.id)
-                        .bind(&d.state)
-                        .bind(d.updated_at.millis())
+                        .bind(&d.organization_id)
+                        .bind(d.created_at.millis())
                         .execute(&mut *tx)
                         .await
                         .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                        if parent.rows_affected() != 1 {
+                            return Err(StoreError::Contended);
+                        }
+                        insert_domain(tx, env, d).await?;
+                        Ok(())
+                    })
+                    .await
+                }
+
+                async fn get_organization_domain(&self, env: &str, id: &str) -> Result<Option<OrganizationDomain>, StoreError> {
+                    fetch_by_id(&self.read, format!("SELECT {DOMAIN_COLUMNS} FROM organization_domains WHERE environment_id = $1 AND id = $2"), env, id, domain).await
+                }
+
+                async fn update_organization_domain(&self, env: &str, d: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError> {
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query("UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2")
+                            .bind(env)
+                            .bind(&d.id)
+                            .bind(&d.state)
+                            .bind(d.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn delete_organization_domain(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {

@@ -19,6 +19,7 @@ macro_rules! sso {
             use vestibule_core::sso::{Connection, ConnectionFilter, LoginAttempt, RedirectUri, SsoGrant, SsoRequest, SsoStore};
             use vestibule_core::Timestamp;
             use $events as ev;
+            use ev::write_with_events;
 
             fn connection(r: &$row) -> Result<Connection, sqlx::Error> {
                 let saml: Option<String> = r.try_get("saml")?;
@@ -120,26 +121,27 @@ macro_rules! sso {
 
                 async fn insert_connection(&self, env: &str, c: &Connection, events: &[Event]) -> Result<(), StoreError> {
                     let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, c);
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let sql = format!("INSERT INTO connections (environment_id, {CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(&c.id)
-                        .bind(&c.organization_id)
-                        .bind(&c.connection_type)
-                        .bind(&c.name)
-                        .bind(&c.state)
-                        .bind(&c.external_key)
-                        .bind(saml)
-                        .bind(oidc)
-                        .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
-                        .bind(c.created_at.millis())
-                        .bind(c.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    ev::insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        let sql = format!("INSERT INTO connections (environment_id, {CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(env)
+                            .bind(&c.id)
+                            .bind(&c.organization_id)
+                            .bind(&c.connection_type)
+                            .bind(&c.name)
+                            .bind(&c.state)
+                            .bind(&c.external_key)
+                            .bind(saml)
+                            .bind(oidc)
+                            .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
+                            .bind(c.created_at.millis())
+                            .bind(c.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_connection(&self, env: &str, id: &str) -> Result<Option<Connection>, StoreError> {
@@ -163,24 +165,25 @@ macro_rules! sso {
 
                 async fn update_connection(&self, env: &str, c: &Connection, events: &[Event]) -> Result<(), StoreError> {
                     let (saml, oidc) = crate::sealed::connection_columns(&self.sealer, c);
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query(
-                        "UPDATE connections SET name = $3, state = $4, saml = $5, oidc = $6, attribute_maps = $7, updated_at = $8 \
-                         WHERE environment_id = $1 AND id = $2",
-                    )
-                    .bind(env)
-                    .bind(&c.id)
-                    .bind(&c.name)
-                    .bind(&c.state)
-                    .bind(saml)
-                    .bind(oidc)
-                    .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
-                    .bind(c.updated_at.millis())
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query(
+                            "UPDATE connections SET name = $3, state = $4, saml = $5, oidc = $6, attribute_maps = $7, updated_at = $8 \
+                             WHERE environment_id = $1 AND id = $2",
+                        )
+                        .bind(env)
+                        .bind(&c.id)
+                        .bind(&c.name)
+                        .bind(&c.state)
+                        .bind(saml)
+                        .bind(oidc)
+                        .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
+                        .bind(c.updated_at.millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    ev::insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn delete_connection(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {

@@ -16,7 +16,7 @@ macro_rules! user_management {
         mod $module {
             use super::*;
             use crate::$store;
-            use crate::common::$base::{delete_with_events, insert_events, page_query};
+            use crate::common::$base::{delete_with_events, fetch_by_id, insert_events, page_query, write_with_events};
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use std::collections::BTreeMap;
@@ -178,16 +178,15 @@ macro_rules! user_management {
             #[async_trait]
             impl UserStore for $store {
                 async fn insert_user(&self, env: &str, user: &User, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    insert_user(&mut tx, env, user).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        insert_user(tx, env, user).await?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_user(&self, env: &str, id: &str) -> Result<Option<User>, StoreError> {
-                    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE environment_id = $1 AND id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(user).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("SELECT {USER_COLUMNS} FROM users WHERE environment_id = $1 AND id = $2"), env, id, user).await
                 }
 
                 async fn get_users(&self, env: &str, ids: &[String]) -> Result<Vec<User>, StoreError> {
@@ -216,36 +215,37 @@ macro_rules! user_management {
                 }
 
                 async fn update_user(&self, env: &str, u: &User, expected_version: i64, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let done = sqlx::query(
-                        "UPDATE users SET email = $3, first_name = $4, last_name = $5, profile_picture_url = $6, email_verified = $7, \
-                         external_id = $8, metadata = $9, last_sign_in_at = $10, locale = $11, password_hash = $12, password_kind = $13, \
-                         updated_at = $14, version = $15 WHERE environment_id = $1 AND id = $2 AND version = $16",
-                    )
-                    .bind(env)
-                    .bind(&u.id)
-                    .bind(&u.email)
-                    .bind(&u.first_name)
-                    .bind(&u.last_name)
-                    .bind(&u.profile_picture_url)
-                    .bind(u.email_verified)
-                    .bind(&u.external_id)
-                    .bind(serde_json::to_string(&u.metadata).unwrap_or_default())
-                    .bind(u.last_sign_in_at.map(Timestamp::millis))
-                    .bind(&u.locale)
-                    .bind(u.password.as_ref().map(|p| p.hash.clone()))
-                    .bind(u.password.as_ref().map(|p| p.kind.clone()))
-                    .bind(u.updated_at.millis())
-                    .bind(u.version)
-                    .bind(expected_version)
-                    .execute(&mut *tx)
+                    write_with_events(&self.write, events, async |tx| {
+                        let done = sqlx::query(
+                            "UPDATE users SET email = $3, first_name = $4, last_name = $5, profile_picture_url = $6, email_verified = $7, \
+                             external_id = $8, metadata = $9, last_sign_in_at = $10, locale = $11, password_hash = $12, password_kind = $13, \
+                             updated_at = $14, version = $15 WHERE environment_id = $1 AND id = $2 AND version = $16",
+                        )
+                        .bind(env)
+                        .bind(&u.id)
+                        .bind(&u.email)
+                        .bind(&u.first_name)
+                        .bind(&u.last_name)
+                        .bind(&u.profile_picture_url)
+                        .bind(u.email_verified)
+                        .bind(&u.external_id)
+                        .bind(serde_json::to_string(&u.metadata).unwrap_or_default())
+                        .bind(u.last_sign_in_at.map(Timestamp::millis))
+                        .bind(&u.locale)
+                        .bind(u.password.as_ref().map(|p| p.hash.clone()))
+                        .bind(u.password.as_ref().map(|p| p.kind.clone()))
+                        .bind(u.updated_at.millis())
+                        .bind(u.version)
+                        .bind(expected_version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        if done.rows_affected() != 1 {
+                            return Err(StoreError::Contended);
+                        }
+                        Ok(())
+                    })
                     .await
-                    .map_err(map_err)?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::Contended);
-                    }
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
                 }
 
                 async fn delete_user(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
@@ -273,31 +273,31 @@ macro_rules! user_management {
             #[async_trait]
             impl MembershipStore for $store {
                 async fn insert_membership(&self, env: &str, m: &Membership, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    insert_membership(&mut tx, env, m).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        insert_membership(tx, env, m).await?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_membership(&self, env: &str, id: &str) -> Result<Option<Membership>, StoreError> {
-                    let sql = format!("{MEMBERSHIP_SELECT} WHERE m.environment_id = $1 AND m.id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(membership).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("{MEMBERSHIP_SELECT} WHERE m.environment_id = $1 AND m.id = $2"), env, id, membership).await
                 }
 
                 async fn update_membership(&self, env: &str, m: &Membership, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query("UPDATE organization_memberships SET status = $3, role_slugs = $4, updated_at = $5 WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(&m.id)
-                        .bind(&m.status)
-                        .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default())
-                        .bind(m.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        sqlx::query("UPDATE organization_memberships SET status = $3, role_slugs = $4, updated_at = $5 WHERE environment_id = $1 AND id = $2")
+                            .bind(env)
+                            .bind(&m.id)
+                            .bind(&m.status)
+                            .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default())
+                            .bind(m.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn delete_membership(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
@@ -332,39 +332,38 @@ macro_rules! user_management {
             #[async_trait]
             impl InvitationStore for $store {
                 async fn insert_invitation(&self, env: &str, i: &Invitation, m: &OutboxMail, events: &[Event]) -> Result<(), StoreError> {
-                    let mut tx = self.write.begin().await.map_err(map_err)?;
-                    let sql = format!(
-                        "INSERT INTO invitations (environment_id, {INVITATION_COLUMNS}) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                    );
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(&i.id)
-                        .bind(&i.email)
-                        .bind(&i.state)
-                        .bind(i.accepted_at.map(Timestamp::millis))
-                        .bind(i.revoked_at.map(Timestamp::millis))
-                        .bind(i.expires_at.millis())
-                        .bind(&i.organization_id)
-                        .bind(&i.inviter_user_id)
-                        .bind(&i.accepted_user_id)
-                        .bind(&i.role_slug)
-                        .bind(&i.token)
-                        .bind(&i.accept_invitation_url)
-                        .bind(i.created_at.millis())
-                        .bind(i.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                    insert_mail(&mut tx, m).await?;
-                    insert_events(&mut tx, events).await?;
-                    tx.commit().await.map_err(map_err)
+                    write_with_events(&self.write, events, async |tx| {
+                        let sql = format!(
+                            "INSERT INTO invitations (environment_id, {INVITATION_COLUMNS}) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                        );
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(env)
+                            .bind(&i.id)
+                            .bind(&i.email)
+                            .bind(&i.state)
+                            .bind(i.accepted_at.map(Timestamp::millis))
+                            .bind(i.revoked_at.map(Timestamp::millis))
+                            .bind(i.expires_at.millis())
+                            .bind(&i.organization_id)
+                            .bind(&i.inviter_user_id)
+                            .bind(&i.accepted_user_id)
+                            .bind(&i.role_slug)
+                            .bind(&i.token)
+                            .bind(&i.accept_invitation_url)
+                            .bind(i.created_at.millis())
+                            .bind(i.updated_at.millis())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        insert_mail(tx, m).await?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn get_invitation(&self, env: &str, id: &str) -> Result<Option<Invitation>, StoreError> {
-                    let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE environment_id = $1 AND id = $2");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
-                    row.as_ref().map(invitation).transpose().map_err(map_err)
+                    fetch_by_id(&self.read, format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE environment_id = $1 AND id = $2"), env, id, invitation).await
                 }
 
                 async fn get_invitation_by_token(&self, env: &str, token: &str) -> Result<Option<Invitation>, StoreError> {
