@@ -58,13 +58,12 @@ pub fn router(state: AppState) -> Router {
                 .put(organizations::update_organization)
                 .delete(organizations::delete_organization),
         )
-        .route("/organization_domains", post(organizations::domains::create_organization_domain))
+        .route("/organization_domains", post(organizations::create_organization_domain))
         .route(
             "/organization_domains/{id}",
-            get(organizations::domains::get_organization_domain)
-                .delete(organizations::domains::delete_organization_domain),
+            get(organizations::get_organization_domain).delete(organizations::delete_organization_domain),
         )
-        .route("/organization_domains/{id}/verify", post(organizations::domains::verify_organization_domain))
+        .route("/organization_domains/{id}/verify", post(organizations::verify_organization_domain))
         .route("/events", get(events::list_events))
         .route("/directories", get(directory_sync::list_directories).post(directory_sync::create_directory))
         .route(
@@ -78,48 +77,34 @@ pub fn router(state: AppState) -> Router {
         .route("/directory_users/{id}", get(directory_sync::get_directory_user))
         .route("/directory_groups", get(directory_sync::list_directory_groups))
         .route("/directory_groups/{id}", get(directory_sync::get_directory_group))
-        .route(
-            "/user_management/users",
-            get(user_management::users::list_users).post(user_management::users::create_user),
-        )
-        .route("/user_management/users/external_id/{external_id}", get(user_management::users::get_user_by_external_id))
+        .route("/user_management/users", get(user_management::list_users).post(user_management::create_user))
+        .route("/user_management/users/external_id/{external_id}", get(user_management::get_user_by_external_id))
         .route(
             "/user_management/users/{id}",
-            get(user_management::users::get_user)
-                .put(user_management::users::update_user)
-                .delete(user_management::users::delete_user),
+            get(user_management::get_user).put(user_management::update_user).delete(user_management::delete_user),
         )
         .route(
             "/user_management/organization_memberships",
-            get(user_management::memberships::list_memberships).post(user_management::memberships::create_membership),
+            get(user_management::list_memberships).post(user_management::create_membership),
         )
         .route(
             "/user_management/organization_memberships/{id}",
-            get(user_management::memberships::get_membership)
-                .put(user_management::memberships::update_membership)
-                .delete(user_management::memberships::delete_membership),
+            get(user_management::get_membership)
+                .put(user_management::update_membership)
+                .delete(user_management::delete_membership),
         )
-        .route(
-            "/user_management/organization_memberships/{id}/deactivate",
-            put(user_management::memberships::deactivate_membership),
-        )
-        .route(
-            "/user_management/organization_memberships/{id}/reactivate",
-            put(user_management::memberships::reactivate_membership),
-        )
-        .route("/authorization/organization_memberships/{id}/check", post(user_management::memberships::check))
+        .route("/user_management/organization_memberships/{id}/deactivate", put(user_management::deactivate_membership))
+        .route("/user_management/organization_memberships/{id}/reactivate", put(user_management::reactivate_membership))
+        .route("/authorization/organization_memberships/{id}/check", post(user_management::check))
         .route(
             "/user_management/invitations",
-            get(user_management::invitations::list_invitations).post(user_management::invitations::create_invitation),
+            get(user_management::list_invitations).post(user_management::create_invitation),
         )
-        .route(
-            "/user_management/invitations/by_token/{token}",
-            get(user_management::invitations::get_invitation_by_token),
-        )
-        .route("/user_management/invitations/{id}", get(user_management::invitations::get_invitation))
-        .route("/user_management/invitations/{id}/accept", post(user_management::invitations::accept_invitation))
-        .route("/user_management/invitations/{id}/resend", post(user_management::invitations::resend_invitation))
-        .route("/user_management/invitations/{id}/revoke", post(user_management::invitations::revoke_invitation))
+        .route("/user_management/invitations/by_token/{token}", get(user_management::get_invitation_by_token))
+        .route("/user_management/invitations/{id}", get(user_management::get_invitation))
+        .route("/user_management/invitations/{id}/accept", post(user_management::accept_invitation))
+        .route("/user_management/invitations/{id}/resend", post(user_management::resend_invitation))
+        .route("/user_management/invitations/{id}/revoke", post(user_management::revoke_invitation))
         .route("/authorization/roles", get(authorization::list_roles).post(authorization::create_role))
         .route("/authorization/roles/{slug}", get(authorization::get_role).patch(authorization::update_role))
         .route(
@@ -155,18 +140,15 @@ pub fn router(state: AppState) -> Router {
                 .delete(authorization::delete_permission),
         )
         .route("/_dev/emails", get(dev::list_emails))
-        .route(
-            "/webhook_endpoints",
-            get(events::webhooks::list_webhook_endpoints).post(events::webhooks::create_webhook_endpoint),
-        )
+        .route("/webhook_endpoints", get(events::list_webhook_endpoints).post(events::create_webhook_endpoint))
         .route(
             "/webhook_endpoints/{id}",
-            get(events::webhooks::get_webhook_endpoint)
-                .patch(events::webhooks::update_webhook_endpoint)
-                .delete(events::webhooks::delete_webhook_endpoint),
+            get(events::get_webhook_endpoint)
+                .patch(events::update_webhook_endpoint)
+                .delete(events::delete_webhook_endpoint),
         )
-        .route("/webhook_endpoints/{id}/deliveries", get(events::webhooks::list_webhook_deliveries))
-        .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(events::webhooks::retry_webhook_delivery))
+        .route("/webhook_endpoints/{id}/deliveries", get(events::list_webhook_deliveries))
+        .route("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", post(events::retry_webhook_delivery))
         .route(
             "/audit_logs/events",
             post(audit_logs::create_audit_log_event).layer(DefaultBodyLimit::max(

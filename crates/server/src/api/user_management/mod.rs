@@ -1,5 +1,0 @@
-//! `user-management` tag: users, organization memberships and invitations.
-
-pub mod invitations;
-pub mod memberships;
-pub mod users;
