@@ -26,6 +26,11 @@ impl Server {
         Server::spawn(&[&["--dev"], extra].concat())
     }
 
+    /// `vestibule server` on the database at `url`, with `extra` flags.
+    pub fn on_database(url: &str, extra: &[&str]) -> Server {
+        Server::spawn(&[&["--database", url], extra].concat())
+    }
+
     /// `vestibule server` with `args`, on a free port.
     pub fn spawn(args: &[&str]) -> Server {
         let mut command = Command::new(BIN);

@@ -1,35 +1,15 @@
 //! Races between server processes on one PostgreSQL database.
 
+use crate::common::Server;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use vestibule_test_support::{Backend, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
-
-struct Proc {
-    child: Child,
-    base: String,
-    key: Option<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(db: &str) -> Proc {
-    spawn_with(db, &["--rate-limit", "0"])
-}
 
 #[tokio::test]
 async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
     let db = TestDb::new(Backend::Postgres).await;
-    let a = spawn(&db.url);
-    let key = a.key.clone().unwrap();
-    let b = spawn(&db.url);
+    let a = Server::on_database(&db.url, &["--rate-limit", "0"]);
+    let key = a.initial_key.clone().unwrap();
+    let b = Server::on_database(&db.url, &["--rate-limit", "0"]);
     let http = reqwest::Client::new();
     let post =
         |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
@@ -81,28 +61,6 @@ async fn fifty_parallel_membership_creations_on_two_instances_yield_one() {
     assert_eq!(events["data"].as_array().unwrap().len(), 1, "one event for the one membership");
 }
 
-#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
-fn spawn_with(db: &str, extra: &[&str]) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["server", "--addr", "127.0.0.1:0", "--database", db])
-        .args(extra)
-        .env("VESTIBULE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut key = None;
-    loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(k) = line.strip_prefix("initial API key: ") {
-            key = Some(k.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("vestibule listening on ") {
-            return Proc { child, base: url.to_owned(), key };
-        }
-    }
-}
-
 async fn get(http: &reqwest::Client, base: &str, key: &str, path: &str) -> Value {
     http.get(format!("{base}{path}")).bearer_auth(key).send().await.unwrap().json().await.unwrap()
 }
@@ -112,9 +70,9 @@ async fn two_instances_deliver_each_webhook_exactly_once() {
     let db = TestDb::new(Backend::Postgres).await;
     let receiver = vestibule_test_support::Receiver::start(&[]).await;
     let args = ["--rate-limit", "0", "--webhook-allow-private"];
-    let a = spawn_with(&db.url, &args);
-    let key = a.key.clone().unwrap();
-    let b = spawn_with(&db.url, &args);
+    let a = Server::on_database(&db.url, &args);
+    let key = a.initial_key.clone().unwrap();
+    let b = Server::on_database(&db.url, &args);
     let http = reqwest::Client::new();
     let post =
         |base: &str, path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
@@ -143,7 +101,7 @@ async fn a_delivery_survives_a_killed_server() {
     let db = TestDb::new(Backend::Sqlite).await;
     let receiver = vestibule_test_support::Receiver::start(&[500]).await;
     // --dev with a file database: the compressed retry schedule and loopback targets.
-    let mut a = spawn_with(&db.url, &["--dev"]);
+    let mut a = Server::on_database(&db.url, &["--dev"]);
     let key = "sk_test_default";
     let http = reqwest::Client::new();
     let ep: Value = http
@@ -178,7 +136,7 @@ async fn a_delivery_survives_a_killed_server() {
     .unwrap();
     a.child.kill().unwrap();
     a.child.wait().unwrap();
-    let b = spawn_with(&db.url, &["--dev"]);
+    let b = Server::on_database(&db.url, &["--dev"]);
     let seen = receiver.wait_for(std::time::Duration::from_secs(10), |r| r.len() == 2).await;
     assert_eq!(seen[1].answered, 200);
     let body: Value = serde_json::from_slice(&seen[1].body).unwrap();

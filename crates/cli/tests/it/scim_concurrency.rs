@@ -3,47 +3,10 @@
 //! removes end with exactly the members the last operation on each user says, and one
 //! event per membership that really changed.
 
+use crate::common::Server;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use vestibule_test_support::{Backend, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_vestibule");
-
-struct Proc {
-    child: Child,
-    base: String,
-    key: Option<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[allow(clippy::zombie_processes)] // the child is reaped by `Proc`'s `Drop`
-fn spawn(db: &str) -> Proc {
-    let mut child = Command::new(BIN)
-        .args(["server", "--addr", "127.0.0.1:0", "--database", db, "--rate-limit", "0"])
-        .env("VESTIBULE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut key = None;
-    loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(k) = line.strip_prefix("initial API key: ") {
-            key = Some(k.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("vestibule listening on ") {
-            return Proc { child, base: url.to_owned(), key };
-        }
-    }
-}
 
 /// A tiny deterministic generator, so a failure can be replayed.
 fn next(seed: &mut u64) -> u64 {
@@ -58,9 +21,9 @@ async fn a_thousand_interleaved_member_patches_on_two_instances_end_exact() {
     const USERS: usize = 25;
     const OPS: usize = 1000;
     let db = TestDb::new(Backend::Postgres).await;
-    let a = spawn(&db.url);
-    let key = a.key.clone().unwrap();
-    let b = spawn(&db.url);
+    let a = Server::on_database(&db.url, &["--rate-limit", "0"]);
+    let key = a.initial_key.clone().unwrap();
+    let b = Server::on_database(&db.url, &["--rate-limit", "0"]);
     let http = reqwest::Client::new();
     let org: Value = http
         .post(format!("{}/organizations", a.base))
