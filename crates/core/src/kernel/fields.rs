@@ -132,8 +132,8 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional array of strings.
-    pub fn optional_strings(&mut self, name: &str, max_items: usize, max_len: usize) -> Option<Vec<String>> {
+    /// The array at `name`, if present and at most `max_items` long; a field error otherwise.
+    fn array(&mut self, name: &str, max_items: usize) -> Option<&'a Vec<Value>> {
         let Value::Array(items) = self.get(name)? else {
             self.fail(name, "invalid_type");
             return None;
@@ -142,6 +142,12 @@ impl<'a> Fields<'a> {
             self.fail(name, "too_many_items");
             return None;
         }
+        Some(items)
+    }
+
+    /// An optional array of strings.
+    pub fn optional_strings(&mut self, name: &str, max_items: usize, max_len: usize) -> Option<Vec<String>> {
+        let items = self.array(name, max_items)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item {
@@ -157,14 +163,7 @@ impl<'a> Fields<'a> {
     pub fn optional_objects<T>(
         &mut self, name: &str, max_items: usize, mut each: impl FnMut(&mut Fields<'a>) -> Option<T>,
     ) -> Option<Vec<T>> {
-        let Value::Array(items) = self.get(name)? else {
-            self.fail(name, "invalid_type");
-            return None;
-        };
-        if items.len() > max_items {
-            self.fail(name, "too_many_items");
-            return None;
-        }
+        let items = self.array(name, max_items)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let Value::Object(obj) = item else {

@@ -182,19 +182,21 @@ impl Vestibule {
         if let Some(ch) = &p.code_challenge {
             data.insert("code_challenge".into(), json!(ch));
         }
+        // The request the IdP's answer must come back to: a SAML request id or an OIDC state.
+        let pending = |id: String, data: Map<String, Value>| SsoRequest {
+            id,
+            connection_id: c.id.clone(),
+            redirect_uri: redirect_uri.clone(),
+            state: p.state.clone(),
+            data: Value::Object(data),
+            expires_at: now.plus_millis(REQUEST_TTL_MS),
+            created_at: now,
+        };
         if c.saml.is_some() {
             let Some(idp) = c.idp_settings() else {
                 return back("connection_invalid", "The connection is not configured.");
             };
-            let request = SsoRequest {
-                id: new_request_id(),
-                connection_id: c.id.clone(),
-                redirect_uri: redirect_uri.clone(),
-                state: p.state.clone(),
-                data: Value::Object(data),
-                expires_at: now.plus_millis(REQUEST_TTL_MS),
-                created_at: now,
-            };
+            let request = pending(new_request_id(), data);
             let force = p.prompt.as_deref() == Some("login");
             let url =
                 vestibule_saml::authn_request_redirect(&self.sp_settings(&c), &idp, &request.id, force, &request.id)
@@ -207,15 +209,7 @@ impl Vestibule {
             return Ok(Redirect::To(url));
         }
         if c.oidc.is_some() {
-            let request = SsoRequest {
-                id: secrets::random_base62(32),
-                connection_id: c.id.clone(),
-                redirect_uri: redirect_uri.clone(),
-                state: p.state.clone(),
-                data: Value::Object(data),
-                expires_at: now.plus_millis(REQUEST_TTL_MS),
-                created_at: now,
-            };
+            let request = pending(secrets::random_base62(32), data);
             let force = p.prompt.as_deref() == Some("login");
             return match self.oidc_authorize_url(&env.id, &c, request, p.login_hint.as_deref(), force).await {
                 Ok(url) => Ok(Redirect::To(url)),

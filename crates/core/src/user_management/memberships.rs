@@ -238,33 +238,31 @@ impl Vestibule {
 
     /// `PUT …/deactivate`.
     pub async fn deactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
-        let mut m = self.get_membership(env, id).await?;
-        if m.status == "pending" {
-            return Err(CoreError::refused(
-                "cannot_deactivate_pending_organization_membership",
-                "A pending membership cannot be deactivated.".into(),
-            ));
-        }
-        if m.status == "inactive" {
-            return Ok(m);
-        }
-        m.status = "inactive".into();
-        self.save_membership(env, m, "organization_membership.updated").await
+        let refusal =
+            ("cannot_deactivate_pending_organization_membership", "A pending membership cannot be deactivated.");
+        self.set_membership_status(env, id, "inactive", refusal).await
     }
 
     /// `PUT …/reactivate`.
     pub async fn reactivate_membership(&self, env: &str, id: &str) -> Result<Membership> {
+        let refusal =
+            ("cannot_reactivate_pending_organization_membership", "A pending membership cannot be reactivated.");
+        self.set_membership_status(env, id, "active", refusal).await
+    }
+
+    /// Moves an active or inactive membership to `status` (a no-op when it is there); a
+    /// pending one is refused with `refusal`, WorkOS's code and message.
+    async fn set_membership_status(
+        &self, env: &str, id: &str, status: &str, refusal: (&'static str, &str),
+    ) -> Result<Membership> {
         let mut m = self.get_membership(env, id).await?;
         if m.status == "pending" {
-            return Err(CoreError::refused(
-                "cannot_reactivate_pending_organization_membership",
-                "A pending membership cannot be reactivated.".into(),
-            ));
+            return Err(CoreError::refused(refusal.0, refusal.1.to_owned()));
         }
-        if m.status == "active" {
+        if m.status == status {
             return Ok(m);
         }
-        m.status = "active".into();
+        m.status = status.into();
         self.save_membership(env, m, "organization_membership.updated").await
     }
 
