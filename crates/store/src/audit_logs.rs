@@ -154,21 +154,10 @@ macro_rules! audit_logs {
                         for (env, e) in chunk {
                             let r = AuditLogRow::from(*e);
                             q = q
-                                .bind(*env)
-                                .bind(r.id)
-                                .bind(r.organization_id)
-                                .bind(r.action)
-                                .bind(r.occurred_at.millis())
-                                .bind(r.version)
-                                .bind(r.actor_id)
-                                .bind(r.actor_type)
-                                .bind(r.actor_name)
-                                .bind(r.actor_metadata)
-                                .bind(r.targets)
-                                .bind(r.location)
-                                .bind(r.user_agent)
-                                .bind(r.metadata)
-                                .bind(r.idempotency_key)
+                                .bind(*env).bind(r.id).bind(r.organization_id).bind(r.action)
+                                .bind(r.occurred_at.millis()).bind(r.version).bind(r.actor_id).bind(r.actor_type)
+                                .bind(r.actor_name).bind(r.actor_metadata).bind(r.targets).bind(r.location)
+                                .bind(r.user_agent).bind(r.metadata).bind(r.idempotency_key)
                                 .bind(r.created_at.millis());
                         }
                         q.execute(&mut *tx).await.map_err(map_err)?;
@@ -184,35 +173,19 @@ macro_rules! audit_logs {
                         "INSERT INTO audit_log_actions (environment_id, name, id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                          ON CONFLICT (environment_id, name) DO UPDATE SET updated_at = excluded.updated_at",
                     )
-                    .bind(env)
-                    .bind(&s.action)
-                    .bind(action_id)
-                    .bind(s.created_at.millis())
-                    .execute(&mut *tx)
-                    .await
+                    .bind(env).bind(&s.action).bind(action_id).bind(s.created_at.millis()).execute(&mut *tx).await
                     .map_err(map_err)?;
                     let next: i64 = sqlx::query_scalar(
                         "SELECT COALESCE(MAX(version), 0) + 1 FROM audit_log_schemas WHERE environment_id = $1 AND action = $2",
                     )
-                    .bind(env)
-                    .bind(&s.action)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&s.action).fetch_one(&mut *tx).await.map_err(map_err)?;
                     let inserted = sqlx::query(
                         "INSERT INTO audit_log_schemas (environment_id, action, version, id, actor, targets, metadata, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
-                    .bind(env)
-                    .bind(&s.action)
-                    .bind(next)
-                    .bind(&s.id)
-                    .bind(s.actor.as_ref().map(Value::to_string))
-                    .bind(Value::Array(s.targets.clone()).to_string())
-                    .bind(s.metadata.as_ref().map(Value::to_string))
-                    .bind(s.created_at.millis())
-                    .execute(&mut *tx)
-                    .await;
+                    .bind(env).bind(&s.action).bind(next).bind(&s.id).bind(s.actor.as_ref().map(Value::to_string))
+                    .bind(Value::Array(s.targets.clone()).to_string()).bind(s.metadata.as_ref().map(Value::to_string))
+                    .bind(s.created_at.millis()).execute(&mut *tx).await;
                     match inserted.map_err(map_err) {
                         Ok(_) => {}
                         Err(StoreError::Conflict(_)) => return Err(StoreError::Contended),
@@ -223,9 +196,7 @@ macro_rules! audit_logs {
                         sqlx::query("SELECT pg_notify($1, $2)")
                             .bind(crate::changes::CHANNEL)
                             .bind(crate::changes::payload(crate::changes::AUDIT_LOG_SCHEMA_CREATED, env))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .execute(&mut *tx).await.map_err(map_err)?;
                     }
                     tx.commit().await.map_err(map_err)?;
                     Ok(next)
@@ -237,12 +208,7 @@ macro_rules! audit_logs {
                          AND ($3 IS NULL OR version = $3) ORDER BY version DESC LIMIT 1"
                     );
                     let row = sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(action)
-                        .bind(version)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(action).bind(version).fetch_optional(&self.read).await.map_err(map_err)?;
                     row.as_ref().map(schema).transpose().map_err(map_err)
                 }
 
@@ -301,20 +267,10 @@ macro_rules! audit_logs {
                         "INSERT INTO audit_log_exports (environment_id, id, organization_id, range_start, range_end, filters, state, \
                          attempts, lease_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     )
-                    .bind(&x.environment_id)
-                    .bind(&x.id)
-                    .bind(&x.organization_id)
-                    .bind(x.range_start.millis())
-                    .bind(x.range_end.millis())
-                    .bind(serde_json::to_string(&x.filter).unwrap_or_default())
-                    .bind(&x.state)
-                    .bind(x.attempts)
-                    .bind(x.created_at.millis())
-                    .bind(x.created_at.millis())
-                    .bind(x.updated_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&x.environment_id).bind(&x.id).bind(&x.organization_id).bind(x.range_start.millis())
+                    .bind(x.range_end.millis()).bind(serde_json::to_string(&x.filter).unwrap_or_default())
+                    .bind(&x.state).bind(x.attempts).bind(x.created_at.millis()).bind(x.created_at.millis())
+                    .bind(x.updated_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -333,10 +289,7 @@ macro_rules! audit_logs {
                         $skip_locked
                     );
                     let row = sqlx::query(AssertSqlSafe(sql))
-                        .bind(now.millis())
-                        .bind(now.millis() + lease_ms)
-                        .fetch_optional(&self.write)
-                        .await
+                        .bind(now.millis()).bind(now.millis() + lease_ms).fetch_optional(&self.write).await
                         .map_err(map_err)?;
                     row.as_ref().map(export).transpose().map_err(map_err)
                 }
@@ -384,9 +337,7 @@ macro_rules! audit_logs {
                     sql.push_str(&format!(" ORDER BY occurred_at ASC, id ASC LIMIT {}", limit.max(1)));
                     let sql = format!("SELECT {} FROM ({sql}) page", $page.replace("{cols}", EVENT_COLUMNS));
                     let page: String = bind_all(sqlx::query(AssertSqlSafe(sql)), args)
-                        .fetch_one(&self.read)
-                        .await
-                        .map_err(map_err)?
+                        .fetch_one(&self.read).await.map_err(map_err)?
                         .try_get(0)
                         .map_err(map_err)?;
                     let rows: Vec<PageRow> = serde_json::from_str(&page)
@@ -406,12 +357,7 @@ macro_rules! audit_logs {
                     let held = sqlx::query(
                         "UPDATE audit_log_exports SET lease_until = $3 WHERE id = $1 AND attempts = $2 AND state = 'pending'",
                     )
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(lease_until.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(id).bind(attempt).bind(lease_until.millis()).execute(&mut *tx).await.map_err(map_err)?;
                     if held.rows_affected() != 1 {
                         return Ok(false);
                     }
@@ -419,12 +365,7 @@ macro_rules! audit_logs {
                         "INSERT INTO audit_log_export_chunks (export_id, seq, data) VALUES ($1, $2, $3) \
                          ON CONFLICT (export_id, seq) DO UPDATE SET data = excluded.data",
                     )
-                    .bind(id)
-                    .bind(seq)
-                    .bind(data)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(id).bind(seq).bind(data).execute(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
                     Ok(true)
                 }
@@ -435,24 +376,14 @@ macro_rules! audit_logs {
                         "UPDATE audit_log_exports SET state = 'ready', row_count = $3, chunk_count = $4, error = NULL, updated_at = $5 \
                          WHERE id = $1 AND attempts = $2 AND state = 'pending'",
                     )
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(rows)
-                    .bind(chunks)
-                    .bind(at.millis())
-                    .execute(&mut *tx)
-                    .await
+                    .bind(id).bind(attempt).bind(rows).bind(chunks).bind(at.millis()).execute(&mut *tx).await
                     .map_err(map_err)?;
                     if done.rows_affected() != 1 {
                         return Ok(false);
                     }
                     // Chunks past the end were left by an earlier, longer attempt.
                     sqlx::query("DELETE FROM audit_log_export_chunks WHERE export_id = $1 AND seq >= $2")
-                        .bind(id)
-                        .bind(chunks)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).bind(chunks).execute(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
                     Ok(true)
                 }
@@ -474,42 +405,25 @@ macro_rules! audit_logs {
                                  WHERE id = $1 AND attempts = $2 AND state = 'pending'",
                     };
                     sqlx::query(sql)
-                        .bind(id)
-                        .bind(attempt)
-                        .bind(error)
-                        .bind(retry_at.unwrap_or(at).millis())
-                        .bind(at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).bind(attempt).bind(error).bind(retry_at.unwrap_or(at).millis()).bind(at.millis())
+                        .execute(&mut *tx).await.map_err(map_err)?;
                     if retry_at.is_none() {
                         sqlx::query("DELETE FROM audit_log_export_chunks WHERE export_id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(id).execute(&mut *tx).await.map_err(map_err)?;
                     }
                     tx.commit().await.map_err(map_err)
                 }
 
                 async fn get_audit_log_export_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
                     sqlx::query_scalar("SELECT data FROM audit_log_export_chunks WHERE export_id = $1 AND seq = $2")
-                        .bind(id)
-                        .bind(seq)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(map_err)
+                        .bind(id).bind(seq).fetch_optional(&self.read).await.map_err(map_err)
                 }
 
                 async fn get_audit_log_retention(&self, env: &str, organization_id: &str) -> Result<Option<i64>, StoreError> {
                     sqlx::query_scalar(
                         "SELECT retention_period_in_days FROM audit_log_retention WHERE environment_id = $1 AND organization_id = $2",
                     )
-                    .bind(env)
-                    .bind(organization_id)
-                    .fetch_optional(&self.read)
-                    .await
-                    .map_err(map_err)
+                    .bind(env).bind(organization_id).fetch_optional(&self.read).await.map_err(map_err)
                 }
 
                 async fn set_audit_log_retention(&self, env: &str, organization_id: &str, days: i64, at: Timestamp) -> Result<(), StoreError> {
@@ -518,12 +432,7 @@ macro_rules! audit_logs {
                          VALUES ($1, $2, $3, $4) ON CONFLICT (environment_id, organization_id) \
                          DO UPDATE SET retention_period_in_days = excluded.retention_period_in_days, updated_at = excluded.updated_at",
                     )
-                    .bind(env)
-                    .bind(organization_id)
-                    .bind(days)
-                    .bind(at.millis())
-                    .execute(&self.write)
-                    .await
+                    .bind(env).bind(organization_id).bind(days).bind(at.millis()).execute(&self.write).await
                     .map_err(map_err)?;
                     Ok(())
                 }
@@ -532,19 +441,13 @@ macro_rules! audit_logs {
                     // Nothing is kept longer than the longest period; shorter ones go per organization.
                     let longest = RETENTION_PERIODS.into_iter().chain([DEFAULT_RETENTION_DAYS]).max().unwrap_or(DEFAULT_RETENTION_DAYS);
                     let mut deleted = sqlx::query("DELETE FROM audit_log_events WHERE occurred_at < $1")
-                        .bind(now.millis() - longest * DAY_MS)
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?
+                        .bind(now.millis() - longest * DAY_MS).execute(&self.write).await.map_err(map_err)?
                         .rows_affected();
                     let shorter = sqlx::query(
                         "SELECT environment_id, organization_id, retention_period_in_days FROM audit_log_retention \
                          WHERE retention_period_in_days < $1",
                     )
-                    .bind(longest)
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(longest).fetch_all(&self.read).await.map_err(map_err)?;
                     for r in &shorter {
                         let env: String = r.try_get("environment_id").map_err(map_err)?;
                         let org: String = r.try_get("organization_id").map_err(map_err)?;
@@ -552,43 +455,25 @@ macro_rules! audit_logs {
                         deleted += sqlx::query(
                             "DELETE FROM audit_log_events WHERE environment_id = $1 AND organization_id = $2 AND occurred_at < $3",
                         )
-                        .bind(env)
-                        .bind(org)
-                        .bind(now.millis() - days * DAY_MS)
-                        .execute(&self.write)
-                        .await
+                        .bind(env).bind(org).bind(now.millis() - days * DAY_MS).execute(&self.write).await
                         .map_err(map_err)?
                         .rows_affected();
                     }
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     let cutoff = now.millis() - EXPORT_KEEP_MS;
                     sqlx::query("DELETE FROM audit_log_export_chunks WHERE export_id IN (SELECT id FROM audit_log_exports WHERE created_at < $1)")
-                        .bind(cutoff)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(cutoff).execute(&mut *tx).await.map_err(map_err)?;
                     sqlx::query("DELETE FROM audit_log_exports WHERE created_at < $1")
-                        .bind(cutoff)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(cutoff).execute(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
                     Ok(deleted)
                 }
 
                 async fn server_secret(&self, name: &str, candidate: &str, at: Timestamp) -> Result<String, StoreError> {
                     sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                        .bind(name)
-                        .bind(candidate)
-                        .bind(at.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(name).bind(candidate).bind(at.millis()).execute(&self.write).await.map_err(map_err)?;
                     sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                        .bind(name)
-                        .fetch_one(&self.write)
-                        .await
-                        .map_err(map_err)
+                        .bind(name).fetch_one(&self.write).await.map_err(map_err)
                 }
             }
         }

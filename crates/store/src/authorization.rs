@@ -62,15 +62,9 @@ macro_rules! authorization {
 
             async fn update_role_row(conn: &mut Conn, env: &str, r: &Role) -> Result<(), StoreError> {
                 sqlx::query("UPDATE roles SET name = $3, description = $4, permissions = $5, updated_at = $6 WHERE environment_id = $1 AND id = $2")
-                    .bind(env)
-                    .bind(&r.id)
-                    .bind(&r.name)
-                    .bind(&r.description)
-                    .bind(serde_json::to_string(&r.permissions).unwrap_or_default())
-                    .bind(r.updated_at.millis())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&r.id).bind(&r.name).bind(&r.description)
+                    .bind(serde_json::to_string(&r.permissions).unwrap_or_default()).bind(r.updated_at.millis())
+                    .execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 
@@ -80,19 +74,10 @@ macro_rules! authorization {
                     write_with_events(&self.write, events, async |tx| {
                         let sql = format!("INSERT INTO roles (environment_id, {ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
                         sqlx::query(AssertSqlSafe(sql))
-                            .bind(env)
-                            .bind(&r.id)
-                            .bind(r.organization_id.clone().unwrap_or_default())
-                            .bind(&r.slug)
-                            .bind(&r.name)
-                            .bind(&r.description)
-                            .bind(&r.resource_type_slug)
-                            .bind(serde_json::to_string(&r.permissions).unwrap_or_default())
-                            .bind(r.priority)
-                            .bind(r.created_at.millis())
-                            .bind(r.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
+                            .bind(env).bind(&r.id).bind(r.organization_id.clone().unwrap_or_default()).bind(&r.slug)
+                            .bind(&r.name).bind(&r.description).bind(&r.resource_type_slug)
+                            .bind(serde_json::to_string(&r.permissions).unwrap_or_default()).bind(r.priority)
+                            .bind(r.created_at.millis()).bind(r.updated_at.millis()).execute(&mut *tx).await
                             .map_err(map_err)?;
                         Ok(())
                     })
@@ -102,11 +87,7 @@ macro_rules! authorization {
                 async fn get_role(&self, env: &str, org: Option<&str>, slug: &str) -> Result<Option<Role>, StoreError> {
                     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE environment_id = $1 AND organization_id = $2 AND slug = $3");
                     let row = sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(org.unwrap_or(""))
-                        .bind(slug)
-                        .fetch_optional(&self.read)
-                        .await
+                        .bind(env).bind(org.unwrap_or("")).bind(slug).fetch_optional(&self.read).await
                         .map_err(map_err)?;
                     row.as_ref().map(role).transpose().map_err(map_err)
                 }
@@ -123,10 +104,7 @@ macro_rules! authorization {
                 async fn list_roles_with_permission(&self, env: &str, permission: &str) -> Result<Vec<Role>, StoreError> {
                     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE environment_id = $1 AND permissions LIKE $2 ESCAPE '\\' ORDER BY id");
                     let rows = sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(json_member_pattern(permission))
-                        .fetch_all(&self.read)
-                        .await
+                        .bind(env).bind(json_member_pattern(permission)).fetch_all(&self.read).await
                         .map_err(map_err)?;
                     rows.iter().map(|r| role(r).map_err(map_err)).collect()
                 }
@@ -146,21 +124,13 @@ macro_rules! authorization {
                         "SELECT COUNT(*) FROM organization_memberships WHERE environment_id = $1 AND organization_id = $2 \
                          AND role_slugs LIKE $3 ESCAPE '\\'",
                     )
-                    .bind(env)
-                    .bind(&org)
-                    .bind(json_member_pattern(&r.slug))
-                    .fetch_one(&mut *tx)
-                    .await
+                    .bind(env).bind(&org).bind(json_member_pattern(&r.slug)).fetch_one(&mut *tx).await
                     .map_err(map_err)?;
                     if in_use > 0 {
                         return Ok(false);
                     }
                     sqlx::query("DELETE FROM roles WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(&r.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&r.id).execute(&mut *tx).await.map_err(map_err)?;
                     insert_events(&mut tx, events).await?;
                     tx.commit().await.map_err(map_err)?;
                     Ok(true)
@@ -170,17 +140,9 @@ macro_rules! authorization {
                     write_with_events(&self.write, events, async |tx| {
                         let sql = format!("INSERT INTO permissions (environment_id, {PERMISSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
                         sqlx::query(AssertSqlSafe(sql))
-                            .bind(env)
-                            .bind(&p.id)
-                            .bind(&p.slug)
-                            .bind(&p.name)
-                            .bind(&p.description)
-                            .bind(&p.resource_type_slug)
-                            .bind(p.created_at.millis())
-                            .bind(p.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(env).bind(&p.id).bind(&p.slug).bind(&p.name).bind(&p.description)
+                            .bind(&p.resource_type_slug).bind(p.created_at.millis()).bind(p.updated_at.millis())
+                            .execute(&mut *tx).await.map_err(map_err)?;
                         Ok(())
                     })
                     .await
@@ -212,14 +174,8 @@ macro_rules! authorization {
                 async fn update_permission(&self, env: &str, p: &Permission, events: &[Event]) -> Result<(), StoreError> {
                     write_with_events(&self.write, events, async |tx| {
                         sqlx::query("UPDATE permissions SET name = $3, description = $4, updated_at = $5 WHERE environment_id = $1 AND slug = $2")
-                            .bind(env)
-                            .bind(&p.slug)
-                            .bind(&p.name)
-                            .bind(&p.description)
-                            .bind(p.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(env).bind(&p.slug).bind(&p.name).bind(&p.description).bind(p.updated_at.millis())
+                            .execute(&mut *tx).await.map_err(map_err)?;
                         Ok(())
                     })
                     .await
@@ -228,11 +184,7 @@ macro_rules! authorization {
                 async fn delete_permission(&self, env: &str, slug: &str, roles: &[Role], events: &[Event]) -> Result<bool, StoreError> {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     let done = sqlx::query("DELETE FROM permissions WHERE environment_id = $1 AND slug = $2")
-                        .bind(env)
-                        .bind(slug)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(slug).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }

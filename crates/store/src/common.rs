@@ -117,25 +117,15 @@ macro_rules! backend {
                         "INSERT INTO events (environment_id, id, event, data, context, organization_id, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(&e.environment_id)
-                    .bind(&e.id)
-                    .bind(&e.event)
-                    .bind(e.data.to_string())
-                    .bind(e.context.to_string())
-                    .bind(&e.organization_id)
-                    .bind(e.created_at.millis())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&e.environment_id).bind(&e.id).bind(&e.event).bind(e.data.to_string())
+                    .bind(e.context.to_string()).bind(&e.organization_id).bind(e.created_at.millis())
+                    .execute(&mut *conn).await.map_err(map_err)?;
                     if $backend == "postgres" {
                         // Announce the change to every instance on this database when it
                         // commits (see `crate::changes`); identical payloads are sent once.
                         sqlx::query("SELECT pg_notify($1, $2)")
-                            .bind(crate::changes::CHANNEL)
-                            .bind(crate::changes::payload(&e.event, &e.environment_id))
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(crate::changes::CHANNEL).bind(crate::changes::payload(&e.event, &e.environment_id))
+                            .execute(&mut *conn).await.map_err(map_err)?;
                     }
                     // Fan out to subscribed endpoints in the same transaction: an event
                     // that is committed is also queued for delivery.
@@ -144,14 +134,8 @@ macro_rules! backend {
                          SELECT environment_id, id, $2, $3, 'pending', 0, $4, $4 FROM webhook_endpoints \
                          WHERE environment_id = $1 AND status = 'enabled' AND (events = '[]' OR events LIKE $5 ESCAPE '\\')",
                     )
-                    .bind(&e.environment_id)
-                    .bind(&e.id)
-                    .bind(&e.event)
-                    .bind(e.created_at.millis())
-                    .bind(format!("%\"{}\"%", like_escape(&e.event)))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&e.environment_id).bind(&e.id).bind(&e.event).bind(e.created_at.millis())
+                    .bind(format!("%\"{}\"%", like_escape(&e.event))).execute(&mut *conn).await.map_err(map_err)?;
                 }
                 Ok(())
             }

@@ -85,21 +85,11 @@ macro_rules! directories {
                             "INSERT INTO directories (environment_id, id, organization_id, external_key, type, state, name, domain, token_digest, created_at, updated_at, \
                              custom_attribute_mapping) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                         )
-                        .bind(env)
-                        .bind(&d.id)
-                        .bind(&d.organization_id)
-                        .bind(&d.external_key)
-                        .bind(&d.kind)
-                        .bind(&d.state)
-                        .bind(&d.name)
-                        .bind(&d.domain)
-                        .bind(token_digest)
-                        .bind(d.created_at.millis())
+                        .bind(env).bind(&d.id).bind(&d.organization_id).bind(&d.external_key).bind(&d.kind)
+                        .bind(&d.state).bind(&d.name).bind(&d.domain).bind(token_digest).bind(d.created_at.millis())
                         .bind(d.updated_at.millis())
                         .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .execute(&mut *tx).await.map_err(map_err)?;
                         Ok(())
                     })
                     .await
@@ -157,14 +147,9 @@ macro_rules! directories {
                     let done = sqlx::query(
                         "UPDATE directories SET name = $3, custom_attribute_mapping = $4, updated_at = $5 WHERE environment_id = $1 AND id = $2",
                     )
-                    .bind(env)
-                    .bind(&d.id)
-                    .bind(&d.name)
+                    .bind(env).bind(&d.id).bind(&d.name)
                     .bind(serde_json::to_string(&d.custom_attribute_mapping).unwrap_or_default())
-                    .bind(d.updated_at.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(d.updated_at.millis()).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() != 1 {
                         return Ok(false);
                     }
@@ -185,11 +170,7 @@ macro_rules! directories {
                                 let mapped = u.map_custom_attributes(&d.custom_attribute_mapping);
                                 if mapped != u.custom_attributes {
                                     sqlx::query("UPDATE directory_users SET custom_attributes = $3 WHERE environment_id = $1 AND id = $2")
-                                        .bind(env)
-                                        .bind(&u.id)
-                                        .bind(mapped.to_string())
-                                        .execute(&mut *tx)
-                                        .await
+                                        .bind(env).bind(&u.id).bind(mapped.to_string()).execute(&mut *tx).await
                                         .map_err(map_err)?;
                                 }
                             }
@@ -201,12 +182,7 @@ macro_rules! directories {
 
                 async fn set_directory_token(&self, env: &str, id: &str, digest: &str, at: Timestamp) -> Result<bool, StoreError> {
                     let done = sqlx::query("UPDATE directories SET token_digest = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .bind(digest)
-                        .bind(at.millis())
-                        .execute(&self.write)
-                        .await
+                        .bind(env).bind(id).bind(digest).bind(at.millis()).execute(&self.write).await
                         .map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -216,12 +192,7 @@ macro_rules! directories {
                     let done = sqlx::query(
                         "UPDATE directories SET state = 'linked', updated_at = $3 WHERE environment_id = $1 AND id = $2 AND state <> 'linked'",
                     )
-                    .bind(env)
-                    .bind(id)
-                    .bind(at.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(id).bind(at.millis()).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }
@@ -242,11 +213,7 @@ macro_rules! directories {
                         sqlx::query(sql).bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
                     }
                     let done = sqlx::query("DELETE FROM directories WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }
@@ -263,25 +230,11 @@ macro_rules! directories {
                              external_id, display_name_key, given_name_key, family_name_key, active, created_at, updated_at, version, custom_attributes) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                         )
-                        .bind(env)
-                        .bind(&u.id)
-                        .bind(&u.directory_id)
-                        .bind(&u.organization_id)
-                        .bind(u.resource.to_string())
-                        .bind(k.user_name)
-                        .bind(k.user_name_key)
-                        .bind(k.external_id)
-                        .bind(k.display_name_key)
-                        .bind(k.given_name_key)
-                        .bind(k.family_name_key)
-                        .bind(k.active)
-                        .bind(u.created_at.millis())
-                        .bind(u.updated_at.millis())
-                        .bind(u.version)
-                        .bind(u.custom_attributes.to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&u.id).bind(&u.directory_id).bind(&u.organization_id)
+                        .bind(u.resource.to_string()).bind(k.user_name).bind(k.user_name_key).bind(k.external_id)
+                        .bind(k.display_name_key).bind(k.given_name_key).bind(k.family_name_key).bind(k.active)
+                        .bind(u.created_at.millis()).bind(u.updated_at.millis()).bind(u.version)
+                        .bind(u.custom_attributes.to_string()).execute(&mut *tx).await.map_err(map_err)?;
                         write_emails(tx, env, u, false).await?;
                         Ok(())
                     })
@@ -323,23 +276,10 @@ macro_rules! directories {
                              given_name_key = $8, family_name_key = $9, active = $10, updated_at = $11, version = $12, custom_attributes = $14 \
                              WHERE environment_id = $1 AND id = $2 AND version = $13",
                         )
-                        .bind(env)
-                        .bind(&u.id)
-                        .bind(u.resource.to_string())
-                        .bind(k.user_name)
-                        .bind(k.user_name_key)
-                        .bind(k.external_id)
-                        .bind(k.display_name_key)
-                        .bind(k.given_name_key)
-                        .bind(k.family_name_key)
-                        .bind(k.active)
-                        .bind(u.updated_at.millis())
-                        .bind(u.version)
-                        .bind(expected_version)
-                        .bind(u.custom_attributes.to_string())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&u.id).bind(u.resource.to_string()).bind(k.user_name).bind(k.user_name_key)
+                        .bind(k.external_id).bind(k.display_name_key).bind(k.given_name_key).bind(k.family_name_key)
+                        .bind(k.active).bind(u.updated_at.millis()).bind(u.version).bind(expected_version)
+                        .bind(u.custom_attributes.to_string()).execute(&mut *tx).await.map_err(map_err)?;
                         if done.rows_affected() != 1 {
                             return Err(StoreError::Contended);
                         }
@@ -420,19 +360,10 @@ macro_rules! directories {
                             "INSERT INTO directory_groups (environment_id, id, directory_id, organization_id, resource, display_name_key, external_id, \
                              created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                         )
-                        .bind(env)
-                        .bind(&g.id)
-                        .bind(&g.directory_id)
-                        .bind(&g.organization_id)
-                        .bind(g.resource.to_string())
-                        .bind(fold(&g.display_name()))
-                        .bind(g.external_id())
-                        .bind(g.created_at.millis())
-                        .bind(g.updated_at.millis())
-                        .bind(g.version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&g.id).bind(&g.directory_id).bind(&g.organization_id)
+                        .bind(g.resource.to_string()).bind(fold(&g.display_name())).bind(g.external_id())
+                        .bind(g.created_at.millis()).bind(g.updated_at.millis()).bind(g.version).execute(&mut *tx)
+                        .await.map_err(map_err)?;
                         let ids: Vec<&str> = members.iter().map(String::as_str).collect();
                         insert_members(tx, env, &g.directory_id, &g.id, &ids, g.created_at.millis()).await?;
                         Ok(())
@@ -452,17 +383,9 @@ macro_rules! directories {
                             "UPDATE directory_groups SET resource = $3, display_name_key = $4, external_id = $5, updated_at = $6, version = $7 \
                              WHERE environment_id = $1 AND id = $2 AND version = $8",
                         )
-                        .bind(env)
-                        .bind(&g.id)
-                        .bind(g.resource.to_string())
-                        .bind(fold(&g.display_name()))
-                        .bind(g.external_id())
-                        .bind(g.updated_at.millis())
-                        .bind(g.version)
-                        .bind(expected)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&g.id).bind(g.resource.to_string()).bind(fold(&g.display_name()))
+                        .bind(g.external_id()).bind(g.updated_at.millis()).bind(g.version).bind(expected)
+                        .execute(&mut *tx).await.map_err(map_err)?;
                         if done.rows_affected() != 1 {
                             return Err(StoreError::Contended);
                         }
@@ -523,11 +446,7 @@ macro_rules! directories {
 
                 async fn group_member_ids(&self, env: &str, group_id: &str) -> Result<Vec<String>, StoreError> {
                     let rows = sqlx::query("SELECT user_id FROM directory_group_members WHERE environment_id = $1 AND group_id = $2 ORDER BY user_id")
-                        .bind(env)
-                        .bind(group_id)
-                        .fetch_all(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(group_id).fetch_all(&self.read).await.map_err(map_err)?;
                     rows.iter().map(|r| r.try_get::<String, _>("user_id")).collect::<Result<Vec<_>, _>>().map_err(map_err)
                 }
 

@@ -40,31 +40,20 @@ macro_rules! environments {
             impl EnvironmentStore for $store {
                 async fn insert_environment(&self, env: &Environment) -> Result<(), StoreError> {
                     sqlx::query("INSERT INTO environments (id, name, kind, client_id, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(&env.id)
-                        .bind(&env.name)
-                        .bind(env.kind.as_str())
-                        .bind(&env.client_id)
-                        .bind(env.created_at.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(&env.id).bind(&env.name).bind(env.kind.as_str()).bind(&env.client_id)
+                        .bind(env.created_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
                 async fn list_environments(&self) -> Result<Vec<Environment>, StoreError> {
                     let rows = sqlx::query("SELECT id, name, kind, client_id, created_at FROM environments ORDER BY id")
-                        .fetch_all(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .fetch_all(&self.read).await.map_err(map_err)?;
                     rows.iter().map(|r| environment(r).map_err(map_err)).collect()
                 }
 
                 async fn get_environment(&self, id: &str) -> Result<Option<Environment>, StoreError> {
                     let row = sqlx::query("SELECT id, name, kind, client_id, created_at FROM environments WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
                     row.as_ref().map(environment).transpose().map_err(map_err)
                 }
 
@@ -73,16 +62,9 @@ macro_rules! environments {
                         "INSERT INTO api_keys (id, environment_id, name, key_digest, obfuscated, created_at, revoked_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(&key.id)
-                    .bind(&key.environment_id)
-                    .bind(&key.name)
-                    .bind(&key.key_digest)
-                    .bind(&key.obfuscated)
-                    .bind(key.created_at.millis())
-                    .bind(key.revoked_at.map(Timestamp::millis))
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&key.id).bind(&key.environment_id).bind(&key.name).bind(&key.key_digest)
+                    .bind(&key.obfuscated).bind(key.created_at.millis()).bind(key.revoked_at.map(Timestamp::millis))
+                    .execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -91,10 +73,7 @@ macro_rules! environments {
                         "SELECT id, environment_id, name, key_digest, obfuscated, created_at, revoked_at \
                          FROM api_keys WHERE key_digest = $1",
                     )
-                    .bind(digest)
-                    .fetch_optional(&self.read)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(digest).fetch_optional(&self.read).await.map_err(map_err)?;
                     row.as_ref().map(api_key).transpose().map_err(map_err)
                 }
 
@@ -103,20 +82,13 @@ macro_rules! environments {
                         "SELECT id, environment_id, name, key_digest, obfuscated, created_at, revoked_at \
                          FROM api_keys WHERE ($1 IS NULL OR environment_id = $1) ORDER BY id",
                     )
-                    .bind(environment_id)
-                    .fetch_all(&self.read)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(environment_id).fetch_all(&self.read).await.map_err(map_err)?;
                     rows.iter().map(|r| api_key(r).map_err(map_err)).collect()
                 }
 
                 async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StoreError> {
                     let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                        .bind(id)
-                        .bind(at.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).bind(at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
             }

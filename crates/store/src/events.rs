@@ -80,11 +80,7 @@ macro_rules! events {
                     let row = sqlx::query(
                         "SELECT environment_id, id, event, data, context, organization_id, created_at FROM events WHERE environment_id = $1 AND id = $2",
                     )
-                    .bind(env)
-                    .bind(id)
-                    .fetch_optional(&self.read)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
                     row.as_ref().map(event).transpose().map_err(map_err)
                 }
             }

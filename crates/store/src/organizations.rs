@@ -62,19 +62,9 @@ macro_rules! organizations {
                      verification_strategy, verification_token, verification_prefix, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
-                .bind(env)
-                .bind(&d.id)
-                .bind(&d.organization_id)
-                .bind(&d.domain)
-                .bind(&d.state)
-                .bind(&d.verification_strategy)
-                .bind(&d.verification_token)
-                .bind(&d.verification_prefix)
-                .bind(d.created_at.millis())
-                .bind(d.updated_at.millis())
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
+                .bind(env).bind(&d.id).bind(&d.organization_id).bind(&d.domain).bind(&d.state)
+                .bind(&d.verification_strategy).bind(&d.verification_token).bind(&d.verification_prefix)
+                .bind(d.created_at.millis()).bind(d.updated_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 
@@ -117,19 +107,10 @@ macro_rules! organizations {
                              external_id, stripe_customer_id, created_at, updated_at, version) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                         )
-                        .bind(env)
-                        .bind(&org.id)
-                        .bind(&org.name)
-                        .bind(org.allow_profiles_outside_organization)
-                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
-                        .bind(&org.external_id)
-                        .bind(&org.stripe_customer_id)
-                        .bind(org.created_at.millis())
-                        .bind(org.updated_at.millis())
-                        .bind(org.version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&org.id).bind(&org.name).bind(org.allow_profiles_outside_organization)
+                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default()).bind(&org.external_id)
+                        .bind(&org.stripe_customer_id).bind(org.created_at.millis()).bind(org.updated_at.millis())
+                        .bind(org.version).execute(&mut *tx).await.map_err(map_err)?;
                         for d in &org.domains {
                             insert_domain(tx, env, d).await?;
                         }
@@ -165,19 +146,10 @@ macro_rules! organizations {
                              external_id = $6, stripe_customer_id = $7, updated_at = $8, version = $9 \
                              WHERE environment_id = $1 AND id = $2 AND version = $10",
                         )
-                        .bind(env)
-                        .bind(&org.id)
-                        .bind(&org.name)
-                        .bind(org.allow_profiles_outside_organization)
-                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default())
-                        .bind(&org.external_id)
-                        .bind(&org.stripe_customer_id)
-                        .bind(org.updated_at.millis())
-                        .bind(org.version)
-                        .bind(expected_version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&org.id).bind(&org.name).bind(org.allow_profiles_outside_organization)
+                        .bind(serde_json::to_string(&org.metadata).unwrap_or_default()).bind(&org.external_id)
+                        .bind(&org.stripe_customer_id).bind(org.updated_at.millis()).bind(org.version)
+                        .bind(expected_version).execute(&mut *tx).await.map_err(map_err)?;
                         if done.rows_affected() != 1 {
                             return Err(StoreError::Contended);
                         }
@@ -199,12 +171,7 @@ macro_rules! organizations {
                             let updated = sqlx::query(
                                 "UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2",
                             )
-                            .bind(env)
-                            .bind(&d.id)
-                            .bind(&d.state)
-                            .bind(d.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
+                            .bind(env).bind(&d.id).bind(&d.state).bind(d.updated_at.millis()).execute(&mut *tx).await
                             .map_err(map_err)?;
                             if updated.rows_affected() == 0 {
                                 insert_domain(tx, env, d).await?;
@@ -218,11 +185,7 @@ macro_rules! organizations {
                 async fn delete_organization(&self, env: &str, id: &str, events: &[Event]) -> Result<bool, StoreError> {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     let done = sqlx::query("DELETE FROM organizations WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() == 0 {
                         return Ok(false);
                     }
@@ -276,11 +239,7 @@ macro_rules! organizations {
                         let parent = sqlx::query(
                             "UPDATE organizations SET version = version + 1, updated_at = $3 WHERE environment_id = $1 AND id = $2",
                         )
-                        .bind(env)
-                        .bind(&d.organization_id)
-                        .bind(d.created_at.millis())
-                        .execute(&mut *tx)
-                        .await
+                        .bind(env).bind(&d.organization_id).bind(d.created_at.millis()).execute(&mut *tx).await
                         .map_err(map_err)?;
                         if parent.rows_affected() != 1 {
                             return Err(StoreError::Contended);
@@ -298,12 +257,7 @@ macro_rules! organizations {
                 async fn update_organization_domain(&self, env: &str, d: &OrganizationDomain, events: &[Event]) -> Result<(), StoreError> {
                     write_with_events(&self.write, events, async |tx| {
                         sqlx::query("UPDATE organization_domains SET state = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2")
-                            .bind(env)
-                            .bind(&d.id)
-                            .bind(&d.state)
-                            .bind(d.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
+                            .bind(env).bind(&d.id).bind(&d.state).bind(d.updated_at.millis()).execute(&mut *tx).await
                             .map_err(map_err)?;
                         Ok(())
                     })

@@ -88,32 +88,18 @@ macro_rules! sso {
                             "UPDATE connections SET saml = $3, oidc = $4 WHERE environment_id = $1 AND id = $2 \
                              AND saml IS NOT DISTINCT FROM $5 AND oidc IS NOT DISTINCT FROM $6",
                         )
-                        .bind(&env)
-                        .bind(&c.id)
-                        .bind(saml)
-                        .bind(oidc)
-                        .bind(old_saml)
-                        .bind(old_oidc)
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?
+                        .bind(&env).bind(&c.id).bind(saml).bind(oidc).bind(old_saml).bind(old_oidc)
+                        .execute(&self.write).await.map_err(map_err)?
                         .rows_affected();
                     }
                     let keys = sqlx::query("SELECT environment_id, id, private_key FROM signing_keys WHERE private_key NOT LIKE 'sealed:v1:%'")
-                        .fetch_all(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .fetch_all(&self.write).await.map_err(map_err)?;
                     for r in &keys {
                         let (env, id, key): (String, String, String) =
                             (r.try_get("environment_id").map_err(map_err)?, r.try_get("id").map_err(map_err)?, r.try_get("private_key").map_err(map_err)?);
                         sealed += sqlx::query("UPDATE signing_keys SET private_key = $3 WHERE environment_id = $1 AND id = $2 AND private_key = $4")
-                            .bind(&env)
-                            .bind(&id)
-                            .bind(self.sealer.seal(&crate::sealed::signing_key(&env, &id), &key))
-                            .bind(&key)
-                            .execute(&self.write)
-                            .await
-                            .map_err(map_err)?
+                            .bind(&env).bind(&id).bind(self.sealer.seal(&crate::sealed::signing_key(&env, &id), &key))
+                            .bind(&key).execute(&self.write).await.map_err(map_err)?
                             .rows_affected();
                     }
                     Ok(sealed)
@@ -124,20 +110,10 @@ macro_rules! sso {
                     write_with_events(&self.write, events, async |tx| {
                         let sql = format!("INSERT INTO connections (environment_id, {CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
                         sqlx::query(AssertSqlSafe(sql))
-                            .bind(env)
-                            .bind(&c.id)
-                            .bind(&c.organization_id)
-                            .bind(&c.connection_type)
-                            .bind(&c.name)
-                            .bind(&c.state)
-                            .bind(&c.external_key)
-                            .bind(saml)
-                            .bind(oidc)
+                            .bind(env).bind(&c.id).bind(&c.organization_id).bind(&c.connection_type).bind(&c.name)
+                            .bind(&c.state).bind(&c.external_key).bind(saml).bind(oidc)
                             .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
-                            .bind(c.created_at.millis())
-                            .bind(c.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
+                            .bind(c.created_at.millis()).bind(c.updated_at.millis()).execute(&mut *tx).await
                             .map_err(map_err)?;
                         Ok(())
                     })
@@ -170,17 +146,9 @@ macro_rules! sso {
                             "UPDATE connections SET name = $3, state = $4, saml = $5, oidc = $6, attribute_maps = $7, updated_at = $8 \
                              WHERE environment_id = $1 AND id = $2",
                         )
-                        .bind(env)
-                        .bind(&c.id)
-                        .bind(&c.name)
-                        .bind(&c.state)
-                        .bind(saml)
-                        .bind(oidc)
+                        .bind(env).bind(&c.id).bind(&c.name).bind(&c.state).bind(saml).bind(oidc)
                         .bind(serde_json::to_string(&c.attribute_maps).unwrap_or_default())
-                        .bind(c.updated_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(c.updated_at.millis()).execute(&mut *tx).await.map_err(map_err)?;
                         Ok(())
                     })
                     .await
@@ -229,24 +197,14 @@ macro_rules! sso {
                     sqlx::query(
                         "INSERT INTO redirect_uris (environment_id, id, uri, is_default, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(env)
-                    .bind(&r.id)
-                    .bind(&r.uri)
-                    .bind(r.default)
-                    .bind(r.created_at.millis())
-                    .bind(r.updated_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&r.id).bind(&r.uri).bind(r.default).bind(r.created_at.millis())
+                    .bind(r.updated_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
                 async fn list_redirect_uris(&self, env: &str) -> Result<Vec<RedirectUri>, StoreError> {
                     let rows = sqlx::query("SELECT id, uri, is_default, created_at, updated_at FROM redirect_uris WHERE environment_id = $1 ORDER BY id")
-                        .bind(env)
-                        .fetch_all(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).fetch_all(&self.read).await.map_err(map_err)?;
                     rows.iter()
                         .map(|r| {
                             Ok(RedirectUri {
@@ -267,17 +225,9 @@ macro_rules! sso {
                         "INSERT INTO sso_requests (environment_id, id, connection_id, redirect_uri, state, data, expires_at, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
-                    .bind(env)
-                    .bind(&r.id)
-                    .bind(&r.connection_id)
-                    .bind(&r.redirect_uri)
-                    .bind(&r.state)
-                    .bind(r.data.to_string())
-                    .bind(r.expires_at.millis())
-                    .bind(r.created_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&r.id).bind(&r.connection_id).bind(&r.redirect_uri).bind(&r.state)
+                    .bind(r.data.to_string()).bind(r.expires_at.millis()).bind(r.created_at.millis())
+                    .execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -286,12 +236,7 @@ macro_rules! sso {
                         "SELECT id, connection_id, redirect_uri, state, data, expires_at, created_at FROM sso_requests \
                          WHERE environment_id = $1 AND id = $2 AND expires_at > $3",
                     )
-                    .bind(env)
-                    .bind(id)
-                    .bind(now.millis())
-                    .fetch_optional(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(id).bind(now.millis()).fetch_optional(&self.write).await.map_err(map_err)?;
                     let Some(r) = row else { return Ok(None) };
                     let data: String = r.try_get("data").map_err(map_err)?;
                     Ok(Some(SsoRequest {
@@ -307,12 +252,7 @@ macro_rules! sso {
 
                 async fn consume_sso_request(&self, env: &str, id: &str, now: Timestamp) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM sso_requests WHERE environment_id = $1 AND id = $2 AND expires_at > $3")
-                        .bind(env)
-                        .bind(id)
-                        .bind(now.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(id).bind(now.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -321,13 +261,8 @@ macro_rules! sso {
                         "INSERT INTO saml_assertions_seen (environment_id, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (environment_id, connection_id, assertion_id) DO NOTHING",
                     )
-                    .bind(env)
-                    .bind(connection_id)
-                    .bind(assertion_id)
-                    .bind(expires_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(connection_id).bind(assertion_id).bind(expires_at.millis()).execute(&self.write)
+                    .await.map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -337,25 +272,14 @@ macro_rules! sso {
                          ON CONFLICT (environment_id, connection_id, idp_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at \
                          RETURNING id",
                     )
-                    .bind(env)
-                    .bind(new_id)
-                    .bind(connection_id)
-                    .bind(idp_id)
-                    .bind(data.to_string())
-                    .bind(now.millis())
-                    .fetch_one(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(new_id).bind(connection_id).bind(idp_id).bind(data.to_string()).bind(now.millis())
+                    .fetch_one(&self.write).await.map_err(map_err)?;
                     Ok(id)
                 }
 
                 async fn get_profile(&self, env: &str, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
                     let data: Option<String> = sqlx::query_scalar("SELECT data FROM sso_profiles WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(id).fetch_optional(&self.read).await.map_err(map_err)?;
                     Ok(data.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()).map(|mut v| {
                         v["id"] = serde_json::Value::String(id.to_owned());
                         v
@@ -364,15 +288,8 @@ macro_rules! sso {
 
                 async fn insert_sso_grant(&self, env: &str, digest: &str, g: &SsoGrant) -> Result<(), StoreError> {
                     sqlx::query("INSERT INTO sso_grants (digest, environment_id, kind, profile_id, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(digest)
-                        .bind(env)
-                        .bind(g.kind)
-                        .bind(&g.profile_id)
-                        .bind(g.data.to_string())
-                        .bind(g.expires_at.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(digest).bind(env).bind(g.kind).bind(&g.profile_id).bind(g.data.to_string())
+                        .bind(g.expires_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -381,12 +298,7 @@ macro_rules! sso {
                         "DELETE FROM sso_grants WHERE digest = $1 AND kind = $2 AND expires_at > $3 \
                          RETURNING environment_id, kind, profile_id, data, expires_at",
                     )
-                    .bind(digest)
-                    .bind(kind)
-                    .bind(now.millis())
-                    .fetch_optional(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(digest).bind(kind).bind(now.millis()).fetch_optional(&self.write).await.map_err(map_err)?;
                     row.as_ref().map(grant).transpose().map_err(map_err)
                 }
 
@@ -394,12 +306,7 @@ macro_rules! sso {
                     let row = sqlx::query(
                         "SELECT environment_id, kind, profile_id, data, expires_at FROM sso_grants WHERE digest = $1 AND kind = $2 AND expires_at > $3",
                     )
-                    .bind(digest)
-                    .bind(kind)
-                    .bind(now.millis())
-                    .fetch_optional(&self.read)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(digest).bind(kind).bind(now.millis()).fetch_optional(&self.read).await.map_err(map_err)?;
                     row.as_ref().map(grant).transpose().map_err(map_err)
                 }
 
@@ -407,15 +314,8 @@ macro_rules! sso {
                     sqlx::query(
                         "INSERT INTO sso_login_attempts (environment_id, id, connection_id, outcome, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(env)
-                    .bind(&a.id)
-                    .bind(&a.connection_id)
-                    .bind(&a.outcome)
-                    .bind(&a.reason)
-                    .bind(a.created_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&a.id).bind(&a.connection_id).bind(&a.outcome).bind(&a.reason)
+                    .bind(a.created_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -451,10 +351,7 @@ macro_rules! sso {
 
                 async fn get_signing_key(&self, env: &str) -> Result<Option<SigningKey>, StoreError> {
                     let row = sqlx::query("SELECT id, private_key, certificate, created_at FROM signing_keys WHERE environment_id = $1")
-                        .bind(env)
-                        .fetch_optional(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).fetch_optional(&self.read).await.map_err(map_err)?;
                     let Some(r) = row else { return Ok(None) };
                     let id: String = r.try_get("id").map_err(map_err)?;
                     let private_key: String = r.try_get("private_key").map_err(map_err)?;
@@ -469,13 +366,9 @@ macro_rules! sso {
                         "INSERT INTO signing_keys (environment_id, id, private_key, certificate, created_at) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (environment_id) DO NOTHING",
                     )
-                    .bind(env)
-                    .bind(&key.id)
+                    .bind(env).bind(&key.id)
                     .bind(self.sealer.seal(&crate::sealed::signing_key(env, &key.id), &key.stored_parts().0))
-                    .bind(key.stored_parts().1)
-                    .bind(key.created_at.millis())
-                    .execute(&self.write)
-                    .await
+                    .bind(key.stored_parts().1).bind(key.created_at.millis()).execute(&self.write).await
                     .map_err(map_err)?;
                     Ok(())
                 }

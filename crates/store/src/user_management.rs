@@ -115,25 +115,13 @@ macro_rules! user_management {
             async fn insert_user(conn: &mut Conn, env: &str, u: &User) -> Result<(), StoreError> {
                 let sql = format!("INSERT INTO users (environment_id, {USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)");
                 sqlx::query(AssertSqlSafe(sql))
-                    .bind(env)
-                    .bind(&u.id)
-                    .bind(&u.email)
-                    .bind(&u.first_name)
-                    .bind(&u.last_name)
-                    .bind(&u.profile_picture_url)
-                    .bind(u.email_verified)
-                    .bind(&u.external_id)
+                    .bind(env).bind(&u.id).bind(&u.email).bind(&u.first_name).bind(&u.last_name)
+                    .bind(&u.profile_picture_url).bind(u.email_verified).bind(&u.external_id)
                     .bind(serde_json::to_string(&u.metadata).unwrap_or_default())
-                    .bind(u.last_sign_in_at.map(Timestamp::millis))
-                    .bind(&u.locale)
+                    .bind(u.last_sign_in_at.map(Timestamp::millis)).bind(&u.locale)
                     .bind(u.password.as_ref().map(|p| p.hash.clone()))
-                    .bind(u.password.as_ref().map(|p| p.kind.clone()))
-                    .bind(u.created_at.millis())
-                    .bind(u.updated_at.millis())
-                    .bind(u.version)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(u.password.as_ref().map(|p| p.kind.clone())).bind(u.created_at.millis())
+                    .bind(u.updated_at.millis()).bind(u.version).execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 
@@ -142,19 +130,10 @@ macro_rules! user_management {
                     "INSERT INTO organization_memberships (environment_id, id, user_id, organization_id, status, role_slugs, \
                      directory_managed, custom_attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
-                .bind(env)
-                .bind(&m.id)
-                .bind(&m.user_id)
-                .bind(&m.organization_id)
-                .bind(&m.status)
-                .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default())
-                .bind(m.directory_managed)
-                .bind(serde_json::Value::Object(m.custom_attributes.clone()).to_string())
-                .bind(m.created_at.millis())
-                .bind(m.updated_at.millis())
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
+                .bind(env).bind(&m.id).bind(&m.user_id).bind(&m.organization_id).bind(&m.status)
+                .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default()).bind(m.directory_managed)
+                .bind(serde_json::Value::Object(m.custom_attributes.clone()).to_string()).bind(m.created_at.millis())
+                .bind(m.updated_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 
@@ -163,15 +142,8 @@ macro_rules! user_management {
                     "INSERT INTO mail_outbox (id, environment_id, recipient, subject, body, attempts, next_attempt_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
                 )
-                .bind(&m.id)
-                .bind(&m.environment_id)
-                .bind(&m.to)
-                .bind(&m.subject)
-                .bind(&m.body)
-                .bind(m.created_at.millis())
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
+                .bind(&m.id).bind(&m.environment_id).bind(&m.to).bind(&m.subject).bind(&m.body)
+                .bind(m.created_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 
@@ -221,25 +193,13 @@ macro_rules! user_management {
                              external_id = $8, metadata = $9, last_sign_in_at = $10, locale = $11, password_hash = $12, password_kind = $13, \
                              updated_at = $14, version = $15 WHERE environment_id = $1 AND id = $2 AND version = $16",
                         )
-                        .bind(env)
-                        .bind(&u.id)
-                        .bind(&u.email)
-                        .bind(&u.first_name)
-                        .bind(&u.last_name)
-                        .bind(&u.profile_picture_url)
-                        .bind(u.email_verified)
-                        .bind(&u.external_id)
+                        .bind(env).bind(&u.id).bind(&u.email).bind(&u.first_name).bind(&u.last_name)
+                        .bind(&u.profile_picture_url).bind(u.email_verified).bind(&u.external_id)
                         .bind(serde_json::to_string(&u.metadata).unwrap_or_default())
-                        .bind(u.last_sign_in_at.map(Timestamp::millis))
-                        .bind(&u.locale)
+                        .bind(u.last_sign_in_at.map(Timestamp::millis)).bind(&u.locale)
                         .bind(u.password.as_ref().map(|p| p.hash.clone()))
-                        .bind(u.password.as_ref().map(|p| p.kind.clone()))
-                        .bind(u.updated_at.millis())
-                        .bind(u.version)
-                        .bind(expected_version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(u.password.as_ref().map(|p| p.kind.clone())).bind(u.updated_at.millis()).bind(u.version)
+                        .bind(expected_version).execute(&mut *tx).await.map_err(map_err)?;
                         if done.rows_affected() != 1 {
                             return Err(StoreError::Contended);
                         }
@@ -287,14 +247,9 @@ macro_rules! user_management {
                 async fn update_membership(&self, env: &str, m: &Membership, events: &[Event]) -> Result<(), StoreError> {
                     write_with_events(&self.write, events, async |tx| {
                         sqlx::query("UPDATE organization_memberships SET status = $3, role_slugs = $4, updated_at = $5 WHERE environment_id = $1 AND id = $2")
-                            .bind(env)
-                            .bind(&m.id)
-                            .bind(&m.status)
+                            .bind(env).bind(&m.id).bind(&m.status)
                             .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default())
-                            .bind(m.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(m.updated_at.millis()).execute(&mut *tx).await.map_err(map_err)?;
                         Ok(())
                     })
                     .await
@@ -338,24 +293,12 @@ macro_rules! user_management {
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                         );
                         sqlx::query(AssertSqlSafe(sql))
-                            .bind(env)
-                            .bind(&i.id)
-                            .bind(&i.email)
-                            .bind(&i.state)
-                            .bind(i.accepted_at.map(Timestamp::millis))
-                            .bind(i.revoked_at.map(Timestamp::millis))
-                            .bind(i.expires_at.millis())
-                            .bind(&i.organization_id)
-                            .bind(&i.inviter_user_id)
-                            .bind(&i.accepted_user_id)
-                            .bind(&i.role_slug)
-                            .bind(&i.token)
-                            .bind(&i.accept_invitation_url)
-                            .bind(i.created_at.millis())
-                            .bind(i.updated_at.millis())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(map_err)?;
+                            .bind(env).bind(&i.id).bind(&i.email).bind(&i.state)
+                            .bind(i.accepted_at.map(Timestamp::millis)).bind(i.revoked_at.map(Timestamp::millis))
+                            .bind(i.expires_at.millis()).bind(&i.organization_id).bind(&i.inviter_user_id)
+                            .bind(&i.accepted_user_id).bind(&i.role_slug).bind(&i.token)
+                            .bind(&i.accept_invitation_url).bind(i.created_at.millis()).bind(i.updated_at.millis())
+                            .execute(&mut *tx).await.map_err(map_err)?;
                         insert_mail(tx, m).await?;
                         Ok(())
                     })
@@ -392,14 +335,8 @@ macro_rules! user_management {
                         "UPDATE invitations SET state = $3, revoked_at = $4, updated_at = $5 \
                          WHERE environment_id = $1 AND id = $2 AND state = 'pending' AND expires_at > $5",
                     )
-                    .bind(env)
-                    .bind(&i.id)
-                    .bind(&i.state)
-                    .bind(i.revoked_at.map(Timestamp::millis))
-                    .bind(i.updated_at.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&i.id).bind(&i.state).bind(i.revoked_at.map(Timestamp::millis))
+                    .bind(i.updated_at.millis()).execute(&mut *tx).await.map_err(map_err)?;
                     if done.rows_affected() != 1 {
                         return Ok(false);
                     }
@@ -424,13 +361,8 @@ macro_rules! user_management {
                         "UPDATE invitations SET state = 'accepted', accepted_at = $3, accepted_user_id = $4, updated_at = $3 \
                          WHERE environment_id = $1 AND id = $2 AND state = 'pending' AND expires_at > $3",
                     )
-                    .bind(env)
-                    .bind(&i.id)
-                    .bind(i.updated_at.millis())
-                    .bind(&i.accepted_user_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&i.id).bind(i.updated_at.millis()).bind(&i.accepted_user_id).execute(&mut *tx)
+                    .await.map_err(map_err)?;
                     if done.rows_affected() != 1 {
                         return Ok(false);
                     }
@@ -457,21 +389,14 @@ macro_rules! user_management {
                         $skip_locked
                     );
                     let rows = sqlx::query(AssertSqlSafe(sql))
-                        .bind(now.millis())
-                        .bind(now.millis() + lease_ms)
-                        .fetch_all(&self.write)
-                        .await
+                        .bind(now.millis()).bind(now.millis() + lease_ms).fetch_all(&self.write).await
                         .map_err(map_err)?;
                     rows.iter().map(|r| mail(r).map_err(map_err)).collect()
                 }
 
                 async fn mark_mail_sent(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
                     sqlx::query("UPDATE mail_outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
-                        .bind(id)
-                        .bind(at.millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).bind(at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
@@ -482,12 +407,8 @@ macro_rules! user_management {
                         None => "UPDATE mail_outbox SET last_error = $2, failed_at = $3 WHERE id = $1",
                     };
                     sqlx::query(sql)
-                        .bind(id)
-                        .bind(error)
-                        .bind(retry_at.unwrap_or_else(Timestamp::now).millis())
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(id).bind(error).bind(retry_at.unwrap_or_else(Timestamp::now).millis())
+                        .execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
             }

@@ -71,12 +71,7 @@ macro_rules! directory_rows {
                 let mut tx = pool.begin().await.map_err(map_err)?;
                 let sql = format!("DELETE FROM {table} WHERE environment_id = $1 AND directory_id = $2 AND id = $3");
                 let done = sqlx::query(AssertSqlSafe(sql))
-                    .bind(env)
-                    .bind(directory_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(directory_id).bind(id).execute(&mut *tx).await.map_err(map_err)?;
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
@@ -117,11 +112,7 @@ macro_rules! directory_rows {
             pub(crate) async fn write_emails(conn: &mut Conn, env: &str, u: &DirectoryUser, replace: bool) -> Result<(), StoreError> {
                 if replace {
                     sqlx::query("DELETE FROM directory_user_emails WHERE environment_id = $1 AND user_id = $2")
-                        .bind(env)
-                        .bind(&u.id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(&u.id).execute(&mut *conn).await.map_err(map_err)?;
                 }
                 // All of them in one statement: one round trip whatever their number.
                 let emails = u.emails();

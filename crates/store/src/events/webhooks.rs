@@ -43,22 +43,15 @@ macro_rules! webhooks {
                         return Ok(0);
                     }
                     let rows = sqlx::query("SELECT environment_id, id, secret FROM webhook_endpoints WHERE secret NOT LIKE 'sealed:v1:%'")
-                        .fetch_all(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .fetch_all(&self.write).await.map_err(map_err)?;
                     let mut sealed = 0;
                     for r in &rows {
                         let (env, id, secret): (String, String, String) =
                             (r.try_get("environment_id").map_err(map_err)?, r.try_get("id").map_err(map_err)?, r.try_get("secret").map_err(map_err)?);
                         // Only if unchanged since it was read: never overwrite a newer value.
                         sealed += sqlx::query("UPDATE webhook_endpoints SET secret = $3 WHERE environment_id = $1 AND id = $2 AND secret = $4")
-                            .bind(&env)
-                            .bind(&id)
-                            .bind(self.sealer.seal(&crate::sealed::webhook_secret(&id), &secret))
-                            .bind(&secret)
-                            .execute(&self.write)
-                            .await
-                            .map_err(map_err)?
+                            .bind(&env).bind(&id).bind(self.sealer.seal(&crate::sealed::webhook_secret(&id), &secret))
+                            .bind(&secret).execute(&self.write).await.map_err(map_err)?
                             .rows_affected();
                     }
                     Ok(sealed)
@@ -67,17 +60,10 @@ macro_rules! webhooks {
                 async fn insert_webhook_endpoint(&self, env: &str, ep: &WebhookEndpoint) -> Result<(), StoreError> {
                     let sql = format!("INSERT INTO webhook_endpoints (environment_id, {ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
                     sqlx::query(AssertSqlSafe(sql))
-                        .bind(env)
-                        .bind(&ep.id)
-                        .bind(&ep.endpoint_url)
-                        .bind(self.sealer.seal(&crate::sealed::webhook_secret(&ep.id), &ep.secret))
-                        .bind(&ep.status)
-                        .bind(serde_json::to_string(&ep.events).unwrap_or_default())
-                        .bind(&ep.disabled_reason)
-                        .bind(ep.created_at.millis())
-                        .bind(ep.updated_at.millis())
-                        .execute(&self.write)
-                        .await
+                        .bind(env).bind(&ep.id).bind(&ep.endpoint_url)
+                        .bind(self.sealer.seal(&crate::sealed::webhook_secret(&ep.id), &ep.secret)).bind(&ep.status)
+                        .bind(serde_json::to_string(&ep.events).unwrap_or_default()).bind(&ep.disabled_reason)
+                        .bind(ep.created_at.millis()).bind(ep.updated_at.millis()).execute(&self.write).await
                         .map_err(map_err)?;
                     Ok(())
                 }
@@ -110,26 +96,15 @@ macro_rules! webhooks {
                         "UPDATE webhook_endpoints SET endpoint_url = $3, status = $4, events = $5, disabled_reason = $6, updated_at = $7 \
                          WHERE environment_id = $1 AND id = $2",
                     )
-                    .bind(env)
-                    .bind(&ep.id)
-                    .bind(&ep.endpoint_url)
-                    .bind(&ep.status)
-                    .bind(serde_json::to_string(&ep.events).unwrap_or_default())
-                    .bind(&ep.disabled_reason)
-                    .bind(ep.updated_at.millis())
-                    .execute(&self.write)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(env).bind(&ep.id).bind(&ep.endpoint_url).bind(&ep.status)
+                    .bind(serde_json::to_string(&ep.events).unwrap_or_default()).bind(&ep.disabled_reason)
+                    .bind(ep.updated_at.millis()).execute(&self.write).await.map_err(map_err)?;
                     Ok(())
                 }
 
                 async fn delete_webhook_endpoint(&self, env: &str, id: &str) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM webhook_endpoints WHERE environment_id = $1 AND id = $2")
-                        .bind(env)
-                        .bind(id)
-                        .execute(&self.write)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(id).execute(&self.write).await.map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -154,10 +129,7 @@ macro_rules! webhooks {
                         $skip_locked
                     );
                     let rows = sqlx::query(AssertSqlSafe(sql))
-                        .bind(now.millis())
-                        .bind(now.millis() + lease_ms)
-                        .fetch_all(&self.write)
-                        .await
+                        .bind(now.millis()).bind(now.millis() + lease_ms).fetch_all(&self.write).await
                         .map_err(map_err)?;
                     rows.iter()
                         .map(|r| {
@@ -178,17 +150,9 @@ macro_rules! webhooks {
                         "INSERT INTO webhook_attempts (environment_id, endpoint_id, event_id, attempt, status_code, latency_ms, error, attempted_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                     )
-                    .bind(&d.environment_id)
-                    .bind(&d.endpoint_id)
-                    .bind(&d.event_id)
-                    .bind(a.attempt)
-                    .bind(a.status_code)
-                    .bind(a.latency_ms)
-                    .bind(&a.error)
-                    .bind(a.attempted_at.millis())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&d.environment_id).bind(&d.endpoint_id).bind(&d.event_id).bind(a.attempt)
+                    .bind(a.status_code).bind(a.latency_ms).bind(&a.error).bind(a.attempted_at.millis())
+                    .execute(&mut *tx).await.map_err(map_err)?;
                     let (state, next) = match outcome {
                         AttemptOutcome::Delivered => ("delivered", a.attempted_at.millis()),
                         AttemptOutcome::RetryAt(at) => ("pending", at.millis()),
@@ -198,26 +162,15 @@ macro_rules! webhooks {
                         "UPDATE webhook_deliveries SET state = $4, next_attempt_at = $5 \
                          WHERE environment_id = $1 AND endpoint_id = $2 AND event_id = $3",
                     )
-                    .bind(&d.environment_id)
-                    .bind(&d.endpoint_id)
-                    .bind(&d.event_id)
-                    .bind(state)
-                    .bind(next)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
+                    .bind(&d.environment_id).bind(&d.endpoint_id).bind(&d.event_id).bind(state).bind(next)
+                    .execute(&mut *tx).await.map_err(map_err)?;
                     if let AttemptOutcome::GiveUp(reason) = outcome {
                         sqlx::query(
                             "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $3, updated_at = $4 \
                              WHERE environment_id = $1 AND id = $2",
                         )
-                        .bind(&d.environment_id)
-                        .bind(&d.endpoint_id)
-                        .bind(reason)
-                        .bind(a.attempted_at.millis())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(&d.environment_id).bind(&d.endpoint_id).bind(reason).bind(a.attempted_at.millis())
+                        .execute(&mut *tx).await.map_err(map_err)?;
                     }
                     tx.commit().await.map_err(map_err)
                 }
@@ -257,12 +210,7 @@ macro_rules! webhooks {
                             "SELECT attempt, status_code, latency_ms, error, attempted_at FROM webhook_attempts \
                              WHERE environment_id = $1 AND endpoint_id = $2 AND event_id = $3 ORDER BY attempt",
                         )
-                        .bind(env)
-                        .bind(endpoint_id)
-                        .bind(&d.id)
-                        .fetch_all(&self.read)
-                        .await
-                        .map_err(map_err)?;
+                        .bind(env).bind(endpoint_id).bind(&d.id).fetch_all(&self.read).await.map_err(map_err)?;
                         for r in &rows {
                             d.attempts.push(DeliveryAttempt {
                                 attempt: r.try_get("attempt").map_err(map_err)?,
@@ -281,12 +229,7 @@ macro_rules! webhooks {
                         "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $4 \
                          WHERE environment_id = $1 AND endpoint_id = $2 AND event_id = $3",
                     )
-                    .bind(env)
-                    .bind(endpoint_id)
-                    .bind(event_id)
-                    .bind(now.millis())
-                    .execute(&self.write)
-                    .await
+                    .bind(env).bind(endpoint_id).bind(event_id).bind(now.millis()).execute(&self.write).await
                     .map_err(map_err)?;
                     Ok(done.rows_affected() == 1)
                 }
