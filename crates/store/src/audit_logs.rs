@@ -94,7 +94,7 @@ macro_rules! audit_logs {
                     object: "audit_log_schema",
                     version: r.try_get("version")?,
                     actor: actor.and_then(|a| serde_json::from_str(&a).ok()),
-                    targets: serde_json::from_str::<Vec<Value>>(&targets).unwrap_or_default(),
+                    targets: crate::common::json::<Vec<Value>>("targets", &targets)?,
                     metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
                     created_at: Timestamp(r.try_get("created_at")?),
                     id: r.try_get("id")?,
@@ -115,7 +115,7 @@ macro_rules! audit_logs {
                     organization_id: r.try_get("organization_id")?,
                     range_start: Timestamp(r.try_get("range_start")?),
                     range_end: Timestamp(r.try_get("range_end")?),
-                    filter: serde_json::from_str(&filters).unwrap_or_default(),
+                    filter: crate::common::json("filters", &filters)?,
                     attempts: r.try_get("attempts")?,
                     row_count: r.try_get("row_count")?,
                     chunk_count: r.try_get("chunk_count")?,
@@ -341,7 +341,7 @@ macro_rules! audit_logs {
                         .try_get(0)
                         .map_err(map_err)?;
                     let rows: Vec<PageRow> = serde_json::from_str(&page)
-                        .map_err(|e| StoreError::Backend(format!("reading a page of audit-log events: {e}")))?;
+                        .map_err(|e| StoreError::Backend(format!("reading a page of audit-log events: {e}").into()))?;
                     Ok(rows.into_iter().map(AuditLogRow::from).collect())
                 }
 

@@ -38,7 +38,7 @@ macro_rules! authorization {
                     description: r.try_get("description")?,
                     kind: if org.is_empty() { "EnvironmentRole" } else { "OrganizationRole" },
                     resource_type_slug: r.try_get("resource_type_slug")?,
-                    permissions: serde_json::from_str(&permissions).unwrap_or_default(),
+                    permissions: crate::common::json("permissions", &permissions)?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                     organization_id: (!org.is_empty()).then_some(org),

@@ -58,7 +58,13 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         let text = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
         return StoreError::Conflict(conflict_name(&text));
     }
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(Box::new(e))
+}
+
+/// Decodes the JSON text stored in `column`. A value that does not decode is a decode
+/// error of that column (a [`StoreError`] for the caller), never a silent default.
+pub(crate) fn json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::ColumnDecode { index: column.to_owned(), source: Box::new(e) })
 }
 
 /// `($start, $start+1, …)` for `n` placeholders.

@@ -24,9 +24,9 @@ macro_rules! events {
                     object: "event",
                     id: r.try_get("id")?,
                     event: r.try_get("event")?,
-                    data: serde_json::from_str(&data).unwrap_or_default(),
+                    data: crate::common::json("data", &data)?,
                     created_at: Timestamp(r.try_get("created_at")?),
-                    context: serde_json::from_str(&context).unwrap_or_default(),
+                    context: crate::common::json("context", &context)?,
                     organization_id: r.try_get("organization_id")?,
                     environment_id: r.try_get("environment_id")?,
                 })

@@ -54,11 +54,17 @@ pub async fn sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     for (version, name, ddl) in MIGRATIONS {
         let mut tx = pool.begin().await?;
         let done: Option<i64> = sqlx::query_scalar("SELECT version FROM vestibule_migrations WHERE version = $1")
-            .bind(version).fetch_optional(&mut *tx).await?;
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
         if done.is_none() {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sqlite_ddl(ddl))).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO vestibule_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version).bind(name).bind(now_ms()).execute(&mut *tx).await?;
+                .bind(version)
+                .bind(name)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
     }
@@ -74,11 +80,17 @@ pub async fn postgres(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(CREATE_LEDGER).execute(&mut *tx).await?;
     for (version, name, ddl) in MIGRATIONS {
         let done: Option<i64> = sqlx::query_scalar("SELECT version FROM vestibule_migrations WHERE version = $1")
-            .bind(version).fetch_optional(&mut *tx).await?;
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
         if done.is_none() {
             sqlx::raw_sql(*ddl).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO vestibule_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version).bind(name).bind(now_ms()).execute(&mut *tx).await?;
+                .bind(version)
+                .bind(name)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
         }
     }
     tx.commit().await

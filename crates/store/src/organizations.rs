@@ -32,7 +32,7 @@ macro_rules! organizations {
                     name: r.try_get("name")?,
                     allow_profiles_outside_organization: r.try_get("allow_profiles_outside_organization")?,
                     domains: Vec::new(),
-                    metadata: serde_json::from_str::<BTreeMap<String, String>>(&metadata).unwrap_or_default(),
+                    metadata: crate::common::json::<BTreeMap<String, String>>("metadata", &metadata)?,
                     external_id: r.try_get("external_id")?,
                     stripe_customer_id: r.try_get("stripe_customer_id")?,
                     created_at: Timestamp(r.try_get("created_at")?),

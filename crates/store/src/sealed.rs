@@ -28,7 +28,7 @@ fn client_secret(connection_id: &str) -> String {
 pub(crate) fn open(sealer: &Sealer, context: &str, stored: &str) -> Result<String, StoreError> {
     sealer
         .open(context, stored)
-        .map_err(|e| StoreError::Backend(format!("{}: {e}", context.split('/').next().unwrap_or(context))))
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", context.split('/').next().unwrap_or(context)).into()))
 }
 
 /// The `saml` and `oidc` JSON columns of `c`, with their secrets sealed.

@@ -34,7 +34,7 @@ macro_rules! sso {
                     external_key: r.try_get("external_key")?,
                     saml: saml.and_then(|s| serde_json::from_str(&s).ok()),
                     oidc: oidc.and_then(|s| serde_json::from_str(&s).ok()),
-                    attribute_maps: serde_json::from_str(&maps).unwrap_or_default(),
+                    attribute_maps: crate::common::json("maps", &maps)?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                 })
@@ -52,7 +52,7 @@ macro_rules! sso {
                             _ => "access_token",
                         },
                         profile_id: r.try_get("profile_id")?,
-                        data: serde_json::from_str(&data).unwrap_or_default(),
+                        data: crate::common::json("data", &data)?,
                         expires_at: Timestamp(r.try_get("expires_at")?),
                     },
                 ))
@@ -244,7 +244,7 @@ macro_rules! sso {
                         connection_id: r.try_get("connection_id").map_err(map_err)?,
                         redirect_uri: r.try_get("redirect_uri").map_err(map_err)?,
                         state: r.try_get("state").map_err(map_err)?,
-                        data: serde_json::from_str(&data).unwrap_or_default(),
+                        data: crate::common::json("data", &data).map_err(map_err)?,
                         expires_at: Timestamp(r.try_get("expires_at").map_err(map_err)?),
                         created_at: Timestamp(r.try_get("created_at").map_err(map_err)?),
                     }))

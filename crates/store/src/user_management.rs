@@ -48,7 +48,7 @@ macro_rules! user_management {
                     email: r.try_get("email")?,
                     email_verified: r.try_get("email_verified")?,
                     external_id: r.try_get("external_id")?,
-                    metadata: serde_json::from_str::<BTreeMap<String, String>>(&metadata).unwrap_or_default(),
+                    metadata: crate::common::json::<BTreeMap<String, String>>("metadata", &metadata)?,
                     last_sign_in_at: ts(r, "last_sign_in_at")?,
                     locale: r.try_get("locale")?,
                     created_at: Timestamp(r.try_get("created_at")?),
@@ -60,7 +60,7 @@ macro_rules! user_management {
 
             fn membership(r: &$row) -> Result<Membership, sqlx::Error> {
                 let slugs: String = r.try_get("role_slugs")?;
-                let slugs: Vec<String> = serde_json::from_str(&slugs).unwrap_or_default();
+                let slugs: Vec<String> = crate::common::json("slugs", &slugs)?;
                 let attrs: String = r.try_get("custom_attributes")?;
                 let roles: Vec<SlimRole> = slugs.into_iter().map(|slug| SlimRole { slug }).collect();
                 Ok(Membership {
@@ -73,7 +73,7 @@ macro_rules! user_management {
                     role: roles.first().cloned().unwrap_or(SlimRole { slug: vestibule_core::authorization::DEFAULT_ROLE.into() }),
                     roles,
                     directory_managed: r.try_get("directory_managed")?,
-                    custom_attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                    custom_attributes: crate::common::json("attrs", &attrs)?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                     user: None,

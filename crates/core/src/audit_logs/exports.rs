@@ -41,14 +41,14 @@ impl ExportDownload {
         self.next += 1;
         chunk
             .map(Some)
-            .ok_or_else(|| CoreError::Internal(StoreError::Backend(format!("export {} lost a chunk", self.id))))
+            .ok_or_else(|| CoreError::Internal(StoreError::Backend(format!("export {} lost a chunk", self.id).into())))
     }
 }
 
 /// Writes the CSV records of `rows` (after the header when `header`), in [`CSV_COLUMNS`] order.
 pub(super) fn write_csv(header: bool, rows: &[AuditLogRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 128));
-    let fail = |e: csv::Error| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}")));
+    let fail = |e: csv::Error| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}").into()));
     if header {
         w.write_record(CSV_COLUMNS).map_err(fail)?;
     }
@@ -74,7 +74,7 @@ pub(super) fn write_csv(header: bool, rows: &[AuditLogRow]) -> Result<Vec<u8>> {
         ])
         .map_err(fail)?;
     }
-    w.into_inner().map_err(|e| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}"))))
+    w.into_inner().map_err(|e| CoreError::Internal(StoreError::Backend(format!("writing CSV: {e}").into())))
 }
 
 /// Delay before export attempt `n + 1`: 5 s, 10 s, 20 s.

@@ -61,7 +61,7 @@ pub(super) fn compiled(schema: &AuditLogSchema) -> Result<Arc<jsonschema::Valida
         return Ok(v.clone());
     }
     let validator = jsonschema::validator_for(&event_schema(schema)).map(Arc::new).map_err(|e| {
-        CoreError::Internal(StoreError::Backend(format!("stored schema {} does not compile: {e}", schema.id)))
+        CoreError::Internal(StoreError::Backend(format!("stored schema {} does not compile: {e}", schema.id).into()))
     })?;
     let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= 1000 {

@@ -140,7 +140,8 @@ pub enum StoreError {
     /// A concurrent writer changed the row first; the caller may retry.
     #[error("concurrent modification")]
     Contended,
-    /// The database failed; the message is for logs only.
+    /// The database failed, or a stored value is unreadable; the cause (kept as the
+    /// error's source) is for logs only.
     #[error("database error: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

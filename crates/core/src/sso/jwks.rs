@@ -112,7 +112,7 @@ pub(crate) fn self_signed(cn: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), o
 
 /// A failure of our own (a 500): key material that cannot be produced or read.
 fn internal(what: &str) -> CoreError {
-    CoreError::Internal(StoreError::Backend(what.to_owned()))
+    CoreError::Internal(StoreError::Backend(what.into()))
 }
 
 fn b64url(bytes: &[u8]) -> String {

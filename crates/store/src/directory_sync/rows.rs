@@ -28,7 +28,7 @@ macro_rules! directory_rows {
                     domain: r.try_get("domain")?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
-                    custom_attribute_mapping: serde_json::from_str(&r.try_get::<String, _>("custom_attribute_mapping")?).unwrap_or_default(),
+                    custom_attribute_mapping: crate::common::json("custom_attribute_mapping", &r.try_get::<String, _>("custom_attribute_mapping")?)?,
                 })
             }
 
@@ -38,8 +38,8 @@ macro_rules! directory_rows {
                     id: r.try_get("id")?,
                     directory_id: r.try_get("directory_id")?,
                     organization_id: r.try_get("organization_id")?,
-                    resource: serde_json::from_str(&resource).unwrap_or_default(),
-                    custom_attributes: serde_json::from_str(&r.try_get::<String, _>("custom_attributes")?).unwrap_or_default(),
+                    resource: crate::common::json("resource", &resource)?,
+                    custom_attributes: crate::common::json("custom_attributes", &r.try_get::<String, _>("custom_attributes")?)?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                     version: r.try_get("version")?,
@@ -52,7 +52,7 @@ macro_rules! directory_rows {
                     id: r.try_get("id")?,
                     directory_id: r.try_get("directory_id")?,
                     organization_id: r.try_get("organization_id")?,
-                    resource: serde_json::from_str(&resource).unwrap_or_default(),
+                    resource: crate::common::json("resource", &resource)?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
                     version: r.try_get("version")?,

@@ -29,7 +29,7 @@ macro_rules! webhooks {
                     id,
                     endpoint_url: r.try_get("endpoint_url").map_err(map_err)?,
                     status: r.try_get("status").map_err(map_err)?,
-                    events: serde_json::from_str(&events).unwrap_or_default(),
+                    events: crate::common::json("events", &events).map_err(map_err)?,
                     disabled_reason: r.try_get("disabled_reason").map_err(map_err)?,
                     created_at: Timestamp(r.try_get("created_at").map_err(map_err)?),
                     updated_at: Timestamp(r.try_get("updated_at").map_err(map_err)?),

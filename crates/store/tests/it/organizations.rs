@@ -310,3 +310,26 @@ async fn sqlite_urls_take_the_synchronous_parameter_only() {
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| !n.contains('?')), "{names:?}");
 }
+
+/// A JSON column that no longer decodes is a store error naming the column, on both
+/// engines: never an organization served with its metadata silently emptied.
+#[tokio::test]
+async fn an_undecodable_json_column_is_a_store_error() {
+    for backend in [vestibule_test_support::Backend::Sqlite, vestibule_test_support::Backend::Postgres] {
+        let db = vestibule_test_support::TestDb::new(backend).await;
+        let app = app(db.store().await);
+        let e = env(&app, "A").await;
+        let org = app.create_organization(&e.id, &json!({"name": "Acme", "metadata": {"tier": "gold"}})).await.unwrap();
+        vestibule_test_support::execute_sql(
+            &db.url,
+            &format!("UPDATE organizations SET metadata = '{{not json' WHERE id = '{}'", org.id),
+        )
+        .await;
+        let read = app.store.get_organization(&e.id, &org.id).await;
+        match read {
+            Err(StoreError::Backend(cause)) => assert!(cause.to_string().contains("metadata"), "{backend:?}: {cause}"),
+            other => panic!("{backend:?}: expected a store error, got {other:?}"),
+        }
+        assert!(matches!(app.get_organization(&e.id, &org.id).await, Err(CoreError::Internal(_))), "{backend:?}");
+    }
+}

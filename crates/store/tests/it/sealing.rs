@@ -91,11 +91,14 @@ async fn secrets_are_sealed_at_rest_and_open_only_with_their_key(db: TestDb) {
     // Another key, or none, opens none of them, and says which column would not open.
     let other = vestibule_store::open_sealed(&db.url, Arc::new(Sealer::new(&Sealer::generate_key()))).await.unwrap();
     let refused = other.get_webhook_endpoint(&e.id, &endpoint.id).await;
-    assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.contains("webhook_endpoints.secret")), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(StoreError::Backend(m)) if m.to_string().contains("webhook_endpoints.secret")),
+        "{refused:?}"
+    );
     let refused = other.get_connection(&e.id, oidc_id).await;
-    assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.contains("client_secret")), "{refused:?}");
+    assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.to_string().contains("client_secret")), "{refused:?}");
     let refused = other.get_signing_key(&e.id).await;
-    assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.contains("signing_keys")), "{refused:?}");
+    assert!(matches!(&refused, Err(StoreError::Backend(m)) if m.to_string().contains("signing_keys")), "{refused:?}");
     let keyless = vestibule_store::open(&db.url).await.unwrap();
     assert!(keyless.get_connection(&e.id, saml_id).await.is_err());
 }
