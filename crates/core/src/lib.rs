@@ -31,21 +31,23 @@ pub(crate) fn plausible(kind: vestibule_ids::Kind, id: &str) -> bool {
     vestibule_ids::parse(kind, id, false).is_ok()
 }
 
-/// The application: the store and the outbound ports every use case works through.
+/// The application: the store and the outbound ports every use case works through. Built
+/// by [`Vestibule::new`] with defaults and the `with_*` methods; its settings are read-only
+/// outside the core.
 #[derive(Clone)]
 pub struct Vestibule {
     /// Where every fact lives.
     pub store: Arc<dyn Store>,
     /// Looks up DNS TXT records for domain verification.
-    pub dns: Arc<dyn organizations::dns::TxtResolver>,
+    pub(crate) dns: Arc<dyn organizations::dns::TxtResolver>,
     /// The external base URL, for links in emails.
-    pub public_url: String,
+    pub(crate) public_url: String,
     /// Woken when a message is queued, so the mail worker sends it at once.
     pub mail_queued: Arc<tokio::sync::Notify>,
     /// How long a domain may stay pending before a failed lookup fails it for good.
-    pub domain_verification_period_ms: i64,
+    pub(crate) domain_verification_period_ms: i64,
     /// Decides which webhook targets may be called.
-    pub webhook_targets: Arc<dyn events::webhooks::TargetGuard>,
+    pub(crate) webhook_targets: Arc<dyn events::webhooks::TargetGuard>,
     /// Woken when an audit-log export is requested, so the export worker starts at once.
     pub audit_log_exports_queued: Arc<tokio::sync::Notify>,
     /// Serialized organization reads, invalidated by every organization or domain write.
@@ -59,13 +61,31 @@ pub struct Vestibule {
     /// SCIM bearer tokens resolved to their directory in the last second.
     pub scim_auth: Arc<directory_sync::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
-    pub sso: sso::SsoSettings,
+    pub(crate) sso: sso::SsoSettings,
 }
 
 impl Vestibule {
     /// Sets the external base URL used in links.
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets how long a domain may stay pending before a failed lookup fails it for good.
+    pub fn with_domain_verification_period_ms(mut self, ms: i64) -> Self {
+        self.domain_verification_period_ms = ms;
+        self
+    }
+
+    /// Sets how SSO verifies responses, reaches OIDC providers and treats redirect URIs.
+    pub fn with_sso(mut self, sso: sso::SsoSettings) -> Self {
+        self.sso = sso;
+        self
+    }
+
+    /// Sets the guard that decides which webhook targets may be called.
+    pub fn with_webhook_targets(mut self, guard: Arc<dyn events::webhooks::TargetGuard>) -> Self {
+        self.webhook_targets = guard;
         self
     }
 

@@ -162,12 +162,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    let mut app = app.with_public_url(&config.public_base(addr));
-    app.domain_verification_period_ms = (config.domain_verification_period_secs as i64).saturating_mul(1000);
-    app.sso.clock_skew_secs = config.sso_clock_skew_secs as i64;
-    app.sso.accept_localhost_redirects = config.dev;
-    app.sso.oidc_http =
-        Arc::new(adapters::oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?);
     let policy = match (config.webhook_allow_private, config.dev) {
         (true, _) => adapters::webhook_guard::TargetPolicy::AllowPrivate,
         (false, true) => adapters::webhook_guard::TargetPolicy::AllowLoopback,
@@ -175,7 +169,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let guard: Arc<dyn vestibule_core::events::webhooks::TargetGuard> =
         Arc::new(adapters::webhook_guard::DnsTargetGuard { policy });
-    app.webhook_targets = guard.clone();
+    let sso = vestibule_core::sso::SsoSettings {
+        clock_skew_secs: config.sso_clock_skew_secs as i64,
+        accept_localhost_redirects: config.dev,
+        oidc_http: Arc::new(adapters::oidc_http::ReqwestOidcHttp::new().context("cannot build the OIDC HTTP client")?),
+        ..Default::default()
+    };
+    let app = app
+        .with_public_url(&config.public_base(addr))
+        .with_domain_verification_period_ms((config.domain_verification_period_secs as i64).saturating_mul(1000))
+        .with_sso(sso)
+        .with_webhook_targets(guard.clone());
     let delivery = jobs::webhooks::DeliverySettings {
         schedule: match (&config.webhook_retry_delays_ms, config.dev) {
             (Some(delays), _) => delays.clone().into(),
