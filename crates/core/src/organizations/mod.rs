@@ -418,7 +418,13 @@ impl Vestibule {
         &self, env: &str, filter: OrganizationFilter, page: PageRequest,
     ) -> Result<Page<Organization>> {
         let mut filter = filter;
+        let asked = !filter.domains.is_empty();
+        // A value that is not a domain names no organization's domain: it matches nothing,
+        // and a filter of such values only matches no organization (never every one).
         filter.domains = filter.domains.iter().filter_map(|d| parse_domain(d)).collect();
+        if asked && filter.domains.is_empty() {
+            return Ok(Page { data: Vec::new(), before: None, after: None });
+        }
         Ok(self.store.list_organizations(env, &filter, &page).await?)
     }
 

@@ -390,3 +390,24 @@ async fn domain_verification_reads_a_real_txt_record() {
     assert_eq!(resp.status(), 204);
     s.stop().await;
 }
+
+/// `domains=` values that are not domains match no organization: a filter never fails open
+/// into listing every one.
+#[tokio::test]
+async fn a_domains_filter_of_non_domains_matches_nothing() {
+    let (_db, s) = sqlite_server().await;
+    for (name, domain) in [("Foo", "foo.com"), ("Bar", "bar.com")] {
+        let (status, body) =
+            s.call(Method::POST, "/organizations", Some(json!({"name": name, "domains": [domain]}))).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    for query in ["domains=foo", "domains=localhost", "domains=a_b.com", "domains[]=nope&domains[]=%20"] {
+        let (status, body) = s.call(Method::GET, &format!("/organizations?{query}"), None).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["data"], json!([]), "{query} matches nothing");
+    }
+    let (status, body) = s.call(Method::GET, "/organizations?domains=foo&domains=bar.com", None).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Bar"], "only the real domain matches");
+}
