@@ -37,6 +37,8 @@ import threading
 import time
 import urllib.parse
 
+from benchlib import cpu_seconds, start_server
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -44,21 +46,6 @@ DAY_MS = 24 * 60 * 60 * 1000
 def ulid(ms: int) -> str:
     n = (ms << 80) | random.getrandbits(80)
     return "".join(CROCKFORD[(n >> s) & 31] for s in range(125, -5, -5))
-
-
-def start(binary: str, db: str) -> tuple[subprocess.Popen, int, str | None]:
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", binary, "server", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--database", f"sqlite://{db}"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "VESTIBULE_LOG": "warn"},
-    )
-    key = None
-    for line in proc.stdout:
-        if line.startswith("initial API key: "):
-            key = line.split(": ", 1)[1].strip()
-        m = re.match(r"vestibule listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, int(m.group(1)), key
-    raise RuntimeError("server did not start")
 
 
 def call(port: int, key: str, method: str, path: str, body=None) -> tuple[int, dict]:
@@ -73,11 +60,6 @@ def call(port: int, key: str, method: str, path: str, body=None) -> tuple[int, d
 
 def status_kb(pid: int, field: str) -> int:
     return int(re.search(rf"{field}:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def iso(ms: int) -> str:
@@ -199,7 +181,7 @@ def main() -> None:
     d = args.keep or tempfile.mkdtemp()
     os.makedirs(d, exist_ok=True)
     db = f"{d}/export.db"
-    proc, port, key = start(args.binary, db)
+    proc, port, key = start_server(args.binary, "--database", f"sqlite://{db}")
     assert key, "a fresh database prints its first key"
     status, org = call(port, key, "POST", "/organizations", {"name": "Exported"})
     assert status == 201, org
@@ -210,7 +192,7 @@ def main() -> None:
     start_ms, end_ms, seeded = seed(db, env, org["id"], args.events, end_ms)
     print(f"seeded {args.events:,} events in {seeded:.1f} s ({os.path.getsize(db) / 1e6:.0f} MB)", file=sys.stderr)
 
-    proc, port, _ = start(args.binary, db)
+    proc, port, _ = start_server(args.binary, "--database", f"sqlite://{db}")
     results = []
     try:
         for r in range(args.rounds):

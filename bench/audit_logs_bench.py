@@ -36,25 +36,17 @@ import sys
 import tempfile
 import time
 
+from benchlib import cpu_seconds, start_server
+
 SERVER_CPU, CLIENT_CPU = "0", 1
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "audit_event.lua")
 
 
 def start(binary: str, database: str) -> tuple[subprocess.Popen, int, str]:
-    proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, binary, "server", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--database", database],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "VESTIBULE_LOG": "warn"},
-    )
-    key = None
-    for line in proc.stdout:
-        if line.startswith("initial API key: "):
-            key = line.split(": ", 1)[1].strip()
-        m = re.match(r"vestibule listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            if key is None:
-                raise RuntimeError("a fresh database prints its first key")
-            return proc, int(m.group(1)), key
-    raise RuntimeError("server did not start")
+    proc, port, key = start_server(binary, "--database", database, cpu=SERVER_CPU)
+    if key is None:
+        raise RuntimeError("a fresh database prints its first key")
+    return proc, port, key
 
 
 def request_bytes(method: str, path: str, key: str, body: bytes | None = None) -> bytes:
@@ -76,11 +68,6 @@ def roundtrip(port: int, req: bytes) -> tuple[int, bytes]:
         while len(rest) < length:
             rest += sock.recv(65536)
         return int(head[9:12]), rest[:length]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(port: int, path: str, seconds: float, args, env: dict) -> tuple[int, float]:

@@ -10,55 +10,16 @@
 # Same knobs as run.sh: BENCH_ORGS, BENCH_CONNECTIONS, BENCH_SERVER_CPU, BENCH_LOAD_CPU,
 # BENCH_PG, BENCH_BACKENDS, BENCH_KEEP; BENCH_DIAG_DURATION (seconds per load run, 5).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" diag
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
-COUNT=${BENCH_ORGS:-10000}
 DURATION=${BENCH_DIAG_DURATION:-5}
-CONNS=${BENCH_CONNECTIONS:-16}
-SERVER_CPU=${BENCH_SERVER_CPU:-0}
-LOAD_CPU=${BENCH_LOAD_CPU:-1}
-PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
-KEY=sk_test_bench_0123456789abcdefghijklmnopqrstuvwxyzABCDEF
-PG_DB=vestibule_bench_$$
 
-WORK=$(mktemp -d /tmp/vestibule-diag.XXXXXX)
-PIDS=()
-PG_CREATED=
-
-log() { printf '[diag %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]:-}"; do [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  [[ -n $PG_CREATED ]] && { psql "$PG_BASE/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $PG_DB"; }
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for t in wrk taskset python3; do command -v $t >/dev/null || die "$t is required (see run.sh)"; done
+for t in wrk taskset python3; do need "$t" || die "$t is required (see run.sh)"; done
 (cd "$ROOT" && cargo build --release --quiet --bin vestibule --bin vestibule-bench-baseline)
 PERF=
 perf stat -e context-switches -- true >/dev/null 2>&1 && PERF=1
-VESTIBULE=$ROOT/target/release/vestibule
-BASELINE=$ROOT/target/release/vestibule-bench-baseline
 python3 "$BENCH/gen_seed.py" --count "$COUNT" --key "$KEY" --out "$WORK/seed.json" --ids "$WORK/ids.txt"
 FIRST_ID=$(head -1 "$WORK/ids.txt")
-
-start() { # start NAME TIMEOUT CMD... -> SPID, SURL
-  local name=$1 timeout=$2; shift 2
-  taskset -c "$SERVER_CPU" "$@" >"$WORK/$name.out" 2>>"$WORK/$name.err" &
-  SPID=$!; PIDS+=("$SPID")
-  local deadline=$((SECONDS + timeout))
-  until SURL=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.out" 2>/dev/null | head -1 | sed 's/listening on //') && [[ -n $SURL ]]; do
-    kill -0 "$SPID" 2>/dev/null || { tail -5 "$WORK/$name.err" >&2; die "$name exited"; }
-    ((SECONDS < deadline)) || die "$name did not start"
-    sleep 0.05
-  done
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
@@ -75,8 +36,7 @@ measure() {
     perf stat -x, -e context-switches -p "$pid" -o "$WORK/perf.csv" -- sleep "$DURATION" 2>/dev/null &
     perfpid=$!
   fi
-  out=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s \
-    -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url" | grep '^RESULT')
+  out=$(run_wrk "$url" "$ids" "$DURATION")
   [[ -n $perfpid ]] && wait "$perfpid" 2>/dev/null || true
   kill -0 "$pid" 2>/dev/null || die "server $pid exited during: $label (logs in $WORK)"
   local c1 p1 ctx=-; c1=$(cpu_ticks "$pid"); p1=$(pg_ticks)

@@ -12,45 +12,15 @@
 # BENCH_SKIP_BUILD=1 measures the release binaries already built.
 # Every load run is bounded in time and goes to 127.0.0.1 only.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" bench
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
-COUNT=${BENCH_ORGS:-10000}
 DURATION=${BENCH_DURATION:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
-CONNS=${BENCH_CONNECTIONS:-16}
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-10}
-SERVER_CPU=${BENCH_SERVER_CPU:-0}
-LOAD_CPU=${BENCH_LOAD_CPU:-1}
-PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
-KEY=sk_test_bench_0123456789abcdefghijklmnopqrstuvwxyzABCDEF
-PG_DB=vestibule_bench_$$
-
-WORK=$(mktemp -d /tmp/vestibule-bench.XXXXXX)
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-PIDS=()
-PG_CREATED=
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]:-}"; do
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  done
-  if [[ -n $PG_CREATED ]]; then
-    psql "$PG_BASE/postgres" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || log "could not drop $PG_DB"
-  fi
-  if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # --- tools -------------------------------------------------------------------------
-need() { command -v "$1" >/dev/null 2>&1; }
 need taskset || die "taskset (util-linux) is required"
 need python3 || die "python3 is required"
 if ! need wrk; then
@@ -75,36 +45,8 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   log "building release binaries"
   (cd "$ROOT" && cargo build --release --quiet --bin vestibule --bin vestibule-bench-baseline)
 fi
-VESTIBULE=$ROOT/target/release/vestibule
-BASELINE=$ROOT/target/release/vestibule-bench-baseline
 
 python3 "$BENCH/gen_seed.py" --count "$COUNT" --key "$KEY" --out "$WORK/seed.json" --ids "$WORK/ids.txt"
-
-# --- processes -------------------------------------------------------------------
-# start NAME TIMEOUT_SECONDS CMD...: runs CMD pinned to the server CPU and waits for its
-# "listening on http://…" line; sets SPID and SURL.
-start() {
-  local name=$1 timeout=$2; shift 2
-  local out=$WORK/$name.out err=$WORK/$name.err
-  taskset -c "$SERVER_CPU" "$@" >"$out" 2>"$err" &
-  SPID=$!
-  PIDS+=("$SPID")
-  local deadline=$((SECONDS + timeout))
-  until SURL=$(grep -o 'listening on http://[0-9.:]*' "$out" 2>/dev/null | head -1 | sed 's/listening on //') && [[ -n $SURL ]]; do
-    if ! kill -0 "$SPID" 2>/dev/null; then tail -5 "$err" >&2; die "$name exited during start"; fi
-    ((SECONDS < deadline)) || die "$name did not start within ${timeout}s"
-    sleep 0.05
-  done
-}
-
-stop() {
-  local pid=$1
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  local i
-  for i in "${!PIDS[@]}"; do [[ ${PIDS[$i]} == "$pid" ]] && unset 'PIDS[i]'; done
-  return 0
-}
 
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
@@ -113,8 +55,7 @@ rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 load_wrk() {
   local backend=$1 round=$2 case=$3 url=$4 ids=${5:-} dur=${6:-$DURATION}
   local out
-  out=$(IDS_FILE=$ids taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${dur}s" --timeout 5s \
-    -s "$BENCH/rotate_ids.lua" -H "Authorization: Bearer $KEY" "$url" | grep '^RESULT') || die "wrk failed on $case"
+  out=$(run_wrk "$url" "$ids" "$dur") || die "wrk failed on $case"
   local kv; declare -A r
   for kv in ${out#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
   local errs=$((r[err_connect] + r[err_read] + r[err_write] + r[err_status] + r[err_timeout]))

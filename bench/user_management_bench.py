@@ -20,25 +20,12 @@ import http.client
 import json
 import os
 import random
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-
-def start(binary: str, *args: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", binary, "server", "--addr", "127.0.0.1:0", "--rate-limit", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "VESTIBULE_LOG": "warn"},
-    )
-    for line in proc.stdout:
-        m = re.match(r"vestibule listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, int(m.group(1))
-    raise RuntimeError("server did not start")
+from benchlib import fan_out, start_server
 
 
 def call(conn: http.client.HTTPConnection, method: str, path: str, body=None, key="sk_test_default"):
@@ -62,30 +49,18 @@ def metric_sum(port: int, name: str, label: str = "") -> float:
 
 def create_users(binary: str, n: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
-        proc, port = start(binary, "--dev", "--database", f"sqlite://{d}/users.db")
+        proc, port, _ = start_server(binary, "--dev", "--database", f"sqlite://{d}/users.db")
         try:
-            counter = iter(range(n))
-            lock = threading.Lock()
             failures = []
 
-            def worker() -> None:
-                conn = http.client.HTTPConnection("127.0.0.1", port)
-                while True:
-                    with lock:
-                        i = next(counter, None)
-                    if i is None:
-                        return
-                    status, body = call(conn, "POST", "/user_management/users",
-                                        {"email": f"user{i}@bench.example", "password": f"correct horse {i} battery"})
-                    if status != 201:
-                        failures.append((status, body[:200]))
+            def create(conn: http.client.HTTPConnection, i: int) -> None:
+                status, body = call(conn, "POST", "/user_management/users",
+                                    {"email": f"user{i}@bench.example", "password": f"correct horse {i} battery"})
+                if status != 201:
+                    failures.append((status, body[:200]))
 
-            threads = [threading.Thread(target=worker) for _ in range(8)]
             t0 = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            fan_out(port, n, create)
             wall = time.perf_counter() - t0
             hashing = metric_sum(port, "vestibule_password_hash_seconds")
             handling = metric_sum(port, "vestibule_http_request_duration_seconds", 'route="/user_management/users"')
@@ -112,7 +87,7 @@ def list_by_org(binary: str, users: int, orgs: int, requests: int) -> dict:
         with open(path, "w") as f:
             json.dump(seed, f)
         t0 = time.perf_counter()
-        proc, port = start(binary, "--dev", "--database", f"sqlite://{d}/list.db", "--seed", path)
+        proc, port, _ = start_server(binary, "--dev", "--database", f"sqlite://{d}/list.db", "--seed", path)
         seeded = time.perf_counter() - t0
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port)

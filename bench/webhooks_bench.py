@@ -17,13 +17,12 @@ import collections
 import http.client
 import http.server
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from benchlib import fan_out, start_server
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -65,11 +64,7 @@ def main() -> None:
     port_r = receiver.server_address[1]
     tmp = tempfile.TemporaryDirectory()
     db = a.database or f"sqlite://{tmp.name}/hooks.db"
-    proc = subprocess.Popen(
-        [a.binary, "server", "--dev", "--database", db, "--addr", "127.0.0.1:0", "--rate-limit", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "VESTIBULE_LOG": "warn"},
-    )
-    port = next(int(m.group(1)) for line in proc.stdout if (m := re.match(r"vestibule listening on http://127\.0\.0\.1:(\d+)", line)))
+    proc, port, _ = start_server(a.binary, "--dev", "--database", db, cpu=None)
     headers = {"Authorization": "Bearer sk_test_default", "Content-Type": "application/json"}
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -78,27 +73,15 @@ def main() -> None:
             r = conn.getresponse()
             r.read()
             assert r.status == 201, r.status
-        counter = iter(range(a.events))
-        lock = threading.Lock()
 
-        def writer() -> None:
-            c = http.client.HTTPConnection("127.0.0.1", port)
-            while True:
-                with lock:
-                    i = next(counter, None)
-                if i is None:
-                    return
-                c.request("POST", "/organizations", json.dumps({"name": f"Org {i}"}), headers)
-                r = c.getresponse()
-                r.read()
-                assert r.status == 201, r.status
+        def write(c: http.client.HTTPConnection, i: int) -> None:
+            c.request("POST", "/organizations", json.dumps({"name": f"Org {i}"}), headers)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 201, r.status
 
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=writer) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        fan_out(port, a.events, write)
         written = time.perf_counter() - t0
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:

@@ -56,6 +56,20 @@ def _serve(*args: str) -> Iterator[harness.ServerProcess]:
         del code
 
 
+def _sdk(server: harness.ServerProcess) -> Iterator[WorkOSClient]:
+    """The official SDK pointed at `server`, closed at teardown."""
+    c = harness.sdk(server)
+    yield c
+    c.close()
+
+
+def _api(server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
+    """A raw client of `server` with the dev key, checking every answer against the spec."""
+    a = harness.Api(server.base_url, harness.DEV_API_KEY, contract)
+    yield a
+    a.close()
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[harness.ServerProcess]:
     """A fresh `vestibule server --dev` shared by one test module."""
@@ -72,37 +86,27 @@ def fresh_server() -> Iterator[harness.ServerProcess]:
 def expiring_client() -> Iterator[WorkOSClient]:
     """A fresh dev server whose domain verification period is zero: a DNS miss fails."""
     for server in _serve("--dev", "--domain-verification-period", "0"):
-        c = harness.sdk(server)
-        yield c
-        c.close()
+        yield from _sdk(server)
 
 
 @pytest.fixture(scope="module")
 def client(server: harness.ServerProcess) -> Iterator[WorkOSClient]:
-    c = harness.sdk(server)
-    yield c
-    c.close()
+    yield from _sdk(server)
 
 
 @pytest.fixture
 def fresh_client(fresh_server: harness.ServerProcess) -> Iterator[WorkOSClient]:
-    c = harness.sdk(fresh_server)
-    yield c
-    c.close()
+    yield from _sdk(fresh_server)
 
 
 @pytest.fixture(scope="module")
 def api(server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
-    a = harness.Api(server.base_url, harness.DEV_API_KEY, contract)
-    yield a
-    a.close()
+    yield from _api(server, contract)
 
 
 @pytest.fixture
 def fresh_api(fresh_server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
-    a = harness.Api(fresh_server.base_url, harness.DEV_API_KEY, contract)
-    yield a
-    a.close()
+    yield from _api(fresh_server, contract)
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +125,9 @@ def mail_server(smtp: SmtpSink) -> Iterator[harness.ServerProcess]:
 
 @pytest.fixture(scope="module")
 def mail_client(mail_server: harness.ServerProcess) -> Iterator[WorkOSClient]:
-    c = harness.sdk(mail_server)
-    yield c
-    c.close()
+    yield from _sdk(mail_server)
 
 
 @pytest.fixture(scope="module")
 def mail_api(mail_server: harness.ServerProcess, contract: Contract) -> Iterator[harness.Api]:
-    a = harness.Api(mail_server.base_url, harness.DEV_API_KEY, contract)
-    yield a
-    a.close()
+    yield from _api(mail_server, contract)

@@ -12,9 +12,23 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from harness import Api, missing_id, unique, unique_domain
+
+
+def ok(r: httpx.Response, status: int = 200) -> None:
+    """Fails the test, showing the body, unless `r` answered `status`."""
+    if r.status_code != status:
+        pytest.fail(f"{r.status_code}: {r.text}")
+
+
+def assert_all_seen(api: Api, expected: set) -> None:
+    """Every (method, path, status) in `expected` was answered and validated against the spec."""
+    missing_pairs = expected - api.seen
+    assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"
+
 
 EXPECTED = {
     ("POST", "/organizations", 201),
@@ -117,8 +131,7 @@ def test_every_implemented_operation_matches_the_spec(fresh_api: Api) -> None:
         assert expected in names, names
     assert events["list_metadata"]["after"] == events["data"][-1]["id"]
 
-    missing_pairs = EXPECTED - api.seen
-    assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"
+    assert_all_seen(api, EXPECTED)
 
 
 PEOPLE_EXPECTED = {
@@ -175,7 +188,6 @@ PEOPLE_EXPECTED = {
 def test_user_management_operations_match_the_spec(fresh_api: Api) -> None:
     """Users, memberships, roles, permissions, invitations: every 2xx body validated."""
     api = fresh_api
-    ok = lambda r, status=200: r.status_code == status or pytest.fail(f"{r.status_code}: {r.text}")  # noqa: E731
 
     org = api.post("/organizations", json={"name": "People Corp"}).json()
     ext = unique("ext")
@@ -275,8 +287,7 @@ def test_user_management_operations_match_the_spec(fresh_api: Api) -> None:
     ])}).json()
     assert len(events["data"]) >= 18
 
-    missing_pairs = PEOPLE_EXPECTED - api.seen
-    assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"
+    assert_all_seen(api, PEOPLE_EXPECTED)
 
 
 AUDIT_LOGS_EXPECTED = {
@@ -295,7 +306,6 @@ AUDIT_LOGS_EXPECTED = {
 def test_audit_log_operations_match_the_spec(fresh_api: Api) -> None:
     """Events, schemas, actions, exports (pending and ready), retention: every 2xx body validated."""
     api = fresh_api
-    ok = lambda r, status=200: r.status_code == status or pytest.fail(f"{r.status_code}: {r.text}")  # noqa: E731
     iso = lambda t: t.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
     now = datetime.now(timezone.utc)
 
@@ -365,5 +375,4 @@ def test_audit_log_operations_match_the_spec(fresh_api: Api) -> None:
     ok(r)
     assert r.json() == {"organization_id": org["id"], "retention_period_in_days": 30, "state": "active"}
 
-    missing_pairs = AUDIT_LOGS_EXPECTED - api.seen
-    assert not missing_pairs, f"operations not exercised/validated: {sorted(missing_pairs)}"
+    assert_all_seen(api, AUDIT_LOGS_EXPECTED)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import functools
 import uuid
 from typing import Callable, Dict, Iterator, Optional
 from urllib.parse import parse_qs, urlparse
@@ -51,6 +52,8 @@ def set_name_id(el: etree._Element, value: str) -> None:
 
 
 def evil_assertion(original: etree._Element, keep_signature: bool = False) -> etree._Element:
+    """A copy of `original` (an Assertion, or a whole Response) with a fresh ID and the
+    attacker's NameID; its signature dropped unless `keep_signature`."""
     a = copy.deepcopy(original)
     a.set("ID", f"_evil{uuid.uuid4().hex}")
     set_name_id(a, EVIL)
@@ -67,14 +70,23 @@ def strip_signature(el: etree._Element) -> etree._Element:
     return c
 
 
+def rearranged(build: Callable[[etree._Element, etree._Element], None]) -> Callable[[Flow, AuthnRequest], str]:
+    """A case from a response whose assertion is signed: `build(response, assertion)`
+    rearranges that tree in place, and the result is what is posted."""
+    @functools.wraps(build)
+    def case(flow: Flow, req: AuthnRequest) -> str:
+        resp = signed_assertion(flow, req)
+        build(resp, resp.find("saml:Assertion", NS))
+        return encode(resp)
+    return case
+
+
 # --- signature wrapping (SAMLRaider XSW1–8) ------------------------------------------------
 
 def xsw1(flow: Flow, req: AuthnRequest) -> str:
     """Response signature; evil unsigned Response whose copied Signature carries the original in ds:Object."""
     orig = flow.idp.sign_response(good(flow, req))
-    evil = copy.deepcopy(orig)
-    evil.set("ID", f"_evil{uuid.uuid4().hex}")
-    set_name_id(evil, EVIL)
+    evil = evil_assertion(orig, keep_signature=True)
     sig = evil.find("ds:Signature", NS)
     obj = etree.SubElement(sig, f"{{{DS}}}Object")
     obj.append(copy.deepcopy(orig))
@@ -84,86 +96,68 @@ def xsw1(flow: Flow, req: AuthnRequest) -> str:
 def xsw2(flow: Flow, req: AuthnRequest) -> str:
     """Response signature; the original signed Response placed before the evil one's copied Signature (detached)."""
     orig = flow.idp.sign_response(good(flow, req))
-    evil = copy.deepcopy(orig)
-    evil.set("ID", f"_evil{uuid.uuid4().hex}")
-    set_name_id(evil, EVIL)
+    evil = evil_assertion(orig, keep_signature=True)
     sig = evil.find("ds:Signature", NS)
     sig.addprevious(strip_signature(orig))
     return encode(evil)
 
 
-def xsw3(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw3(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; an evil unsigned Assertion inserted before the signed one."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     a.addprevious(evil_assertion(a))
-    return encode(resp)
 
 
-def xsw4(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw4(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; the signed Assertion moved inside an evil one."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     evil = evil_assertion(a)
     resp.replace(a, evil)
     evil.append(a)
-    return encode(resp)
 
 
-def xsw5(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw5(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; the evil Assertion keeps the copied Signature, an unsigned copy of the original is appended."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     evil = copy.deepcopy(a)
     set_name_id(evil, EVIL)
     resp.replace(a, evil)
     resp.append(strip_signature(a))
-    return encode(resp)
 
 
-def xsw6(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw6(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; the original (unsigned copy) sits inside the evil Assertion's copied Signature."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
-    evil = copy.deepcopy(a)
-    set_name_id(evil, EVIL)
-    evil.set("ID", f"_evil{uuid.uuid4().hex}")
+    evil = evil_assertion(a, keep_signature=True)
     evil.find("ds:Signature", NS).append(strip_signature(a))
     resp.replace(a, evil)
-    return encode(resp)
 
 
-def xsw7(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw7(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; the signed Assertion hidden in samlp:Extensions, an evil unsigned one in its place."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     ext = etree.Element(f"{{{SAMLP}}}Extensions")
     resp.find("saml:Issuer", NS).addnext(ext)
     resp.replace(a, evil_assertion(a))
     ext.append(a)
-    return encode(resp)
 
 
-def xsw8(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def xsw8(resp: etree._Element, a: etree._Element) -> None:
     """Assertion signature; the evil Assertion's Signature holds the original in ds:Object."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     evil = copy.deepcopy(a)
     set_name_id(evil, EVIL)
     obj = etree.SubElement(evil.find("ds:Signature", NS), f"{{{DS}}}Object")
     obj.append(strip_signature(a))
     resp.replace(a, evil)
-    return encode(resp)
 
 
-def duplicate_ids(flow: Flow, req: AuthnRequest) -> str:
+@rearranged
+def duplicate_ids(resp: etree._Element, a: etree._Element) -> None:
     """An evil Assertion carrying the signed one's ID next to it (ID-based reference confusion)."""
-    resp = signed_assertion(flow, req)
-    a = resp.find("saml:Assertion", NS)
     evil = evil_assertion(a)
     evil.set("ID", a.get("ID"))
     resp.append(evil)
-    return encode(resp)
 
 
 # --- signatures ---------------------------------------------------------------------------
@@ -205,32 +199,23 @@ def wrong_audience(flow: Flow, req: AuthnRequest) -> str:
     return encode(flow.idp.sign_assertion(flow.idp.response_tree(req, audience="https://other-sp.example/")))
 
 
-def wrong_recipient(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_assertion(good(flow, req, recipient="https://other-sp.example/acs")))
+def assertion_signed_with(**kw) -> Callable[[Flow, AuthnRequest], str]:
+    """A case: the good response with `kw` changed, its assertion signed."""
+    return lambda flow, req: encode(signed_assertion(flow, req, **kw))
 
 
-def wrong_destination_signed_response(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_response(good(flow, req, destination="https://other-sp.example/acs")))
+def response_signed_with(**kw) -> Callable[[Flow, AuthnRequest], str]:
+    """A case: the good response with `kw` changed, the whole response signed."""
+    return lambda flow, req: encode(flow.idp.sign_response(good(flow, req, **kw)))
 
 
-def wrong_destination_unsigned_envelope(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_assertion(good(flow, req, destination="https://other-sp.example/acs")))
-
-
-def wrong_issuer(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_assertion(good(flow, req, issuer="https://impostor.example/")))
-
-
-def failed_status(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_response(good(flow, req, status="urn:oasis:names:tc:SAML:2.0:status:Requester")))
-
-
-def unknown_in_response_to(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_assertion(good(flow, req, in_response_to="_never_issued_by_us")))
-
-
-def unsolicited_when_not_enabled(flow: Flow, req: AuthnRequest) -> str:
-    return encode(flow.idp.sign_assertion(good(flow, req, in_response_to=None)))
+wrong_recipient = assertion_signed_with(recipient="https://other-sp.example/acs")
+wrong_destination_signed_response = response_signed_with(destination="https://other-sp.example/acs")
+wrong_destination_unsigned_envelope = assertion_signed_with(destination="https://other-sp.example/acs")
+wrong_issuer = assertion_signed_with(issuer="https://impostor.example/")
+failed_status = response_signed_with(status="urn:oasis:names:tc:SAML:2.0:status:Requester")
+unknown_in_response_to = assertion_signed_with(in_response_to="_never_issued_by_us")
+unsolicited_when_not_enabled = assertion_signed_with(in_response_to=None)
 
 
 # --- parsing ------------------------------------------------------------------------------

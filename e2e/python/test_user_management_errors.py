@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 from workos import (
@@ -43,6 +43,13 @@ def event_count(client: WorkOSClient, *names: str) -> int:
 
 def state(value: Any) -> str:
     return str(getattr(value, "value", value))
+
+
+def pending_invitation(client: WorkOSClient) -> Tuple[Any, str, Any]:
+    """A new organization, a new address, and the invitation sent to it: (org, address, invitation)."""
+    org = client.organizations.create_organization(name=unique("org"))
+    invitee = email()
+    return org, invitee, client.user_management.send_invitation(email=invitee, organization_id=org.id)
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -309,9 +316,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple]:
 def test_accepting_an_expired_invitation_is_refused(sqlite_server: tuple) -> None:
     _, client, db = sqlite_server
     um = client.user_management
-    org = client.organizations.create_organization(name=unique("org"))
-    invitee = email()
-    inv = um.send_invitation(email=invitee, organization_id=org.id)
+    org, invitee, inv = pending_invitation(client)
     with sqlite3.connect(db) as conn:
         changed = conn.execute("UPDATE invitations SET expires_at = 0 WHERE id = ?", (inv.id,)).rowcount
     assert changed == 1
@@ -335,9 +340,7 @@ def test_accepting_an_expired_invitation_is_refused(sqlite_server: tuple) -> Non
 
 def test_accepting_a_revoked_invitation_is_refused(client: WorkOSClient) -> None:
     um = client.user_management
-    org = client.organizations.create_organization(name=unique("org"))
-    invitee = email()
-    inv = um.send_invitation(email=invitee, organization_id=org.id)
+    org, _, inv = pending_invitation(client)
     revoked = um.revoke_invitation(inv.id)
     before_users = users(client)
     with pytest.raises(BadRequestError) as exc:
@@ -356,8 +359,7 @@ def test_accepting_a_revoked_invitation_is_refused(client: WorkOSClient) -> None
 
 def test_an_invitation_is_single_use(client: WorkOSClient) -> None:
     um = client.user_management
-    org = client.organizations.create_organization(name=unique("org"))
-    inv = um.send_invitation(email=email(), organization_id=org.id)
+    org, _, inv = pending_invitation(client)
     accepted = um.accept_invitation(inv.id)
     before = memberships(client, organization_id=org.id)
     assert len(before) == 1

@@ -1,10 +1,10 @@
 // Audit logs with the official Node SDK: createEvent (with a reused idempotency key),
 // a schema and the typed rejection of a violating event, createExport polled with
 // getExport until ready, and the CSV behind its signed url fetched with no API key.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestException, ConflictException, NotFoundException } from '@workos-inc/node';
-import { missingId, sdk, startServer, unique } from './harness.mjs';
+import { missingId, unique, useDevServer } from './harness.mjs';
 
 // The columns of an export's CSV, in order (crates/core/src/audit_logs.rs, CSV_COLUMNS).
 const CSV_COLUMNS = ['id', 'occurred_at', 'action', 'version', 'actor_id', 'actor_type', 'actor_name',
@@ -13,16 +13,7 @@ const EXPORT_WAIT_MS = 20_000;
 const POLL_MS = 50;
 const HOUR = 60 * 60 * 1000;
 
-let server;
-let workos;
-
-before(async () => {
-  server = await startServer('--dev');
-  workos = sdk(server);
-});
-after(async () => {
-  await server?.stop();
-});
+const dev = useDevServer();
 
 /** RFC 4180: quoted fields may hold commas, doubled quotes and newlines. */
 function parseCsv(text) {
@@ -56,7 +47,7 @@ async function waitReady(created) {
   assert.equal(created.state, 'pending');
   const deadline = Date.now() + EXPORT_WAIT_MS;
   for (;;) {
-    const x = await workos.auditLogs.getExport(created.id);
+    const x = await dev.workos.auditLogs.getExport(created.id);
     assert.equal(x.id, created.id);
     if (x.state !== 'pending') return x;
     if (Date.now() > deadline) assert.fail(`export ${created.id} still pending after ${EXPORT_WAIT_MS} ms`);
@@ -66,9 +57,9 @@ async function waitReady(created) {
 
 /** Creates an export, waits for it, and downloads its CSV rows from the signed url. */
 async function exportRows(options) {
-  const x = await waitReady(await workos.auditLogs.createExport(options));
+  const x = await waitReady(await dev.workos.auditLogs.createExport(options));
   assert.equal(x.state, 'ready');
-  assert.ok(x.url.startsWith(`${server.baseUrl}/audit_logs/exports/${x.id}/download?`), x.url);
+  assert.ok(x.url.startsWith(`${dev.server.baseUrl}/audit_logs/exports/${x.id}/download?`), x.url);
   const res = await fetch(x.url); // the link is the credential: no API key
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/csv/);
@@ -87,17 +78,17 @@ const event = (action, actor, at, extra = {}) => ({
 
 describe('audit logs', () => {
   test('an export holds exactly the events in range matching the actions filter', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('audit') });
-    const other = await workos.organizations.createOrganization({ name: unique('audit-other') });
+    const org = await dev.workos.organizations.createOrganization({ name: unique('audit') });
+    const other = await dev.workos.organizations.createOrganization({ name: unique('audit-other') });
     const base = Math.floor(Date.now() / 1000) * 1000 - 30 * HOUR;
     const sent = [];
     for (let i = 0; i < 12; i++) {
       const action = ['doc.read', 'doc.written', 'doc.deleted'][i % 3];
       const at = new Date(base + 2 * i * HOUR);
-      await workos.auditLogs.createEvent(org.id, event(action, `user_${i % 4}`, at));
+      await dev.workos.auditLogs.createEvent(org.id, event(action, `user_${i % 4}`, at));
       sent.push([at.toISOString(), action, `user_${i % 4}`]);
     }
-    await workos.auditLogs.createEvent(other.id, event('doc.read', 'user_0', new Date(base + 5 * HOUR)));
+    await dev.workos.auditLogs.createEvent(other.id, event('doc.read', 'user_0', new Date(base + 5 * HOUR)));
 
     const rangeStart = new Date(base + 3 * HOUR);
     const rangeEnd = new Date(base + 19 * HOUR);
@@ -116,16 +107,16 @@ describe('audit logs', () => {
   });
 
   test('the same idempotency key and body store one event', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('audit-idem') });
+    const org = await dev.workos.organizations.createOrganization({ name: unique('audit-idem') });
     const at = new Date(Date.now() - 10 * 60 * 1000);
-    await workos.auditLogs.createEvent(org.id, event('doc.read', 'user_a', at)); // the SDK's own key
+    await dev.workos.auditLogs.createEvent(org.id, event('doc.read', 'user_a', at)); // the SDK's own key
     const key = unique('idem');
     const same = event('doc.read', 'user_b', new Date(at.getTime() + 1000));
-    await workos.auditLogs.createEvent(org.id, same, { idempotencyKey: key });
-    await workos.auditLogs.createEvent(org.id, same, { idempotencyKey: key });
-    await workos.auditLogs.createEvent(org.id, same, { idempotencyKey: unique('idem') });
+    await dev.workos.auditLogs.createEvent(org.id, same, { idempotencyKey: key });
+    await dev.workos.auditLogs.createEvent(org.id, same, { idempotencyKey: key });
+    await dev.workos.auditLogs.createEvent(org.id, same, { idempotencyKey: unique('idem') });
     await assert.rejects(
-      workos.auditLogs.createEvent(org.id, event('doc.read', 'user_c', at), { idempotencyKey: key }),
+      dev.workos.auditLogs.createEvent(org.id, event('doc.read', 'user_c', at), { idempotencyKey: key }),
       (e) => e instanceof ConflictException && e.code === 'idempotency_error',
     );
     const rows = await exportRows({
@@ -136,9 +127,9 @@ describe('audit logs', () => {
   });
 
   test('a schema rejects a violating event with BadRequestException', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('audit-schema') });
+    const org = await dev.workos.organizations.createOrganization({ name: unique('audit-schema') });
     const action = `invoice.${unique('paid').replaceAll('-', '_')}`;
-    const schema = await workos.auditLogs.createSchema({
+    const schema = await dev.workos.auditLogs.createSchema({
       action,
       actor: { metadata: { role: 'string' } },
       targets: [{ type: 'invoice', metadata: { cost: 'number' } }],
@@ -157,7 +148,7 @@ describe('audit logs', () => {
       context: { location: '192.0.2.1' },
       metadata: { reason: 7 },
     };
-    await assert.rejects(workos.auditLogs.createEvent(org.id, bad), (e) => {
+    await assert.rejects(dev.workos.auditLogs.createEvent(org.id, bad), (e) => {
       assert.ok(e instanceof BadRequestException, `${e?.name}: ${e?.message}`);
       assert.equal(e.status, 400);
       assert.equal(e.code, 'invalid_audit_log_event');
@@ -165,15 +156,15 @@ describe('audit logs', () => {
       assert.deepEqual(e.errors.map((x) => x.instancePath).sort(), ['/actor/metadata/role', '/metadata/reason', '/targets/0/type']);
       return true;
     });
-    await workos.auditLogs.createEvent(org.id, {
+    await dev.workos.auditLogs.createEvent(org.id, {
       ...bad,
       actor: { id: 'user_1', type: 'user', metadata: { role: 'admin' } },
       targets: [{ id: 'inv_1', type: 'invoice', metadata: { cost: 12.5 } }],
       metadata: { reason: 'paid' },
     });
-    const schemas = await workos.auditLogs.listSchemas(action);
+    const schemas = await dev.workos.auditLogs.listSchemas(action);
     assert.deepEqual(schemas.data.map((s) => s.version), [1]);
-    await assert.rejects(workos.auditLogs.createEvent(missingId('org'), event(action, 'user_1', at)), NotFoundException);
+    await assert.rejects(dev.workos.auditLogs.createEvent(missingId('org'), event(action, 'user_1', at)), NotFoundException);
 
     const rows = await exportRows({
       organizationId: org.id, rangeStart: new Date(at.getTime() - HOUR), rangeEnd: new Date(Date.now() + 60_000),

@@ -1,6 +1,7 @@
 // Start and stop a real `vestibule server --dev` for the Node SDK suite.
 // Port 0 always; the port comes from the one line the server prints on stdout.
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, openSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -154,6 +155,26 @@ export function sdk(server, apiKey = DEV_API_KEY) {
     // Default retries kept on purpose: with them the SDK sends an
     // Idempotency-Key on every POST, as it does for real users.
   });
+}
+
+/**
+ * One `vestibule server --dev` for the calling test file: started in a `before`
+ * hook, stopped in an `after` hook. The returned handle's `server` and `workos`
+ * (the SDK pointed at it) are set once it listens. `setup(dev)`, when given, runs
+ * in that same hook right after: Node runs a file's top-level `before` hooks
+ * concurrently, so setup that needs the server cannot be a hook of its own.
+ */
+export function useDevServer(setup) {
+  const dev = { server: undefined, workos: undefined };
+  before(async () => {
+    dev.server = await startServer('--dev');
+    dev.workos = sdk(dev.server);
+    await setup?.(dev);
+  });
+  after(async () => {
+    await dev.server?.stop();
+  });
+  return dev;
 }
 
 /** Raw fetch against the server (for checks the SDK cannot express). */

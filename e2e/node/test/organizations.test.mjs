@@ -33,6 +33,13 @@ after(async () => {
 const domainStates = (org) =>
   Object.fromEntries(org.domains.map((d) => [d.domain, d.state]));
 
+/** For assert.rejects: a ConflictException with the WorkOS code `code`. */
+const conflict = (code) => (e) => {
+  assert.ok(e instanceof ConflictException, e);
+  assert.equal(e.code, code);
+  return true;
+};
+
 describe('organizations', () => {
   test('create, get, get by external id, update, delete', async () => {
     const verified = uniqueDomain();
@@ -120,11 +127,7 @@ describe('organizations', () => {
     assert.deepEqual(all.filter((o) => o.name === name).map((o) => o.id), [first.id]);
     await assert.rejects(
       workos.organizations.createOrganization({ name: unique('other') }, { idempotencyKey }),
-      (e) => {
-        assert.ok(e instanceof ConflictException, e);
-        assert.equal(e.code, 'idempotency_error');
-        return true;
-      },
+      conflict('idempotency_error'),
     );
   });
 });
@@ -173,11 +176,7 @@ describe('organization domains', () => {
     await workos.organizationDomains.createOrganizationDomain({ domain, organizationId: a.id });
     await assert.rejects(
       workos.organizationDomains.createOrganizationDomain({ domain, organizationId: b.id }),
-      (e) => {
-        assert.ok(e instanceof ConflictException, e);
-        assert.equal(e.code, 'domain_already_exists');
-        return true;
-      },
+      conflict('domain_already_exists'),
     );
   });
 });

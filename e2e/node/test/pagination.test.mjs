@@ -1,25 +1,17 @@
 // Pagination over 250 organizations with the Node SDK, including autoPagination().
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sdk, startServer } from './harness.mjs';
+import { useDevServer } from './harness.mjs';
 
 const TOTAL = 250;
-let server;
-let workos;
 let created; // ids in creation order
-
-before(async () => {
-  server = await startServer('--dev');
-  workos = sdk(server);
+const dev = useDevServer(async ({ workos }) => {
   created = [];
   for (let i = 0; i < TOTAL; i++) {
     const org = await workos.organizations.createOrganization({ name: `Paged ${i}` });
     created.push(org.id);
   }
   assert.equal(new Set(created).size, TOTAL);
-});
-after(async () => {
-  await server?.stop();
 });
 
 test('ids sort in creation order', () => {
@@ -29,7 +21,7 @@ test('ids sort in creation order', () => {
 // autoPagination() pages with limit 100 and sleeps 350 ms between pages:
 // 3 pages here, so about 0.7 s per call.
 test('autoPagination ascending returns each organization once, in order', async () => {
-  const list = await workos.organizations.listOrganizations({ order: 'asc' });
+  const list = await dev.workos.organizations.listOrganizations({ order: 'asc' });
   assert.equal(list.data.length, 10);
   const all = await list.autoPagination();
   assert.equal(all.length, TOTAL);
@@ -37,13 +29,13 @@ test('autoPagination ascending returns each organization once, in order', async 
 });
 
 test('autoPagination with the default order returns newest first', async () => {
-  const list = await workos.organizations.listOrganizations();
+  const list = await dev.workos.organizations.listOrganizations();
   const all = await list.autoPagination();
   assert.deepEqual(all.map((o) => o.id), [...created].reverse());
 });
 
 test('autoPagination with a limit returns only the first page', async () => {
-  const list = await workos.organizations.listOrganizations({ limit: 5, order: 'asc' });
+  const list = await dev.workos.organizations.listOrganizations({ limit: 5, order: 'asc' });
   const all = await list.autoPagination();
   assert.deepEqual(all.map((o) => o.id), created.slice(0, 5));
 });
@@ -54,7 +46,7 @@ for (const [order, expected] of [['asc', () => created], ['desc', () => [...crea
     let cursor;
     let pages = 0;
     do {
-      const page = await workos.organizations.listOrganizations({ order, limit: 100, after: cursor });
+      const page = await dev.workos.organizations.listOrganizations({ order, limit: 100, after: cursor });
       pages++;
       seen.push(...page.data.map((o) => o.id));
       if (pages === 1) assert.equal(page.listMetadata.before, null);
@@ -67,7 +59,7 @@ for (const [order, expected] of [['asc', () => created], ['desc', () => [...crea
 }
 
 test('before pages backwards', async () => {
-  const page = await workos.organizations.listOrganizations({
+  const page = await dev.workos.organizations.listOrganizations({
     order: 'asc', limit: 10, before: created[50],
   });
   assert.deepEqual(page.data.map((o) => o.id), created.slice(40, 50));

@@ -2,19 +2,17 @@
 // `oidc-provider`, run in this process on a loopback port with its development login
 // and consent pages. The official Node SDK builds the authorize URL and redeems the
 // code; the browser's part (redirects, cookies, the two forms) is done with fetch.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { raw, sdk, startServer, unique } from './harness.mjs';
+import { raw, unique, useDevServer } from './harness.mjs';
 
 const REDIRECT_URI = 'http://localhost:8123/callback';
 const CLIENT_ID = 'vestibule-rp';
 const CLIENT_SECRET = `secret-${unique()}`;
 
-let server;
-let workos;
 let op;
 let opServer;
 let connection;
@@ -113,35 +111,38 @@ class Browser {
   }
 }
 
-before(async () => {
-  server = await startServer('--dev');
-  workos = sdk(server);
-  const org = await raw(server, 'POST', '/organizations', { body: { name: unique('oidc-org') } });
+/** A new organization and its GenericOIDC connection to `issuer` (CLIENT_ID, CLIENT_SECRET): the raw create answer. */
+async function createOidcConnection(orgName, name, issuer) {
+  const org = await raw(dev.server, 'POST', '/organizations', { body: { name: unique(orgName) } });
   assert.equal(org.status, 201, org.text);
-  // The provider must know our redirect URI, and we its issuer: create the connection
-  // first, start the provider for its redirect URI, then point the connection at it.
-  const created = await raw(server, 'POST', '/connections', {
+  const created = await raw(dev.server, 'POST', '/connections', {
     body: {
       organization_id: org.json.id,
       connection_type: 'GenericOIDC',
-      name: 'Test OP',
-      oidc: { issuer: 'https://op.invalid', client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
+      name,
+      oidc: { issuer, client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
     },
   });
   assert.equal(created.status, 201, created.text);
+  return created;
+}
+
+const dev = useDevServer(async () => {
+  // The provider must know our redirect URI, and we its issuer: create the connection
+  // first, start the provider for its redirect URI, then point the connection at it.
+  const created = await createOidcConnection('oidc-org', 'Test OP', 'https://op.invalid');
   const issuer = await startProvider(created.json.oidc.redirect_uri);
-  const patched = await raw(server, 'PATCH', `/connections/${created.json.id}`, { body: { oidc: { issuer } } });
+  const patched = await raw(dev.server, 'PATCH', `/connections/${created.json.id}`, { body: { oidc: { issuer } } });
   assert.equal(patched.status, 200, patched.text);
   connection = patched.json;
 });
 
 after(async () => {
-  await server?.stop();
   await new Promise((res) => (opServer ? opServer.close(res) : res()));
 });
 
 async function signIn(state) {
-  const url = workos.sso.getAuthorizationUrl({ connection: connection.id, redirectUri: REDIRECT_URI, state, clientId: 'client_test_default' });
+  const url = dev.workos.sso.getAuthorizationUrl({ connection: connection.id, redirectUri: REDIRECT_URI, state, clientId: 'client_test_default' });
   const browser = new Browser();
   const first = await browser.request(url);
   assert.equal(first.status, 302, await first.text());
@@ -169,7 +170,7 @@ describe('OIDC connection with a real provider', () => {
     assert.equal(landed.searchParams.get('state'), 'node-state-1');
     assert.equal(landed.searchParams.get('error'), null, landed.searchParams.get('error_description'));
     const code = landed.searchParams.get('code');
-    const { profile, accessToken, oauthTokens } = await workos.sso.getProfileAndToken({ code, clientId: 'client_test_default' });
+    const { profile, accessToken, oauthTokens } = await dev.workos.sso.getProfileAndToken({ code, clientId: 'client_test_default' });
     assert.match(profile.id, /^prof_/);
     assert.equal(profile.idpId, ACCOUNT.sub);
     assert.equal(profile.email, 'ada@example.com');
@@ -179,18 +180,18 @@ describe('OIDC connection with a real provider', () => {
     assert.equal(profile.connectionType, 'GenericOIDC');
     assert.equal(profile.rawAttributes.given_name, 'Ada');
     assert.ok(oauthTokens?.accessToken, 'the provider access token is passed on');
-    const again = await workos.sso.getProfile({ accessToken });
+    const again = await dev.workos.sso.getProfile({ accessToken });
     assert.equal(again.id, profile.id);
 
     // The access token verifies against the JWKS at the URL the SDK builds, fetched
     // without credentials the way applications do it (jose's remote key set).
-    const jwksUrl = workos.userManagement.getJwksUrl('client_test_default');
-    assert.equal(jwksUrl, `${server.baseUrl}/sso/jwks/client_test_default`);
+    const jwksUrl = dev.workos.userManagement.getJwksUrl('client_test_default');
+    assert.equal(jwksUrl, `${dev.server.baseUrl}/sso/jwks/client_test_default`);
     const jwks = createRemoteJWKSet(new URL(jwksUrl));
     const { payload, protectedHeader } = await jwtVerify(accessToken, jwks, {
       algorithms: ['RS256'],
       audience: 'client_test_default',
-      issuer: `${server.baseUrl}/user_management/client_test_default`,
+      issuer: `${dev.server.baseUrl}/user_management/client_test_default`,
     });
     assert.equal(payload.sub, profile.id);
     assert.match(protectedHeader.kid, /^key_/);
@@ -204,13 +205,13 @@ describe('OIDC connection with a real provider', () => {
     const res = await fetch(`${connection.oidc.redirect_uri}?code=forged&state=never-issued`, { redirect: 'manual' });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('location'), null);
-    const attempts = await raw(server, 'GET', `/connections/${connection.id}/login_attempts`);
+    const attempts = await raw(dev.server, 'GET', `/connections/${connection.id}/login_attempts`);
     assert.equal(attempts.json.data[0].reason, 'unknown or expired state');
   });
 
   test('a replayed callback (state already used) is refused', async () => {
     const browser = new Browser();
-    const url = workos.sso.getAuthorizationUrl({ connection: connection.id, redirectUri: REDIRECT_URI, state: 's', clientId: 'client_test_default' });
+    const url = dev.workos.sso.getAuthorizationUrl({ connection: connection.id, redirectUri: REDIRECT_URI, state: 's', clientId: 'client_test_default' });
     const first = await browser.request(url);
     const callback = await browser.run(first.headers.get('location'), connection.oidc.redirect_uri);
     const ok = await browser.request(callback);
@@ -223,18 +224,8 @@ describe('OIDC connection with a real provider', () => {
 
 describe('OIDC provider URLs follow the outbound target policy', () => {
   test('an issuer on a link-local address (cloud metadata) is never fetched', async () => {
-    const org = await raw(server, 'POST', '/organizations', { body: { name: unique('oidc-ssrf') } });
-    assert.equal(org.status, 201, org.text);
-    const created = await raw(server, 'POST', '/connections', {
-      body: {
-        organization_id: org.json.id,
-        connection_type: 'GenericOIDC',
-        name: 'Metadata service',
-        oidc: { issuer: 'http://169.254.169.254/latest', client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
-      },
-    });
-    assert.equal(created.status, 201, created.text);
-    const url = workos.sso.getAuthorizationUrl({ connection: created.json.id, redirectUri: REDIRECT_URI, state: 's', clientId: 'client_test_default' });
+    const created = await createOidcConnection('oidc-ssrf', 'Metadata service', 'http://169.254.169.254/latest');
+    const url = dev.workos.sso.getAuthorizationUrl({ connection: created.json.id, redirectUri: REDIRECT_URI, state: 's', clientId: 'client_test_default' });
     const started = Date.now();
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 302, await res.text());
@@ -243,7 +234,7 @@ describe('OIDC provider URLs follow the outbound target policy', () => {
     assert.equal(back.searchParams.get('error'), 'connection_invalid');
     // Refused by the policy, not by a connection attempt timing out.
     assert.ok(Date.now() - started < 5000, 'answered without trying to connect');
-    const attempts = await raw(server, 'GET', `/connections/${created.json.id}/login_attempts`);
+    const attempts = await raw(dev.server, 'GET', `/connections/${created.json.id}/login_attempts`);
     assert.equal(attempts.status, 200, attempts.text);
     const reason = attempts.json.data[0].reason;
     assert.match(reason, /169\.254\.169\.254.*not allowed.*private or reserved/, reason);

@@ -1,13 +1,13 @@
 // Users, organization memberships, roles, permissions and invitations through
 // the official Node SDK 11.0.0 against a real `vestibule server --dev` (issue 3).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ConflictException,
   NotFoundException,
   UnprocessableEntityException,
 } from '@workos-inc/node';
-import { missingId, raw, sdk, startServer, unique } from './harness.mjs';
+import { missingId, raw, unique, useDevServer } from './harness.mjs';
 
 const USER_ID = /^user_[0-9A-HJKMNP-TV-Z]{26}$/;
 const OM_ID = /^om_[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -25,28 +25,19 @@ const PEOPLE_EVENTS = [
   'invitation.created', 'invitation.accepted', 'invitation.revoked', 'invitation.resent',
 ];
 
-let server;
-let workos;
-
-before(async () => {
-  server = await startServer('--dev');
-  workos = sdk(server);
-});
-after(async () => {
-  await server?.stop();
-});
+const dev = useDevServer();
 
 const email = () => `${unique('user')}@example.test`;
 const slugs = (roles) => (roles ?? []).map((r) => r.slug);
 
 // autoPagination() returns only the first page when `limit` is given: never pass one here.
 async function members(filters) {
-  const page = await workos.userManagement.listOrganizationMemberships({ order: 'asc', ...filters });
+  const page = await dev.workos.userManagement.listOrganizationMemberships({ order: 'asc', ...filters });
   return page.autoPagination();
 }
 
 async function usersList(filters = {}) {
-  const page = await workos.userManagement.listUsers(filters);
+  const page = await dev.workos.userManagement.listUsers(filters);
   return page.autoPagination();
 }
 
@@ -54,7 +45,7 @@ async function allEvents(events = PEOPLE_EVENTS, extra = {}) {
   const out = [];
   let after;
   for (;;) {
-    const page = await workos.events.listEvents({ events, limit: 100, ...(after ? { after } : {}), ...extra });
+    const page = await dev.workos.events.listEvents({ events, limit: 100, ...(after ? { after } : {}), ...extra });
     out.push(...page.data);
     after = page.listMetadata?.after;
     if (!after || page.data.length === 0) return out;
@@ -65,7 +56,7 @@ async function allEvents(events = PEOPLE_EVENTS, extra = {}) {
 async function mailTo(to, count = 1) {
   const deadline = Date.now() + MAIL_WAIT_MS;
   for (;;) {
-    const res = await raw(server, 'GET', `/_dev/emails?to=${encodeURIComponent(to)}`);
+    const res = await raw(dev.server, 'GET', `/_dev/emails?to=${encodeURIComponent(to)}`);
     assert.equal(res.status, 200, res.text);
     if (res.json.data.length >= count) return res.json.data;
     if (Date.now() > deadline) assert.fail(`no mail for ${to} within ${MAIL_WAIT_MS} ms`);
@@ -85,7 +76,7 @@ function rejectsWith(status, code, Class) {
 
 describe('users', () => {
   test('create, get, get by external id, update, delete', async () => {
-    const um = workos.userManagement;
+    const um = dev.workos.userManagement;
     const address = email();
     const externalId = unique('ext');
     const user = await um.createUser({
@@ -135,8 +126,8 @@ describe('users', () => {
   });
 
   test('listUsers filters by email and organizationId', async () => {
-    const um = workos.userManagement;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const um = dev.workos.userManagement;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const users = [];
     for (let i = 0; i < 4; i++) users.push(await um.createUser({ email: email() }));
     for (const u of users.slice(0, 3)) {
@@ -157,10 +148,10 @@ describe('users', () => {
 
 describe('organization memberships', () => {
   test('create, list, update role, deactivate, reactivate, delete', async () => {
-    const um = workos.userManagement;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const um = dev.workos.userManagement;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const user = await um.createUser({ email: email() });
-    const admin = (await workos.authorization.createEnvironmentRole({ slug: unique('admin'), name: 'Admin' })).slug;
+    const admin = (await dev.workos.authorization.createEnvironmentRole({ slug: unique('admin'), name: 'Admin' })).slug;
 
     const m = await um.createOrganizationMembership({ userId: user.id, organizationId: org.id });
     assert.equal(m.object, 'organization_membership');
@@ -198,16 +189,16 @@ describe('organization memberships', () => {
   });
 
   test('several roles through roleSlugs', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
-    const user = await workos.userManagement.createUser({ email: email() });
-    const a = (await workos.authorization.createEnvironmentRole({ slug: unique('a'), name: 'A' })).slug;
-    const b = (await workos.authorization.createEnvironmentRole({ slug: unique('b'), name: 'B' })).slug;
-    const m = await workos.userManagement.createOrganizationMembership({
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
+    const a = (await dev.workos.authorization.createEnvironmentRole({ slug: unique('a'), name: 'A' })).slug;
+    const b = (await dev.workos.authorization.createEnvironmentRole({ slug: unique('b'), name: 'B' })).slug;
+    const m = await dev.workos.userManagement.createOrganizationMembership({
       userId: user.id, organizationId: org.id, roleSlugs: [a, b],
     });
     assert.deepEqual(slugs(m.roles).sort(), [a, b].sort());
     assert.ok([a, b].includes(m.role.slug));
-    const one = await workos.userManagement.updateOrganizationMembership(m.id, { roleSlugs: [b] });
+    const one = await dev.workos.userManagement.updateOrganizationMembership(m.id, { roleSlugs: [b] });
     assert.deepEqual(one.roles, [{ slug: b }]);
     assert.deepEqual(one.role, { slug: b });
   });
@@ -215,7 +206,7 @@ describe('organization memberships', () => {
 
 describe('roles and permissions', () => {
   test('permissions CRUD', async () => {
-    const az = workos.authorization;
+    const az = dev.workos.authorization;
     const slug = `${unique('posts')}:read`;
     const p = await az.createPermission({ slug, name: 'Read posts', description: 'All posts' });
     assert.equal(p.object, 'permission');
@@ -234,7 +225,7 @@ describe('roles and permissions', () => {
   });
 
   test('environment roles', async () => {
-    const az = workos.authorization;
+    const az = dev.workos.authorization;
     const read = (await az.createPermission({ slug: `${unique('d')}:read`, name: 'R' })).slug;
     const write = (await az.createPermission({ slug: `${unique('d')}:write`, name: 'W' })).slug;
     const list = await az.listEnvironmentRoles();
@@ -256,8 +247,8 @@ describe('roles and permissions', () => {
   });
 
   test('organization roles: create, get, list, update, permissions, delete', async () => {
-    const az = workos.authorization;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const az = dev.workos.authorization;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const p1 = (await az.createPermission({ slug: `${unique('b')}:manage`, name: 'M' })).slug;
     const p2 = (await az.createPermission({ slug: `${unique('b')}:view`, name: 'V' })).slug;
     const role = await az.createOrganizationRole(org.id, { name: 'Billing Admin' });
@@ -279,17 +270,17 @@ describe('roles and permissions', () => {
   });
 
   test('an organization role overrides the environment role of the same slug', async () => {
-    const az = workos.authorization;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
-    const other = await workos.organizations.createOrganization({ name: unique('org') });
+    const az = dev.workos.authorization;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
+    const other = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const read = (await az.createPermission({ slug: `${unique('posts')}:read`, name: 'R' })).slug;
     const del = (await az.createPermission({ slug: `${unique('posts')}:delete`, name: 'D' })).slug;
     const slug = unique('editor');
     await az.createEnvironmentRole({ slug, name: 'Editor' });
     await az.setEnvironmentRolePermissions(slug, { permissions: [read] });
-    const user = await workos.userManagement.createUser({ email: email() });
-    const here = await workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: slug });
-    const there = await workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: other.id, roleSlug: slug });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
+    const here = await dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: slug });
+    const there = await dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: other.id, roleSlug: slug });
     const can = async (m, permissionSlug) =>
       (await az.check({ organizationMembershipId: m.id, permissionSlug })).authorized;
 
@@ -310,7 +301,7 @@ describe('roles and permissions', () => {
     assert.deepEqual(orgRoles.map((r) => r.id), [override.id]);
 
     // The raw endpoint agrees with the SDK.
-    const res = await raw(server, 'POST', `/authorization/organization_memberships/${here.id}/check`, {
+    const res = await raw(dev.server, 'POST', `/authorization/organization_memberships/${here.id}/check`, {
       body: { permission_slug: del },
     });
     assert.equal(res.status, 200);
@@ -320,10 +311,10 @@ describe('roles and permissions', () => {
 
 describe('invitations', () => {
   test('send → mail in the dev mailbox → accept → user and membership exist', async () => {
-    const um = workos.userManagement;
-    const org = await workos.organizations.createOrganization({ name: unique('Invite Org') });
+    const um = dev.workos.userManagement;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('Invite Org') });
     const inviter = await um.createUser({ email: email() });
-    const role = (await workos.authorization.createEnvironmentRole({ slug: unique('guest'), name: 'Guest' })).slug;
+    const role = (await dev.workos.authorization.createEnvironmentRole({ slug: unique('guest'), name: 'Guest' })).slug;
     const invitee = email();
 
     const inv = await um.sendInvitation({
@@ -372,8 +363,8 @@ describe('invitations', () => {
   });
 
   test('a revoked invitation cannot be accepted', async () => {
-    const um = workos.userManagement;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const um = dev.workos.userManagement;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const invitee = email();
     const inv = await um.sendInvitation({ email: invitee, organizationId: org.id });
     const revoked = await um.revokeInvitation(inv.id);
@@ -388,7 +379,7 @@ describe('invitations', () => {
 
 describe('conflicts and bad input', () => {
   test('a duplicate email is user_creation_error and changes nothing', async () => {
-    const um = workos.userManagement;
+    const um = dev.workos.userManagement;
     const address = email();
     const first = await um.createUser({ email: address, firstName: 'First' });
     const before = await usersList();
@@ -399,7 +390,7 @@ describe('conflicts and bad input', () => {
   });
 
   test('a password over 128 characters is password_strength_error', async () => {
-    const um = workos.userManagement;
+    const um = dev.workos.userManagement;
     const before = await usersList();
     for (const length of [129, 600]) {
       const address = email();
@@ -413,48 +404,48 @@ describe('conflicts and bad input', () => {
   });
 
   test('an unknown role slug is invalid_role (422) and creates no membership', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
-    const user = await workos.userManagement.createUser({ email: email() });
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
     await assert.rejects(
-      workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: 'no-such-role' }),
+      dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: 'no-such-role' }),
       rejectsWith(422, 'invalid_role', UnprocessableEntityException),
     );
     assert.deepEqual(await members({ organizationId: org.id, statuses: ['active', 'inactive', 'pending'] }), []);
-    const m = await workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id });
+    const m = await dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id });
     await assert.rejects(
-      workos.userManagement.updateOrganizationMembership(m.id, { roleSlug: 'no-such-role' }),
+      dev.workos.userManagement.updateOrganizationMembership(m.id, { roleSlug: 'no-such-role' }),
       rejectsWith(422, 'invalid_role', UnprocessableEntityException),
     );
-    assert.deepEqual(await workos.userManagement.getOrganizationMembership(m.id), m);
+    assert.deepEqual(await dev.workos.userManagement.getOrganizationMembership(m.id), m);
   });
 
   test('a membership to a missing organization is a NotFoundException', async () => {
-    const user = await workos.userManagement.createUser({ email: email() });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
     await assert.rejects(
-      workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: missingId('org') }),
+      dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: missingId('org') }),
       rejectsWith(404, 'entity_not_found', NotFoundException),
     );
     assert.deepEqual(await members({ userId: user.id, statuses: ['active', 'inactive', 'pending'] }), []);
   });
 
   test('a duplicate membership is a ConflictException', async () => {
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
-    const user = await workos.userManagement.createUser({ email: email() });
-    await workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id });
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
+    await dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id });
     const before = await members({ organizationId: org.id });
     await assert.rejects(
-      workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id }),
+      dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id }),
       rejectsWith(409, 'organization_membership_already_exists', ConflictException),
     );
     assert.deepEqual(await members({ organizationId: org.id }), before);
   });
 
   test('deleting an organization role in use is role_has_assignments', async () => {
-    const az = workos.authorization;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const az = dev.workos.authorization;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const role = await az.createOrganizationRole(org.id, { name: unique('Busy') });
-    const user = await workos.userManagement.createUser({ email: email() });
-    await workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: role.slug });
+    const user = await dev.workos.userManagement.createUser({ email: email() });
+    await dev.workos.userManagement.createOrganizationMembership({ userId: user.id, organizationId: org.id, roleSlug: role.slug });
     await assert.rejects(az.deleteOrganizationRole(org.id, role.slug),
       rejectsWith(409, 'role_has_assignments', ConflictException));
     assert.deepEqual(await az.getOrganizationRole(org.id, role.slug), role);
@@ -463,9 +454,9 @@ describe('conflicts and bad input', () => {
 
 describe('events', () => {
   test('every change is visible in GET /events', async () => {
-    const um = workos.userManagement;
-    const az = workos.authorization;
-    const org = await workos.organizations.createOrganization({ name: unique('org') });
+    const um = dev.workos.userManagement;
+    const az = dev.workos.authorization;
+    const org = await dev.workos.organizations.createOrganization({ name: unique('org') });
     const user = await um.createUser({ email: email() });
     await um.updateUser({ userId: user.id, lastName: 'Evented' });
     const perm = `${unique('ev')}:read`;

@@ -1,9 +1,9 @@
 // Webhooks with the official Node SDK: a delivery to a real HTTP server on loopback
 // that `workos.webhooks.constructEvent` accepts, and retries after a failing receiver.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { sdk, startServer, unique } from './harness.mjs';
+import { unique, useDevServer } from './harness.mjs';
 
 /** An HTTP server on 127.0.0.1:0 recording POSTs and answering scripted statuses. */
 async function startReceiver(script = []) {
@@ -39,31 +39,21 @@ async function startReceiver(script = []) {
   return { url, received, waitFor, close: () => new Promise((r) => server.close(r)) };
 }
 
-let server;
-let workos;
-
-before(async () => {
-  server = await startServer('--dev');
-  workos = sdk(server);
-});
-
-after(async () => {
-  await server?.stop();
-});
+const dev = useDevServer();
 
 describe('webhooks', () => {
   test('a delivery is accepted by constructEvent within 2 s', async () => {
     const receiver = await startReceiver();
     try {
-      const endpoint = await workos.webhooks.createWebhookEndpoint({ endpointUrl: receiver.url, events: ['organization.created'] });
+      const endpoint = await dev.workos.webhooks.createWebhookEndpoint({ endpointUrl: receiver.url, events: ['organization.created'] });
       assert.match(endpoint.id, /^we_/);
-      const org = await workos.organizations.createOrganization({ name: unique() });
+      const org = await dev.workos.organizations.createOrganization({ name: unique() });
       const [delivery] = await receiver.waitFor(1, 2_000);
-      const event = await workos.webhooks.constructEvent({ payload: JSON.parse(delivery.body), sigHeader: delivery.signature, secret: endpoint.secret });
+      const event = await dev.workos.webhooks.constructEvent({ payload: JSON.parse(delivery.body), sigHeader: delivery.signature, secret: endpoint.secret });
       assert.equal(event.event, 'organization.created');
       assert.equal(event.data.id, org.id);
-      await assert.rejects(workos.webhooks.constructEvent({ payload: JSON.parse(delivery.body), sigHeader: delivery.signature, secret: 'whsec_wrong' }));
-      await workos.webhooks.deleteWebhookEndpoint({ id: endpoint.id });
+      await assert.rejects(dev.workos.webhooks.constructEvent({ payload: JSON.parse(delivery.body), sigHeader: delivery.signature, secret: 'whsec_wrong' }));
+      await dev.workos.webhooks.deleteWebhookEndpoint({ id: endpoint.id });
     } finally {
       await receiver.close();
     }
@@ -72,12 +62,12 @@ describe('webhooks', () => {
   test('a receiver answering 500 three times gets exactly one more delivery', async () => {
     const receiver = await startReceiver([500, 500, 500]);
     try {
-      const endpoint = await workos.webhooks.createWebhookEndpoint({ endpointUrl: receiver.url, events: ['organization.created'] });
-      await workos.organizations.createOrganization({ name: unique() });
+      const endpoint = await dev.workos.webhooks.createWebhookEndpoint({ endpointUrl: receiver.url, events: ['organization.created'] });
+      await dev.workos.organizations.createOrganization({ name: unique() });
       const deliveries = await receiver.waitFor(4);
       assert.deepEqual(deliveries.map((d) => d.status), [500, 500, 500, 200]);
       assert.equal(new Set(deliveries.map((d) => JSON.parse(d.body).id)).size, 1, 'the same event each time');
-      await workos.webhooks.deleteWebhookEndpoint({ id: endpoint.id });
+      await dev.workos.webhooks.deleteWebhookEndpoint({ id: endpoint.id });
     } finally {
       await receiver.close();
     }
