@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use vestibule_core::FieldError;
+use vestibule_core::kernel::fields::nul_path;
 use vestibule_core::kernel::pagination::{Order, PageRequest};
 use vestibule_ids::Kind;
 
@@ -46,7 +47,21 @@ pub fn parse_body(bytes: &[u8], form: bool) -> Result<Value, ApiError> {
             form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
         return Ok(Value::Object(obj));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("The request body is not valid JSON: {e}.")))
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Malformed(format!("The request body is not valid JSON: {e}.")))?;
+    refuse_nul(&value)?;
+    Ok(value)
+}
+
+/// A field error for the first string holding a NUL character: no engine stores one the
+/// same way (PostgreSQL not at all), so it is refused before anything runs.
+fn refuse_nul(value: &Value) -> Result<(), ApiError> {
+    match nul_path(value) {
+        None => Ok(()),
+        Some(field) => {
+            Err(validation(vec![FieldError::explained(field, "invalid_character", "NUL characters are not allowed.")]))
+        }
+    }
 }
 
 /// The query string as ordered pairs, with the three array encodings understood.
@@ -60,7 +75,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
         if q.len() > 8192 {
             return Err(ApiError::Malformed("The query string is too long.".into()));
         }
-        Ok(Query(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if let Some((k, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            let field = k.replace('\0', "\\0");
+            return Err(validation(vec![FieldError::explained(
+                field,
+                "invalid_character",
+                "NUL characters are not allowed.",
+            )]));
+        }
+        Ok(Query(pairs))
     }
 }
 
@@ -155,6 +180,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
         if v.is_empty() || v.len() > 512 {
             return Err(ApiError::RouteNotFound);
         }
+        if v.contains('\0') {
+            return Err(ApiError::Malformed("A path parameter contains a NUL character.".into()));
+        }
         Ok(Segment(v))
     }
 }
@@ -169,6 +197,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
         let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::Malformed("A path parameter could not be decoded.".into()))?;
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::Malformed("A path parameter contains a NUL character.".into()));
+        }
         Ok(Params(v))
     }
 }

@@ -253,6 +253,41 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The dotted path of the first string (or object key) in `v` that holds a NUL character,
+/// if any. PostgreSQL cannot store one in text, and no WorkOS field carries one, so every
+/// engine refuses it at the edge with the same field error.
+pub fn nul_path(v: &Value) -> Option<String> {
+    fn walk(v: &Value, path: &mut String) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\0"));
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(v, &mut path).then_some(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +320,14 @@ mod tests {
     #[test]
     fn non_object_body_is_bad_request() {
         assert!(matches!(Fields::new(&json!([1])), Err(CoreError::Refused { .. })));
+    }
+
+    #[test]
+    fn nul_characters_are_found_with_their_path() {
+        assert_eq!(nul_path(&json!({"name": "ok", "list": ["a", "b"]})), None);
+        assert_eq!(nul_path(&json!({"name": "a\0b"})).as_deref(), Some("name"));
+        assert_eq!(nul_path(&json!({"metadata": {"k": "v\0"}})).as_deref(), Some("metadata.k"));
+        assert_eq!(nul_path(&json!({"emails": [{"value": "x"}, {"value": "\0"}]})).as_deref(), Some("emails[1].value"));
+        assert!(nul_path(&json!({"k\0": 1})).is_some());
     }
 }

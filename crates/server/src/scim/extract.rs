@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use vestibule_core::directory_sync::{DirectoryCredentials, SCIM_PATH};
+use vestibule_core::kernel::fields::nul_path;
 
 /// Resolves the directory from the key in the path and the bearer token, or answers 401
 /// without saying which of the two was wrong.
@@ -92,9 +93,12 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ScimBody(json!({})));
         }
-        serde_json::from_slice(&bytes)
-            .map(ScimBody)
-            .map_err(|e| failure(400, Some("invalidSyntax"), &format!("The request body is not valid JSON: {e}.")))
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| failure(400, Some("invalidSyntax"), &format!("The request body is not valid JSON: {e}.")))?;
+        match nul_path(&body) {
+            None => Ok(ScimBody(body)),
+            Some(path) => Err(failure(400, Some("invalidValue"), &format!("{path} contains a NUL character."))),
+        }
     }
 }
 
@@ -109,7 +113,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
         if q.len() > 8192 {
             return Err(failure(400, Some("invalidValue"), "The query string is too long."));
         }
-        Ok(ScimQuery(form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(failure(400, Some("invalidValue"), "A query parameter contains a NUL character."));
+        }
+        Ok(ScimQuery(pairs))
     }
 }
 
@@ -124,6 +133,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
         let axum::extract::Path((_, id)) = axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
             .await
             .map_err(|_| failure(400, Some("invalidPath"), "The resource path could not be read."))?;
+        if id.contains('\0') {
+            return Err(failure(400, Some("invalidPath"), "The resource id contains a NUL character."));
+        }
         Ok(ResourceId(id))
     }
 }

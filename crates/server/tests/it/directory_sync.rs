@@ -281,3 +281,27 @@ async fn directory_mappings_are_edited_over_http() {
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A NUL character in a SCIM resource or filter is a SCIM 400 on both engines, never a
+/// 5xx an identity provider would retry forever; nothing is provisioned.
+#[tokio::test]
+async fn nul_characters_in_scim_requests_are_refused() {
+    for backend in [vestibule_test_support::Backend::Sqlite, vestibule_test_support::Backend::Postgres] {
+        let db = vestibule_test_support::TestDb::new(backend).await;
+        let s = TestServer::start(&db.url, |_| {}).await;
+        let d = directory(&s, "Nul").await;
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada\u{0}@x.com", "active": true});
+        let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Eng\u{0}"});
+        for (path, body) in [("/Users", user), ("/Groups", group)] {
+            let (status, _, answer) = scim(&s, &d, &d.token, Method::POST, path, Some(body)).await;
+            assert_eq!(status, 400, "{backend:?} {path}: {answer}");
+            assert_eq!(answer["scimType"], json!("invalidValue"), "{answer}");
+        }
+        let (status, _, answer) =
+            scim(&s, &d, &d.token, Method::GET, "/Users?filter=userName%20eq%20%22a%00%22", None).await;
+        assert_eq!(status, 400, "{backend:?}: {answer}");
+        let (status, _, listed) = scim(&s, &d, &d.token, Method::GET, "/Users", None).await;
+        assert_eq!((status, listed["totalResults"].clone()), (200, json!(0)), "{backend:?}: {listed}");
+        s.stop().await;
+    }
+}

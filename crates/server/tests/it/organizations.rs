@@ -411,3 +411,39 @@ async fn a_domains_filter_of_non_domains_matches_nothing() {
     let names: Vec<&str> = body["data"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Bar"], "only the real domain matches");
 }
+
+/// A NUL character in any string is a field error on both engines (PostgreSQL cannot store
+/// one): bodies, nested metadata, query parameters and path segments, and nothing is written.
+#[tokio::test]
+async fn nul_characters_are_refused_on_both_engines() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let s = TestServer::start(&db.url, |_| {}).await;
+        let refusals = [
+            (Method::POST, "/organizations", Some(json!({"name": "Ac\u{0}me"})), "name"),
+            (Method::POST, "/organizations", Some(json!({"name": "Acme", "external_id": "x\u{0}"})), "external_id"),
+            (Method::POST, "/organizations", Some(json!({"name": "Acme", "metadata": {"k": "\u{0}"}})), "metadata.k"),
+            (
+                Method::POST,
+                "/user_management/users",
+                Some(json!({"email": "a@b.co", "first_name": "A\u{0}"})),
+                "first_name",
+            ),
+            (Method::GET, "/organizations?search=a%00b", None, "search"),
+        ];
+        for (method, path, body, field) in refusals {
+            let (status, answer) = s.call(method, path, body).await;
+            assert_eq!(status, 422, "{backend:?} {path}: {answer}");
+            assert_eq!(answer["code"], json!("invalid_request_parameters"), "{answer}");
+            assert_eq!(answer["errors"][0]["field"], json!(field), "{answer}");
+            assert_eq!(answer["errors"][0]["code"], json!("invalid_character"), "{answer}");
+        }
+        let (status, answer) = s.call(Method::GET, "/organizations/external_id/a%00b", None).await;
+        assert_eq!(status, 400, "{backend:?}: {answer}");
+        assert_error(&answer, "invalid_request");
+        assert_eq!(org_count(&s).await, 0, "{backend:?}: nothing was created");
+        let (_, users) = s.call(Method::GET, "/user_management/users", None).await;
+        assert_eq!(users["data"], json!([]), "{backend:?}");
+        s.stop().await;
+    }
+}
