@@ -180,9 +180,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
         if v.is_empty() || v.len() > 512 {
             return Err(ApiError::RouteNotFound);
         }
-        if v.contains('\0') {
-            return Err(ApiError::Malformed("A path parameter contains a NUL character.".into()));
-        }
         Ok(Segment(v))
     }
 }

@@ -305,7 +305,8 @@ impl Vestibule {
 
     /// `GET /organizations/external_id/{external_id}`.
     pub async fn get_organization_by_external_id(&self, env: &str, external_id: &str) -> Result<Organization> {
-        if external_id.is_empty() || external_id.len() > 128 {
+        // No stored key holds a NUL character (the edge refuses them): it names nothing.
+        if external_id.is_empty() || external_id.len() > 128 || external_id.contains('\0') {
             return Err(not_found(external_id));
         }
         self.store.get_organization_by_external_id(env, external_id).await?.ok_or_else(|| not_found(external_id))

@@ -222,7 +222,7 @@ impl Vestibule {
 
     /// `GET /user_management/invitations/by_token/{token}`.
     pub async fn get_invitation_by_token(&self, env: &str, token: &str) -> Result<Invitation> {
-        if token.is_empty() || token.len() > 64 {
+        if token.is_empty() || token.len() > 64 || token.contains('\0') {
             return Err(not_found(token));
         }
         let inv = self.store.get_invitation_by_token(env, token).await?.ok_or_else(|| not_found(token))?;

@@ -215,6 +215,10 @@ impl Vestibule {
 
     /// `GET /user_management/users/external_id/{external_id}`.
     pub async fn get_user_by_external_id(&self, env: &str, external_id: &str) -> Result<User> {
+        // No stored key holds a NUL character (the edge refuses them): it names nothing.
+        if external_id.contains('\0') {
+            return Err(not_found(external_id));
+        }
         self.store.get_user_by_external_id(env, external_id).await?.ok_or_else(|| not_found(external_id))
     }
 

@@ -438,9 +438,15 @@ async fn nul_characters_are_refused_on_both_engines() {
             assert_eq!(answer["errors"][0]["field"], json!(field), "{answer}");
             assert_eq!(answer["errors"][0]["code"], json!("invalid_character"), "{answer}");
         }
-        let (status, answer) = s.call(Method::GET, "/organizations/external_id/a%00b", None).await;
-        assert_eq!(status, 400, "{backend:?}: {answer}");
-        assert_error(&answer, "invalid_request");
+        for path in [
+            "/organizations/external_id/a%00b",
+            "/user_management/users/external_id/a%00b",
+            "/user_management/invitations/by_token/a%00b",
+        ] {
+            let (status, answer) = s.call(Method::GET, path, None).await;
+            assert_eq!(status, 404, "{backend:?} {path}: {answer}");
+            assert_error(&answer, "entity_not_found");
+        }
         assert_eq!(org_count(&s).await, 0, "{backend:?}: nothing was created");
         let (_, users) = s.call(Method::GET, "/user_management/users", None).await;
         assert_eq!(users["data"], json!([]), "{backend:?}");
