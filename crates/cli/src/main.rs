@@ -269,7 +269,12 @@ async fn dispatch(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args).await,
         Command::Request(args) => api::run_request(args, matches).await,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "vestibule", &mut std::io::stdout());
+            // Rendered first, then written: a reader that stops early (`| head -1`) is a broken
+            // pipe to report like any other, not a panic inside the generator.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "vestibule", &mut script);
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script).and_then(|()| out.flush())?;
             Ok(())
         }
     }

@@ -1,8 +1,10 @@
 //! Where client commands send requests and with which key: flags, environment, profiles.
 //!
 //! Precedence, highest first: the flag; the profile named by `--profile`; `WORKOS_API_KEY`
-//! (or `WORKOS_TOKEN`) and `WORKOS_BASE_URL`; the config file's `default_profile`; built-in
-//! defaults. The key is only ever handed to the HTTP client, never printed.
+//! (or `WORKOS_TOKEN`) and `WORKOS_BASE_URL`; the config file's `default_profile` (only when
+//! no `--profile` is given); built-in defaults. A profile's key comes from that profile, or
+//! from flags and the environment, never from another profile. The key is only ever handed
+//! to the HTTP client, never printed.
 
 use crate::UsageError;
 use anyhow::Context;
@@ -50,8 +52,19 @@ impl std::fmt::Debug for Profile {
 }
 
 impl Profile {
-    fn key(&self) -> Option<String> {
-        self.api_key.clone().or_else(|| self.api_key_env.as_ref().and_then(|v| std::env::var(v).ok()))
+    /// The profile's own key: `api_key`, or the variable `api_key_env` names. A named
+    /// variable that is unset is an error naming it, never a reason to look elsewhere.
+    fn key(&self) -> Result<Option<String>, UsageError> {
+        if let Some(key) = &self.api_key {
+            return Ok(Some(key.clone()));
+        }
+        match &self.api_key_env {
+            None => Ok(None),
+            Some(var) => match std::env::var(var) {
+                Ok(key) if !key.is_empty() => Ok(Some(key)),
+                _ => Err(UsageError(format!("the profile's api_key_env names {var}, which is not set"))),
+            },
+        }
     }
 }
 
@@ -96,16 +109,26 @@ pub fn client(m: &ArgMatches) -> anyhow::Result<Client> {
         (m.value_source(id) == Some(ValueSource::EnvVariable)).then(|| m.get_one::<String>(id).cloned()).flatten()
     };
 
-    let key = from_flag("api_key")
-        .or_else(|| explicit.and_then(Profile::key))
-        .or_else(|| from_env("api_key"))
-        .or_else(|| std::env::var("WORKOS_TOKEN").ok().filter(|t| !t.is_empty()))
-        .or_else(|| default.and_then(Profile::key))
-        .ok_or_else(|| UsageError("no API key: pass --api-key, set WORKOS_API_KEY, or configure a profile".into()))?;
+    // One profile at most supplies the target: the one `--profile` names, or else the
+    // default. Its key never goes to another profile's URL, and another profile's key never
+    // goes to its URL.
+    let env_key = || from_env("api_key").or_else(|| std::env::var("WORKOS_TOKEN").ok().filter(|t| !t.is_empty()));
+    let key = match (from_flag("api_key"), explicit) {
+        (Some(flag), _) => Some(flag),
+        (None, Some(named)) => match named.key()? {
+            Some(key) => Some(key),
+            None => env_key(),
+        },
+        (None, None) => match env_key() {
+            Some(key) => Some(key),
+            None => default.map(Profile::key).transpose()?.flatten(),
+        },
+    }
+    .ok_or_else(|| UsageError("no API key: pass --api-key, set WORKOS_API_KEY, or configure a profile".into()))?;
     let base_url = from_flag("base_url")
         .or_else(|| explicit.and_then(|p| p.base_url.clone()))
         .or_else(|| from_env("base_url"))
-        .or_else(|| default.and_then(|p| p.base_url.clone()))
+        .or_else(|| if explicit.is_none() { default.and_then(|p| p.base_url.clone()) } else { None })
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let profile = explicit.or(default);
     let timeout = match m.get_one::<f64>("timeout").copied().or_else(|| profile.and_then(|p| p.timeout)) {
@@ -138,7 +161,7 @@ mod tests {
             "default_profile = \"local\"\n[profiles.local]\nbase_url = \"http://127.0.0.1:4100\"\napi_key = \"sk_test_default\"\n",
         )
         .unwrap();
-        assert_eq!(f.profiles["local"].key().as_deref(), Some("sk_test_default"));
+        assert_eq!(f.profiles["local"].key().unwrap().as_deref(), Some("sk_test_default"));
         assert!(!format!("{f:?}").contains("sk_test_default"));
         assert!(toml::from_str::<ConfigFile>("[profiles.x]\napikey = \"typo\"\n").is_err());
     }

@@ -664,3 +664,62 @@ fn audit_log_events_come_back_in_a_real_export() {
         assert_eq!(serde_json::from_str::<Value>(&r[10]).unwrap(), json!({"note": "a, \"quoted\"\nvalue"}));
     }
 }
+
+/// `vestibule completions bash | head -1`: a reader that has gone away is not a panic;
+/// the command exits 0 and says nothing.
+#[test]
+fn completions_into_a_closed_pipe_exit_cleanly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader); // closed before the first byte is written: every write is a broken pipe
+    let out = Command::new(BIN).args(["completions", "bash"]).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `--profile staging` whose `api_key_env` variable is unset: an error naming the variable,
+/// and not one request to staging, least of all with the default profile's production key.
+#[test]
+fn a_profile_never_borrows_another_profiles_key() {
+    let staging =
+        Scripted::start(|_, _, _| (200, vec![], r#"{"data":[],"list_metadata":{"before":null,"after":null}}"#.into()));
+    let prod =
+        Scripted::start(|_, _, _| (200, vec![], r#"{"data":[],"list_metadata":{"before":null,"after":null}}"#.into()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "default_profile = \"prod\"\n[profiles.prod]\nbase_url = \"{}\"\napi_key = \"sk_live_prod_secret\"\n\
+             [profiles.staging]\nbase_url = \"{}\"\napi_key_env = \"VESTIBULE_TEST_STAGING_KEY\"\n",
+            prod.base, staging.base
+        ),
+    )
+    .unwrap();
+    let env = [("VESTIBULE_CLIENT_CONFIG", config.to_str().unwrap())];
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--profile", "staging", "organizations", "list"])
+        .env_remove("WORKOS_API_KEY")
+        .env_remove("WORKOS_TOKEN")
+        .env_remove("WORKOS_BASE_URL")
+        .env_remove("VESTIBULE_TEST_STAGING_KEY")
+        .env("XDG_CONFIG_HOME", "/nonexistent/vestibule-test");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert_one_line_error(&out, 2, "VESTIBULE_TEST_STAGING_KEY");
+    assert!(
+        staging.seen().is_empty(),
+        "staging received {:?}",
+        staging.seen().iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+    assert!(prod.seen().is_empty(), "prod received a request");
+    // With the variable set, staging gets its own key, and only staging is called.
+    let out = cmd.env("VESTIBULE_TEST_STAGING_KEY", "sk_test_staging").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seen = staging.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk_test_staging"));
+    assert!(prod.seen().is_empty(), "prod received a request");
+}
