@@ -4,7 +4,7 @@
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" bench
 #
 # It reads the knobs both scripts take (BENCH_ORGS, BENCH_CONNECTIONS, BENCH_SERVER_CPU,
-# BENCH_LOAD_CPU, BENCH_PG, BENCH_BACKENDS, BENCH_KEEP), makes the work directory
+# BENCH_LOAD_CPU, BENCH_PG, BENCH_BACKENDS, BENCH_KEEP, BENCH_VESTIBULE), makes the work directory
 # /tmp/vestibule-TAG.XXXXXX (removed at exit unless BENCH_KEEP=1, with every process
 # started here and the PostgreSQL database, if one was created), and defines log, die,
 # need, start, stop and run_wrk.
@@ -20,7 +20,7 @@ PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 KEY=sk_test_bench_0123456789abcdefghijklmnopqrstuvwxyzABCDEF
 PG_DB=vestibule_bench_$$
-VESTIBULE=$ROOT/target/release/vestibule
+VESTIBULE=${BENCH_VESTIBULE:-$ROOT/target/release/vestibule}
 BASELINE=$ROOT/target/release/vestibule-bench-baseline
 
 WORK=$(mktemp -d "/tmp/vestibule-$TAG.XXXXXX")

@@ -9,7 +9,8 @@
 # BENCH_ROUNDS (3), BENCH_CONNECTIONS (16), BENCH_STARTUP_RUNS (10),
 # BENCH_SERVER_CPU (0), BENCH_LOAD_CPU (1), BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_BACKENDS ("sqlite postgres"), BENCH_KEEP=1 keeps the work directory,
-# BENCH_SKIP_BUILD=1 measures the release binaries already built.
+# BENCH_SKIP_BUILD=1 measures the release binaries already built; BENCH_VESTIBULE=PATH
+# measures another build of the server (an earlier commit, for an A/B run).
 # Every load run is bounded in time and goes to 127.0.0.1 only.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" bench
