@@ -1,7 +1,7 @@
 //! `POST /audit_logs/events`: an event read from its body, limited, checked against its
 //! action's schema when it has one, and written through the group-commit writer.
 
-use super::schemas::check_against;
+use super::schemas::{action_name_ok, check_against};
 use super::*;
 use crate::Vestibule;
 use crate::kernel::error::{CoreError, Result, SchemaViolation};
@@ -9,13 +9,6 @@ use crate::kernel::fields::Fields;
 use crate::kernel::time::Timestamp;
 use serde_json::{Map, Value};
 use vestibule_ids::Kind;
-
-/// Action names: `user.signed_in`, `invoice-paid`; 1 to 100 URL-safe characters.
-pub fn action_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
-}
 
 /// Reads a metadata object with WorkOS's limits: at most 50 keys of up to 40
 /// characters from `[A-Za-z0-9_-]`, values strings of up to 500 characters, numbers or
@@ -116,20 +109,6 @@ pub(super) fn read_event(body: &Value, now: Timestamp) -> Result<(String, AuditL
         // Every missing piece was recorded as a field error above.
         _ => Err(CoreError::field("event", "invalid")),
     }
-}
-
-/// A JSON Schema given for `name` must itself be a valid, self-contained schema.
-pub(super) fn read_json_schema(f: &mut Fields<'_>, name: &str) -> Option<Value> {
-    let v = f.value(name)?;
-    if !v.is_object() {
-        f.invalid(name, "invalid_type");
-        return None;
-    }
-    if jsonschema::validator_for(v).is_err() {
-        f.invalid(name, "invalid_schema");
-        return None;
-    }
-    Some(v.clone())
 }
 
 impl Vestibule {

@@ -9,9 +9,9 @@ mod retention;
 mod schemas;
 mod store;
 
-pub use events::action_name_ok;
 pub use exports::ExportDownload;
 pub use model::*;
+pub use schemas::action_name_ok;
 pub use store::AuditLogStore;
 
 use crate::kernel::error::CoreError;

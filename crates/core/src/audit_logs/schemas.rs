@@ -1,7 +1,6 @@
 //! Versioned JSON Schemas per action: created, listed, compiled once and cached, and
 //! what each event is checked against.
 
-use super::events::read_json_schema;
 use super::*;
 use crate::Vestibule;
 use crate::kernel::error::StoreError;
@@ -13,6 +12,27 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use vestibule_ids::Kind;
+
+/// Action names: `user.signed_in`, `invoice-paid`; 1 to 100 URL-safe characters.
+pub fn action_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+}
+
+/// A JSON Schema given for `name` must itself be a valid, self-contained schema.
+pub(super) fn read_json_schema(f: &mut Fields<'_>, name: &str) -> Option<Value> {
+    let v = f.value(name)?;
+    if !v.is_object() {
+        f.invalid(name, "invalid_type");
+        return None;
+    }
+    if jsonschema::validator_for(v).is_err() {
+        f.invalid(name, "invalid_schema");
+        return None;
+    }
+    Some(v.clone())
+}
 
 /// The schema an event as a whole must match: the action's actor, target and metadata
 /// schemas at their places, and target types limited to those the action declares.
