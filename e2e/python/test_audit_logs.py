@@ -27,7 +27,7 @@ from workos.audit_logs.models import (
     AuditLogSchemaTargetInput,
 )
 
-from harness import missing_id, unique
+from harness import Api, missing_id, unique
 
 # The columns of an export's CSV, in order (crates/core/src/audit_logs.rs, CSV_COLUMNS).
 CSV_COLUMNS = ["id", "occurred_at", "action", "version", "actor_id", "actor_type", "actor_name",
@@ -255,3 +255,18 @@ def test_retention_get_and_set(client: WorkOSClient) -> None:
     with pytest.raises(NotFoundError):
         logs.update_organization_audit_logs_retention(
             missing_id("org"), retention=RetentionPeriodInDays(retention_period_in_days=30))
+
+
+def test_the_guides_year_long_export_range_is_accepted(api: Api) -> None:
+    # The body of the WorkOS agent guide's export example, verbatim: a whole year.
+    org = api.post("/organizations", json={"name": unique("audit-year")}).json()
+    body = {
+        "organization_id": org["id"],
+        "actions": ["user.signed_in", "user.signed_out"],
+        "range_start": "2024-01-01T00:00:00.000Z",
+        "range_end": "2024-12-31T23:59:59.999Z",
+    }
+    response = api.post("/audit_logs/exports", json=body)
+    assert response.status_code == 201, response.text
+    export = response.json()
+    assert (export["object"], export["state"]) == ("audit_log_export", "pending")

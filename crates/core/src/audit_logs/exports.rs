@@ -92,9 +92,8 @@ impl Vestibule {
         // An impossible range is the spec's 400, not a field error.
         let bad_range = match (start, end) {
             (Some(s), Some(e)) if s >= e => Some("range_start must be before range_end."),
-            (Some(s), Some(e)) if e.millis() - s.millis() > MAX_EXPORT_RANGE_MS => {
-                Some("The range may span at most 92 days.")
-            }
+            // Any length is accepted: what an export holds is bounded by the organization's
+            // retention, since older events are purged.
             _ => None,
         };
         let actions = f.optional_strings("actions", 100, 100).unwrap_or_default();

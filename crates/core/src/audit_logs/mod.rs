@@ -30,8 +30,6 @@ pub const MAX_METADATA_VALUE_CHARS: usize = 500;
 pub const MAX_EVENT_BODY_BYTES: usize = 256 * 1024;
 /// How far ahead of our clock `occurred_at` may be: senders' clocks drift.
 pub const FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
-/// Longest export range: three months.
-pub const MAX_EXPORT_RANGE_MS: i64 = 92 * DAY_MS;
 /// Events read per page while writing an export; only one page is held in memory.
 pub const EXPORT_PAGE_ROWS: u32 = 1000;
 /// How long a worker holds an export before another may take it over; renewed per page.
