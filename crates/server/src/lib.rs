@@ -11,6 +11,7 @@ pub mod extract;
 pub mod jobs;
 pub mod master_key;
 pub mod middleware;
+pub mod respond;
 pub mod scim;
 pub mod sso;
 pub mod state;

@@ -2,10 +2,10 @@
 //! download route (the link is the credential, so it sits outside API-key auth), and
 //! per-organization retention.
 
-use super::{created, list, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, list, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};

@@ -2,10 +2,10 @@
 //! permissions. Slugs arrive percent-encoded (`posts%3Aread`) and are decoded after
 //! routing.
 
-use super::{created, list, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Params as Path, Query};
 use crate::middleware::Env;
+use crate::respond::{created, list, no_content, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;

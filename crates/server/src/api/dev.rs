@@ -1,9 +1,9 @@
 //! Emulator conveniences (`--dev` only): the mailbox of messages the server "sent".
 
-use super::ok;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::middleware::Env;
+use crate::respond::ok;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;

@@ -1,10 +1,10 @@
 //! `directories`, `directory-users` and `directory-groups` tags, plus the extensions that
 //! create a directory and rotate its SCIM token.
 
-use super::{created, list, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, list, no_content, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;

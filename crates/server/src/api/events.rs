@@ -1,10 +1,10 @@
 //! `events` tag (the event stream, oldest first) and `webhooks` tag, with the delivery log
 //! (extension).
 
-use crate::api::{created, list, no_content, ok};
 use crate::error::{ApiResult, validation};
 use crate::extract::{Body, Params, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, list, no_content, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -95,7 +95,7 @@ pub async fn retry_webhook_delivery(
     State(s): State<AppState>, env: Env, Params((id, delivery)): Params<(String, String)>,
 ) -> ApiResult<Response> {
     s.app.retry_webhook_delivery(env.id(), &id, &delivery).await?;
-    Ok(crate::api::accepted(json!({"id": delivery, "state": "pending"})))
+    Ok(crate::respond::accepted(json!({"id": delivery, "state": "pending"})))
 }
 
 #[cfg(test)]

@@ -14,38 +14,9 @@ pub mod user_management;
 use crate::error::ApiError;
 use crate::middleware;
 use crate::state::AppState;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Serialize;
-use vestibule_core::kernel::pagination::{ListEnvelope, Page};
-
-/// 200 with a JSON body.
-pub fn ok<T: Serialize>(v: T) -> Response {
-    Json(v).into_response()
-}
-
-/// 201 with a JSON body.
-pub fn created<T: Serialize>(v: T) -> Response {
-    (StatusCode::CREATED, Json(v)).into_response()
-}
-
-/// 202 with a JSON body.
-pub fn accepted<T: Serialize>(v: T) -> Response {
-    (StatusCode::ACCEPTED, Json(v)).into_response()
-}
-
-/// 204 with no body and no content type.
-pub fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// A list envelope.
-pub fn list<T: Serialize>(page: Page<T>) -> Response {
-    Json(ListEnvelope::from(page)).into_response()
-}
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {

@@ -1,9 +1,9 @@
 //! `organizations` and `organization-domains` tags.
 
-use crate::api::{created, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, no_content, ok};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;

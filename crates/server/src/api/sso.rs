@@ -2,10 +2,10 @@
 //! connection-management extensions), redirect URIs and logout authorization. The
 //! browser- and IdP-facing endpoints are in [`crate::sso`].
 
-use super::{created, list, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, list, no_content, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;

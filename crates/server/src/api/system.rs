@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// `GET /health`: answers once the server is ready.
 pub async fn health(State(state): State<AppState>) -> Response {
-    super::ok(json!({"status": "ok", "database": state.app.store.backend()}))
+    crate::respond::ok(json!({"status": "ok", "database": state.app.store.backend()}))
 }
 
 /// `GET /metrics` in the Prometheus text format.

@@ -1,10 +1,10 @@
 //! `user-management` tag: users, organization memberships (and the permission check), and
 //! invitations.
 
-use crate::api::{created, list, no_content, ok};
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
 use crate::middleware::Env;
+use crate::respond::{created, list, no_content, ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;

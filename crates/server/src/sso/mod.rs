@@ -6,9 +6,9 @@
 
 mod oauth;
 
-use crate::api::ok;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Segment, parse_body};
+use crate::respond::ok;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
