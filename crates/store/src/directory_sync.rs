@@ -74,7 +74,7 @@ macro_rules! directories {
             use vestibule_core::kernel::pagination::{Page, PageRequest};
             use vestibule_core::Timestamp;
 
-            use crate::common::$base::{fetch_by_id, insert_events, write_with_events};
+            use crate::common::$base::{fetch_by_id, insert_events, page_query, write_with_events};
             use super::rows::$rows::*;
 
             #[async_trait]
@@ -112,13 +112,8 @@ macro_rules! directories {
                 }
 
                 async fn list_directories(&self, env: &str, filter: &DirectoryFilter, page: &PageRequest) -> Result<Page<Directory>, StoreError> {
-                    let q = page.keyset();
                     let mut args: Vec<String> = vec![env.to_owned()];
                     let mut sql = format!("SELECT {DIRECTORY_COLUMNS} FROM directories WHERE environment_id = $1");
-                    if let Some((op, id)) = &q.bound {
-                        args.push(id.clone());
-                        sql.push_str(&format!(" AND id {op} ${}", args.len()));
-                    }
                     if let Some(org) = &filter.organization_id {
                         args.push(org.clone());
                         sql.push_str(&format!(" AND organization_id = ${}", args.len()));
@@ -131,15 +126,7 @@ macro_rules! directories {
                         args.push(d.to_lowercase());
                         sql.push_str(&format!(" AND domain = ${}", args.len()));
                     }
-                    let dir = if q.scan_ascending { "ASC" } else { "DESC" };
-                    sql.push_str(&format!(" ORDER BY id {dir} LIMIT {}", q.fetch));
-                    let mut query = sqlx::query(AssertSqlSafe(sql));
-                    for a in args {
-                        query = query.bind(a);
-                    }
-                    let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
-                    let items = rows.iter().map(directory).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
-                    Ok(page.page(&q, items))
+                    page_query(&self.read, sql, "id", args, page, directory).await
                 }
 
                 async fn update_directory(&self, env: &str, d: &Directory, remap: bool) -> Result<bool, StoreError> {

@@ -159,13 +159,8 @@ macro_rules! sso {
                 }
 
                 async fn list_connections(&self, env: &str, f: &ConnectionFilter, page: &PageRequest) -> Result<Page<Connection>, StoreError> {
-                    let q = page.keyset();
                     let mut args: Vec<String> = vec![env.to_owned()];
                     let mut sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE environment_id = $1");
-                    if let Some((op, id)) = &q.bound {
-                        args.push(id.clone());
-                        sql.push_str(&format!(" AND id {op} ${}", args.len()));
-                    }
                     if let Some(org) = &f.organization_id {
                         args.push(org.clone());
                         sql.push_str(&format!(" AND organization_id = ${}", args.len()));
@@ -181,16 +176,9 @@ macro_rules! sso {
                         sql.push_str(&format!(" AND organization_id IN {}", crate::common::placeholders(args.len() + 1, orgs.len())));
                         args.extend(orgs.iter().cloned());
                     }
-                    let dir = if q.scan_ascending { "ASC" } else { "DESC" };
-                    sql.push_str(&format!(" ORDER BY id {dir} LIMIT {}", q.fetch));
-                    let mut query = sqlx::query(AssertSqlSafe(sql));
-                    for a in args {
-                        query = query.bind(a);
-                    }
-                    let rows = query.fetch_all(&self.read).await.map_err(map_err)?;
-                    let items = rows.iter().map(connection).collect::<Result<Vec<_>, _>>().map_err(map_err)?;
-                    let items = items.into_iter().map(|c| crate::sealed::opened_connection(&self.sealer, c)).collect::<Result<Vec<_>, _>>()?;
-                    Ok(page.page(&q, items))
+                    let found = ev::page_query(&self.read, sql, "id", args, page, connection).await?;
+                    let data = found.data.into_iter().map(|c| crate::sealed::opened_connection(&self.sealer, c)).collect::<Result<Vec<_>, _>>()?;
+                    Ok(Page { data, ..found })
                 }
 
                 async fn insert_redirect_uri(&self, env: &str, r: &RedirectUri) -> Result<(), StoreError> {
