@@ -155,6 +155,9 @@ struct ServerArgs {
     /// Seconds of clock difference tolerated with SAML and OIDC identity providers (default 60, at most 600).
     #[arg(long, env = "VESTIBULE_SSO_CLOCK_SKEW_SECS", value_name = "SECONDS")]
     sso_clock_skew_secs: Option<u64>,
+    /// Seconds an access token stays valid (default 300, as WorkOS; 30 to 86400).
+    #[arg(long, env = "VESTIBULE_ACCESS_TOKEN_TTL_SECS", value_name = "SECONDS")]
+    access_token_ttl_secs: Option<u64>,
     /// Sender of outbound mail.
     #[arg(long, env = "VESTIBULE_SMTP_FROM", value_name = "ADDRESS")]
     smtp_from: Option<String>,
@@ -202,6 +205,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         webhook_retry_delays_ms: None,
         sso_clock_skew_secs: args.sso_clock_skew_secs,
         master_key_file: args.master_key_file,
+        access_token_ttl_secs: args.access_token_ttl_secs,
+        // Set in the TOML file only.
+        require_email_verification: None,
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");

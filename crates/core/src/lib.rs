@@ -62,6 +62,9 @@ pub struct Vestibule {
     pub scim_auth: Arc<directory_sync::ScimAuthCache>,
     /// How SSO verifies responses and which redirect URIs it accepts unregistered.
     pub(crate) sso: sso::SsoSettings,
+    pub(crate) authkit: user_management::AuthKitSettings,
+    /// Each environment's parsed token signing key.
+    pub(crate) signers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<sso::jwks::Signer>>>>,
 }
 
 impl Vestibule {
@@ -80,6 +83,12 @@ impl Vestibule {
     /// Sets how SSO verifies responses, reaches OIDC providers and treats redirect URIs.
     pub fn with_sso(mut self, sso: sso::SsoSettings) -> Self {
         self.sso = sso;
+        self
+    }
+
+    /// Sign-in settings: token lifetimes, email verification, lockout thresholds.
+    pub fn with_authkit(mut self, authkit: user_management::AuthKitSettings) -> Self {
+        self.authkit = authkit;
         self
     }
 
@@ -105,6 +114,8 @@ impl Vestibule {
             keys: Arc::default(),
             scim_auth: Arc::default(),
             sso: sso::SsoSettings::default(),
+            authkit: user_management::AuthKitSettings::default(),
+            signers: Arc::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::kernel::idempotency::IdempotencyStore;
 use crate::kernel::rate_limit::RateLimitStore;
 use crate::organizations::OrganizationStore;
 use crate::sso::SsoStore;
+use crate::user_management::auth_store::AuthStore;
 use crate::user_management::invitations::InvitationStore;
 use crate::user_management::mail::MailStore;
 use crate::user_management::memberships::MembershipStore;
@@ -34,6 +35,7 @@ pub trait Store:
     + AuditLogStore
     + DirectoryStore
     + SsoStore
+    + AuthStore
     + Send
     + Sync
 {

@@ -62,6 +62,24 @@ pub enum Kind {
     SigningKey,
     /// `req_…`: a request id (`X-Request-ID`), never stored.
     Request,
+    /// `session_…`: a signed-in user's session (the access token's `sid`).
+    Session,
+    /// `magic_auth_…`
+    MagicAuth,
+    /// `email_verification_…`
+    EmailVerification,
+    /// `password_reset_…`
+    PasswordReset,
+    /// `email_change_…`
+    EmailChange,
+    /// `pending_auth_…`: a sign-in waiting for its next step, named only inside the store.
+    PendingAuthentication,
+    /// `auth_factor_…`
+    AuthenticationFactor,
+    /// `auth_challenge_…`
+    AuthenticationChallenge,
+    /// `cors_origin_…`
+    CorsOrigin,
 }
 
 impl Kind {
@@ -93,20 +111,36 @@ impl Kind {
             Kind::LoginAttempt => "login_attempt",
             Kind::SigningKey => "key",
             Kind::Request => "req",
+            Kind::Session => "session",
+            Kind::MagicAuth => "magic_auth",
+            Kind::EmailVerification => "email_verification",
+            Kind::PasswordReset => "password_reset",
+            Kind::EmailChange => "email_change",
+            Kind::PendingAuthentication => "pending_auth",
+            Kind::AuthenticationFactor => "auth_factor",
+            Kind::AuthenticationChallenge => "auth_challenge",
+            Kind::CorsOrigin => "cors_origin",
         }
     }
 }
 
 static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
 
+/// Mints a bare ULID (no prefix), from the same monotonic generator: JWT `jti`s.
+pub fn bare() -> String {
+    next_ulid().to_string()
+}
+
+fn next_ulid() -> ulid::Ulid {
+    let mut guard = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    // Overflow needs 2^80 ids in one millisecond; fall back to a fresh random ULID.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::generate())
+}
+
 /// Mints a new id of `kind`, later than every id this process minted before.
 pub fn generate(kind: Kind) -> String {
-    let ulid = {
-        let mut guard = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
-        let generator = guard.get_or_insert_with(ulid::Generator::new);
-        // Overflow needs 2^80 ids in one millisecond; fall back to a fresh random ULID.
-        generator.generate().unwrap_or_else(|_| ulid::Ulid::generate())
-    };
+    let ulid = next_ulid();
     let prefix = kind.prefix();
     let mut id = String::with_capacity(prefix.len() + 1 + ulid::ULID_LEN);
     id.push_str(prefix);

@@ -41,6 +41,10 @@ pub struct Config {
     pub sso_clock_skew_secs: u64,
     /// The file holding the master key that seals stored secrets (see `master_key`).
     pub master_key_file: Option<PathBuf>,
+    /// Lifetime of an access token, in seconds (WorkOS: 300).
+    pub access_token_ttl_secs: u64,
+    /// Whether users must verify their email before a password sign-in gives a session.
+    pub require_email_verification: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -123,6 +127,10 @@ pub struct FileConfig {
     pub sso_clock_skew_secs: Option<u64>,
     /// See [`Config::master_key_file`].
     pub master_key_file: Option<PathBuf>,
+    /// See [`Config::access_token_ttl_secs`].
+    pub access_token_ttl_secs: Option<u64>,
+    /// See [`Config::require_email_verification`].
+    pub require_email_verification: Option<bool>,
 }
 
 impl FileConfig {
@@ -167,6 +175,11 @@ impl FileConfig {
                 .or(self.sso_clock_skew_secs)
                 .unwrap_or(DEFAULT_SSO_CLOCK_SKEW_SECS),
             master_key_file: over.master_key_file.or(self.master_key_file),
+            access_token_ttl_secs: over.access_token_ttl_secs.or(self.access_token_ttl_secs).unwrap_or(300),
+            require_email_verification: over
+                .require_email_verification
+                .or(self.require_email_verification)
+                .unwrap_or(true),
         };
         config.validate()?;
         Ok(config)
@@ -193,6 +206,8 @@ impl Config {
             webhook_retry_delays_ms: None,
             sso_clock_skew_secs: DEFAULT_SSO_CLOCK_SKEW_SECS,
             master_key_file: None,
+            access_token_ttl_secs: 300,
+            require_email_verification: true,
         }
     }
 
@@ -216,6 +231,9 @@ impl Config {
         }
         if self.sso_clock_skew_secs > 600 {
             anyhow::bail!("--sso-clock-skew-secs must be at most 600");
+        }
+        if !(30..=86_400).contains(&self.access_token_ttl_secs) {
+            anyhow::bail!("--access-token-ttl-secs must be between 30 and 86400");
         }
         if self.max_body_bytes < 1024 {
             anyhow::bail!("--max-body-bytes must be at least 1024");

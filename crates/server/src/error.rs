@@ -85,6 +85,16 @@ impl IntoResponse for ApiError {
             ApiError::Core(CoreError::Forbidden { code, message }) => {
                 body(StatusCode::FORBIDDEN, json!({"message": message, "code": code}))
             }
+            ApiError::Core(CoreError::NextStep { code, message, details }) => {
+                let mut v = serde_json::Map::new();
+                v.insert("code".into(), json!(code));
+                v.insert("message".into(), json!(message));
+                v.extend(details);
+                body(StatusCode::FORBIDDEN, serde_json::Value::Object(v))
+            }
+            ApiError::Core(CoreError::Throttled { retry_after_secs }) => {
+                ApiError::RateLimited(retry_after_secs).into_response()
+            }
             ApiError::Core(CoreError::InvalidAuditLogEvent(errors)) => body(
                 StatusCode::BAD_REQUEST,
                 json!({"message": "Invalid Audit Log event.", "code": "invalid_audit_log_event", "errors": errors}),

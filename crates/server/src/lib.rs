@@ -15,6 +15,7 @@ pub mod respond;
 pub mod scim;
 pub mod sso;
 pub mod state;
+pub mod user_management;
 
 use anyhow::Context;
 use axum::ServiceExt;
@@ -180,6 +181,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_public_url(&config.public_base(addr))
         .with_domain_verification_period_ms((config.domain_verification_period_secs as i64).saturating_mul(1000))
         .with_sso(sso)
+        .with_authkit(vestibule_core::user_management::AuthKitSettings {
+            access_token_ttl_secs: config.access_token_ttl_secs as i64,
+            require_email_verification: config.require_email_verification,
+            ..Default::default()
+        })
         .with_webhook_targets(guard.clone());
     let delivery = jobs::webhooks::DeliverySettings {
         schedule: match (&config.webhook_retry_delays_ms, config.dev) {

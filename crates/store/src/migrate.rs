@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "directories", include_str!("../migrations/0006_directories.sql")),
     (7, "sso", include_str!("../migrations/0007_sso.sql")),
     (8, "signing_keys", include_str!("../migrations/0008_signing_keys.sql")),
+    (9, "authkit", include_str!("../migrations/0009_authkit.sql")),
 ];
 
 /// The only differences between the dialects' DDL: SQLite stores integers and booleans as

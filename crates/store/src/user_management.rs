@@ -1,4 +1,7 @@
-//! SQL for user management: users, organization memberships, invitations and the mail outbox.
+//! SQL for user management: users, organization memberships, invitations and the mail outbox;
+//! signing in is in `user_management/authentication.rs`.
+
+mod authentication;
 
 use crate::common::{map_err, placeholders};
 use vestibule_core::StoreError;

@@ -50,6 +50,8 @@ pub struct SchemaViolation {
 ///   where WorkOS lists them, the reasons (400), e.g. a weak password.
 /// - [`CoreError::Forbidden`]: the caller's credential does not allow it (403; 401 for an
 ///   OAuth client).
+/// - [`CoreError::NextStep`]: a sign-in must continue with another step (403).
+/// - [`CoreError::Throttled`]: too many failures; retry later (429).
 /// - [`CoreError::Unavailable`]: a dependency (DNS, SMTP, an identity provider) did not
 ///   answer (502). The cause is logged, never shown.
 /// - [`CoreError::Internal`]: the store or an invariant failed (500). The cause is logged
@@ -100,6 +102,25 @@ pub enum CoreError {
         code: &'static str,
         /// Human-readable message.
         message: String,
+    },
+    /// A sign-in needs one more step before it gives a session (403): WorkOS's `code`
+    /// (`mfa_challenge`, `email_verification_required`, …), the token that continues it,
+    /// and the fields the SDKs' typed errors read (`user`, `authentication_factors`, …).
+    #[error("{message}")]
+    NextStep {
+        /// snake_case error code.
+        code: &'static str,
+        /// Human-readable message.
+        message: String,
+        /// `pending_authentication_token` and the step's own fields, sent as they are.
+        details: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Too many failed attempts from this address or for this account (429), with the
+    /// seconds until the next attempt is counted.
+    #[error("too many attempts")]
+    Throttled {
+        /// Seconds to wait (`Retry-After`).
+        retry_after_secs: u64,
     },
     /// An audit-log event does not match its action's schema (400 `invalid_audit_log_event`).
     #[error("Invalid Audit Log event.")]

@@ -431,8 +431,7 @@ impl Vestibule {
         }
         match (grant.data.get("code_challenge").and_then(Value::as_str), get("code_verifier")) {
             (Some(challenge), Some(verifier)) => {
-                let computed = base64_url(&sha2::Sha256::digest(verifier.as_bytes()));
-                if !secrets::digests_match(&computed, challenge) {
+                if !pkce_verifies(challenge, verifier) {
                     return Err(token_refused("invalid_grant", "code_verifier does not match the code challenge."));
                 }
             }
@@ -532,6 +531,11 @@ impl Vestibule {
         let uris = self.store.list_redirect_uris(&env).await?;
         Ok(uris.iter().find(|u| u.default).or(uris.first()).map(|u| Redirect::To(u.uri.clone())))
     }
+}
+
+/// Whether `verifier` is the PKCE (S256) verifier of `challenge`, compared in constant time.
+pub(crate) fn pkce_verifies(challenge: &str, verifier: &str) -> bool {
+    secrets::digests_match(&base64_url(&sha2::Sha256::digest(verifier.as_bytes())), challenge)
 }
 
 fn base64_url(bytes: &[u8]) -> String {

@@ -73,15 +73,35 @@ impl SigningKey {
 
     /// A compact JWS (RS256) over `claims`, with this key's `kid`.
     pub fn sign_jwt(&self, claims: &Map<String, Value>) -> Result<String> {
-        let pair = self.pair()?;
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.id});
+        self.signer()?.sign(claims)
+    }
+
+    /// The parsed key, ready to sign many tokens.
+    pub fn signer(&self) -> Result<Signer> {
+        Ok(Signer { kid: self.id.clone(), pair: self.pair()? })
+    }
+}
+
+/// A signing key parsed once: RSA parsing costs more than a signature, so the access
+/// tokens of an environment are signed with a cached [`Signer`].
+#[derive(Debug)]
+pub struct Signer {
+    kid: String,
+    pair: RsaKeyPair,
+}
+
+impl Signer {
+    /// A compact JWS (RS256) over `claims`, with the key's `kid`.
+    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String> {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
         let input = format!(
             "{}.{}",
             b64url(header.to_string().as_bytes()),
             b64url(Value::Object(claims.clone()).to_string().as_bytes())
         );
-        let mut sig = vec![0u8; pair.public_modulus_len()];
-        pair.sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(&signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
             .map_err(|_| internal("signing failed"))?;
         Ok(format!("{input}.{}", b64url(&sig)))
     }
@@ -132,6 +152,16 @@ impl Vestibule {
         let fresh = SigningKey::generate()?;
         self.store.insert_signing_key(env, &fresh).await?;
         self.store.get_signing_key(env).await?.ok_or_else(|| internal("signing key missing after insert"))
+    }
+
+    /// The environment's signer, parsed once per process and kept.
+    pub async fn signer(&self, env: &str) -> Result<std::sync::Arc<Signer>> {
+        if let Some(s) = self.signers.lock().unwrap_or_else(|e| e.into_inner()).get(env) {
+            return Ok(s.clone());
+        }
+        let signer = std::sync::Arc::new(self.signing_key(env).await?.signer()?);
+        self.signers.lock().unwrap_or_else(|e| e.into_inner()).insert(env.to_owned(), signer.clone());
+        Ok(signer)
     }
 
     /// The environment whose client id is `client_id`.

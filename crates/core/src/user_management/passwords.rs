@@ -64,6 +64,39 @@ pub async fn hash(password: String) -> Result<StoredPassword, CoreError> {
     Ok(StoredPassword { hash, kind: "argon2id".into() })
 }
 
+/// A fixed argon2id hash that no password matches, verified when an email names no user
+/// so that an unknown address costs as much time as a wrong password.
+const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$dmVzdGlidWxlLWRlY295$2y9yqJh5Kx2PqYq8C2Zq3y0Qm0tqC8m1y9oQJmC7bJ8";
+
+/// Whether `password` matches `stored`, on the blocking pool. Argon2 hashes (ours and
+/// imported ones) are verified; other imported formats cannot be, and never match.
+/// `None` for `stored` spends the same time on a decoy hash and returns false.
+pub async fn verify(stored: Option<StoredPassword>, password: String) -> Result<bool, CoreError> {
+    if password.chars().count() > MAX_LENGTH {
+        return Ok(false);
+    }
+    tokio::task::spawn_blocking(move || {
+        let _record = Recorder(std::time::Instant::now());
+        let (hash, real) = match &stored {
+            Some(p) if p.hash.starts_with("$argon2") => (p.hash.as_str(), true),
+            Some(p) => {
+                tracing::warn!(kind = %p.kind, "a password of an imported format that cannot be verified here");
+                (DECOY, false)
+            }
+            None => (DECOY, false),
+        };
+        let ok = argon2::password_hash::PasswordVerifier::<str>::verify_password(
+            &Argon2::default(),
+            password.as_bytes(),
+            hash,
+        )
+        .is_ok();
+        ok && real
+    })
+    .await
+    .map_err(|e| CoreError::Unavailable(e.to_string()))
+}
+
 /// Records the time spent hashing, so operators (and benchmarks) can see its share.
 struct Recorder(std::time::Instant);
 

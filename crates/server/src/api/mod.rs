@@ -17,6 +17,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::{get, post, put};
+use user_management::sign_in;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -146,6 +147,29 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
+        .route("/user_management/users/{id}/sessions", get(sign_in::list_sessions))
+        .route("/user_management/sessions/revoke", post(sign_in::revoke_session))
+        .route("/user_management/magic_auth", post(sign_in::create_magic_auth))
+        .route("/user_management/magic_auth/{id}", get(sign_in::get_magic_auth))
+        .route("/user_management/users/{id}/email_verification/send", post(sign_in::send_verification_email))
+        .route("/user_management/users/{id}/email_verification/confirm", post(sign_in::verify_email))
+        .route("/user_management/email_verification/{id}", get(sign_in::get_email_verification))
+        .route("/user_management/password_reset", post(sign_in::create_password_reset))
+        .route("/user_management/password_reset/confirm", post(sign_in::confirm_password_reset))
+        .route("/user_management/password_reset/{id}", get(sign_in::get_password_reset))
+        .route("/user_management/users/{id}/email_change/send", post(sign_in::send_email_change))
+        .route("/user_management/users/{id}/email_change/confirm", post(sign_in::confirm_email_change))
+        .route("/user_management/users/{id}/identities", get(sign_in::list_identities))
+        .route(
+            "/user_management/users/{id}/auth_factors",
+            get(sign_in::list_user_factors).post(sign_in::enroll_user_factor),
+        )
+        .route("/auth/factors/enroll", post(sign_in::enroll_factor))
+        .route("/auth/factors/{id}", get(sign_in::get_factor).delete(sign_in::delete_factor))
+        .route("/auth/factors/{id}/challenge", post(sign_in::challenge_factor))
+        .route("/auth/challenges/{id}/verify", post(sign_in::verify_challenge))
+        .route("/user_management/jwt_template", get(sign_in::get_jwt_template).put(sign_in::put_jwt_template))
+        .route("/user_management/cors_origins", get(sign_in::list_cors_origins).post(sign_in::create_cors_origin))
         .layer(middleware::ApiKeyLayer(state.clone()));
     // Each group takes one layer of its own: axum applies a layer to every route, and
     // each layer costs a request a clone of the route's service stack and a boxed
@@ -158,6 +182,9 @@ pub fn router(state: AppState) -> Router {
         // Browser- and IdP-facing SSO endpoints: their credentials are the code, the
         // access token, the client secret in the body, or the IdP's signature.
         .merge(crate::sso::router())
+        // Signing in: the client secret (or a refresh token, or PKCE) in the body, and
+        // the browser's logout redirect.
+        .merge(crate::user_management::router())
         // The identity provider's SCIM endpoint: its own bearer token, never an API key.
         .merge(crate::scim::router(state.clone()))
         .layer(axum::middleware::from_fn(middleware::observe));

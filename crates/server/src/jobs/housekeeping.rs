@@ -25,6 +25,9 @@ pub async fn run(app: Vestibule, window_ms: i64, mut stop: watch::Receiver<bool>
         if let Err(e) = app.store.purge_sso(now).await {
             tracing::warn!(error = %e, "purging expired SSO requests and codes failed");
         }
+        if let Err(e) = app.store.purge_authentication(now, now.millis() - 2 * 3600 * 1000).await {
+            tracing::warn!(error = %e, "purging expired sign-in codes and sessions failed");
+        }
         if let Err(e) = app.purge_audit_logs(now).await {
             tracing::warn!(error = ?e, "purging audit logs failed");
         }

@@ -30,7 +30,10 @@ impl From<CoreError> for ScimFailure {
             CoreError::Unusable { message, .. }
             | CoreError::Refused { message, .. }
             | CoreError::Forbidden { message, .. } => err(400, Some("invalidValue"), message),
-            CoreError::InvalidAuditLogEvent(_) => err(400, Some("invalidValue"), "The request is not valid.".into()),
+            CoreError::InvalidAuditLogEvent(_) | CoreError::NextStep { .. } => {
+                err(400, Some("invalidValue"), "The request is not valid.".into())
+            }
+            CoreError::Throttled { .. } => err(429, None, "Too many requests.".into()),
             CoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "upstream failure");
                 err(502, None, "A service this request depends on did not answer; try again.".into())

@@ -4,7 +4,7 @@
 //! callback, `POST /sso/token` (OAuth 2.0 errors, RFC 6749), `GET /sso/profile`, the
 //! JWKS and `GET /sso/logout`.
 
-mod oauth;
+pub(crate) mod oauth;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Segment, parse_body};
@@ -90,25 +90,34 @@ pub async fn saml_metadata(State(s): State<AppState>, Segment(key): Segment) -> 
 
 /// `POST /sso/token`: fields from the query string, a JSON body or a form body.
 pub async fn token(State(s): State<AppState>, q: Query, req: Request) -> Response {
+    let fields = match grant_fields(&q, req, s.config.max_body_bytes).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.app.exchange_sso_code(&fields).await {
+        Ok(v) => ok(v),
+        Err(e) => OAuthError(e).into_response(),
+    }
+}
+
+/// The fields of an OAuth token request: the query string, then a JSON or form body
+/// (the SDKs send either); an unreadable body is an OAuth `invalid_request`.
+pub(crate) async fn grant_fields(q: &Query, req: Request, limit: usize) -> Result<Map<String, Value>, Response> {
     let form = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let limit = s.config.max_body_bytes;
     let bytes = match axum::body::to_bytes(req.into_body(), limit).await {
         Ok(b) => b,
-        Err(_) => return ApiError::PayloadTooLarge.into_response(),
+        Err(_) => return Err(ApiError::PayloadTooLarge.into_response()),
     };
     let mut fields: Map<String, Value> = q.0.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     match parse_body(&bytes, form) {
         Ok(Value::Object(body)) => fields.extend(body),
-        _ => return OAuthError::invalid_request("The request body could not be read.").into_response(),
+        _ => return Err(OAuthError::invalid_request("The request body could not be read.").into_response()),
     }
-    match s.app.exchange_sso_code(&fields).await {
-        Ok(v) => ok(v),
-        Err(e) => OAuthError(e).into_response(),
-    }
+    Ok(fields)
 }
 
 /// `GET /sso/profile` with `Authorization: Bearer <access_token>`.

@@ -1,5 +1,7 @@
 //! `user-management` tag: users, organization memberships (and the permission check), and
-//! invitations.
+//! invitations; what signing in needs behind the API key is in `sign_in.rs`.
+
+pub mod sign_in;
 
 use crate::error::ApiResult;
 use crate::extract::{Body, Query, Segment};
