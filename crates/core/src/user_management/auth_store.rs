@@ -59,14 +59,9 @@ impl Session {
 /// What a refresh token redeemed to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
-    /// The token was live: it is now used, its successor stored. The session, with the
-    /// organization the successor carries.
-    Rotated {
-        /// The environment.
-        environment_id: String,
-        /// The session, with `organization_id` as the new token carries it.
-        session: Session,
-    },
+    /// The token was live: it is now used, its successor stored. The session, with
+    /// `organization_id` as the successor carries it.
+    Rotated(Session),
     /// Unknown, already used, or its session revoked or expired.
     Refused,
 }
@@ -187,13 +182,14 @@ pub trait AuthStore {
     async fn list_sessions(&self, env: &str, user_id: &str, page: &PageRequest) -> Result<Page<Session>, StoreError>;
     /// Revokes an active session (its refresh tokens die with it); false if it was not active.
     async fn revoke_session(&self, env: &str, id: &str, at: Timestamp, events: &[Event]) -> Result<bool, StoreError>;
-    /// The live session of a live refresh token, with its environment, without using the token.
-    async fn peek_refresh_token(&self, digest: &str, now: Timestamp) -> Result<Option<(String, Session)>, StoreError>;
-    /// Redeems a live refresh token of a live session, in any environment: marks it used
-    /// and stores `next_digest` for the same session, carrying `organization` when given
-    /// (`Some(None)` leaves the organization), the current one otherwise.
+    /// The live session of a live refresh token of `env`, without using the token.
+    async fn peek_refresh_token(&self, env: &str, digest: &str, now: Timestamp) -> Result<Option<Session>, StoreError>;
+    /// Redeems a live refresh token of a live session of `env`: marks it used and stores
+    /// `next_digest` for the same session, carrying `organization` when given (`Some(None)`
+    /// leaves the organization), the current one otherwise. A token of another
+    /// environment is refused and left as it was.
     async fn rotate_refresh_token(
-        &self, digest: &str, next_digest: &str, organization: Option<Option<&str>>, now: Timestamp,
+        &self, env: &str, digest: &str, next_digest: &str, organization: Option<Option<&str>>, now: Timestamp,
     ) -> Result<Rotation, StoreError>;
 
     /// Stores a code, with the mail that carries it and its events.

@@ -163,12 +163,8 @@ impl Vestibule {
         // Moving into an organization needs an active membership there: check before the
         // token is spent, so a refused switch leaves the session as it was.
         if let Some(org) = organization_id {
-            let Some((token_env, session)) = self.session_of_refresh_token(&digest).await? else {
-                return Err(refused());
-            };
-            if token_env != env.id {
-                return Err(refused());
-            }
+            let session =
+                self.store.peek_refresh_token(&env.id, &digest, Timestamp::now()).await?.ok_or_else(refused)?;
             if !self.is_active_member(&env.id, &session.user_id, org).await? {
                 return Err(CoreError::refused(
                     "invalid_organization_id",
@@ -179,14 +175,15 @@ impl Vestibule {
         let next = secrets::random_base62(REFRESH_TOKEN_LEN);
         let rotation = self
             .store
-            .rotate_refresh_token(&digest, &secrets::digest(&next), organization_id.map(Some), Timestamp::now())
+            .rotate_refresh_token(
+                &env.id,
+                &digest,
+                &secrets::digest(&next),
+                organization_id.map(Some),
+                Timestamp::now(),
+            )
             .await?;
-        let Rotation::Rotated { environment_id, session } = rotation else { return Err(refused()) };
-        if environment_id != env.id {
-            // Another environment's token: the rotation happened there, but this client
-            // gets nothing from it. (Checked before rotating, above, only on switches.)
-            return Err(refused());
-        }
+        let Rotation::Rotated(session) = rotation else { return Err(refused()) };
         let user = self.store.get_user(&env.id, &session.user_id).await?.ok_or_else(refused)?;
         let access_token = self.access_token(env, &session, &user).await?;
         let mut out = json!({
@@ -201,11 +198,6 @@ impl Vestibule {
             out["authentication_method"] = json!(m.response_name());
         }
         Ok(out)
-    }
-
-    /// The session a live refresh token belongs to, without spending the token.
-    async fn session_of_refresh_token(&self, digest: &str) -> Result<Option<(String, Session)>> {
-        Ok(self.store.peek_refresh_token(digest, Timestamp::now()).await?)
     }
 
     pub(crate) async fn is_active_member(&self, env: &str, user_id: &str, organization_id: &str) -> Result<bool> {

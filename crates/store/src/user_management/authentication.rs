@@ -187,31 +187,30 @@ macro_rules! authentication {
                     Ok(true)
                 }
 
-                async fn peek_refresh_token(&self, digest: &str, now: Timestamp) -> Result<Option<(String, Session)>, StoreError> {
+                async fn peek_refresh_token(&self, env: &str, digest: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
                     let sql = format!(
-                        "SELECT s.environment_id, {} FROM refresh_tokens t JOIN user_sessions s \
+                        "SELECT {} FROM refresh_tokens t JOIN user_sessions s \
                          ON s.environment_id = t.environment_id AND s.id = t.session_id \
-                         WHERE t.digest = $1 AND t.used_at IS NULL AND s.status = 'active' AND s.expires_at > $2",
+                         WHERE t.digest = $1 AND t.environment_id = $2 AND t.used_at IS NULL AND s.status = 'active' AND s.expires_at > $3",
                         SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
                     );
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(digest).bind(now.millis()).fetch_optional(&self.read).await.map_err(map_err)?;
-                    let Some(r) = row else { return Ok(None) };
-                    Ok(Some((r.try_get("environment_id").map_err(map_err)?, session(&r).map_err(map_err)?)))
+                    let row = sqlx::query(AssertSqlSafe(sql)).bind(digest).bind(env).bind(now.millis()).fetch_optional(&self.write).await.map_err(map_err)?;
+                    row.as_ref().map(session).transpose().map_err(map_err)
                 }
 
                 async fn rotate_refresh_token(
-                    &self, digest: &str, next_digest: &str, organization: Option<Option<&str>>, now: Timestamp,
+                    &self, env: &str, digest: &str, next_digest: &str, organization: Option<Option<&str>>, now: Timestamp,
                 ) -> Result<Rotation, StoreError> {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
                     // Spending the token is the statement that decides: of two concurrent
                     // refreshes with the same token, one updates the row and the other none.
-                    let spent = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE digest = $1 AND used_at IS NULL RETURNING environment_id, session_id")
-                        .bind(digest).bind(now.millis()).fetch_optional(&mut *tx).await.map_err(map_err)?;
-                    let Some(spent) = spent else { return Ok(Rotation::Refused) };
-                    let env: String = spent.try_get("environment_id").map_err(map_err)?;
-                    let session_id: String = spent.try_get("session_id").map_err(map_err)?;
+                    let spent: Option<String> = sqlx::query_scalar(
+                        "UPDATE refresh_tokens SET used_at = $3 WHERE digest = $1 AND environment_id = $2 AND used_at IS NULL RETURNING session_id",
+                    )
+                    .bind(digest).bind(env).bind(now.millis()).fetch_optional(&mut *tx).await.map_err(map_err)?;
+                    let Some(session_id) = spent else { return Ok(Rotation::Refused) };
                     let sql = format!("SELECT {SESSION_COLUMNS} FROM user_sessions WHERE environment_id = $1 AND id = $2 AND status = 'active' AND expires_at > $3");
-                    let row = sqlx::query(AssertSqlSafe(sql)).bind(&env).bind(&session_id).bind(now.millis())
+                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(&session_id).bind(now.millis())
                         .fetch_optional(&mut *tx).await.map_err(map_err)?;
                     let Some(row) = row else { return Ok(Rotation::Refused) };
                     let mut s = session(&row).map_err(map_err)?;
@@ -219,14 +218,14 @@ macro_rules! authentication {
                         s.organization_id = org.map(str::to_owned);
                         s.updated_at = now;
                         sqlx::query("UPDATE user_sessions SET organization_id = $3, updated_at = $4 WHERE environment_id = $1 AND id = $2")
-                            .bind(&env).bind(&session_id).bind(&s.organization_id).bind(now.millis())
+                            .bind(env).bind(&session_id).bind(&s.organization_id).bind(now.millis())
                             .execute(&mut *tx).await.map_err(map_err)?;
                     }
                     sqlx::query("INSERT INTO refresh_tokens (digest, environment_id, session_id, organization_id, used_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5)")
-                        .bind(next_digest).bind(&env).bind(&session_id).bind(&s.organization_id).bind(now.millis())
+                        .bind(next_digest).bind(env).bind(&session_id).bind(&s.organization_id).bind(now.millis())
                         .execute(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
-                    Ok(Rotation::Rotated { environment_id: env, session: s })
+                    Ok(Rotation::Rotated(s))
                 }
 
                 async fn insert_code(&self, env: &str, c: &AuthCode, mail: Option<&OutboxMail>, events: &[Event]) -> Result<(), StoreError> {

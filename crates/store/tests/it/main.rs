@@ -3,6 +3,7 @@
 //! case on both), plus sealing, planner statistics and the schemas of the two engines.
 
 mod audit_logs;
+mod authentication;
 mod directory_sync;
 mod organizations;
 mod schema;

@@ -1,0 +1,243 @@
+//! Conformance for signing in, run on SQLite and PostgreSQL: sessions and single-use
+//! refresh tokens (also under concurrent use and across environments), one-time codes,
+//! lockout counted in the store, and two instances sharing one database.
+
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use vestibule_core::environments::{Environment, EnvironmentKind};
+use vestibule_core::events::EventFilter;
+use vestibule_core::kernel::pagination::PageRequest;
+use vestibule_core::user_management::auth_store::Rotation;
+use vestibule_core::{CoreError, Store, Vestibule};
+use vestibule_test_support::{Backend, TestDb, app};
+
+struct Client {
+    env: Environment,
+    secret: String,
+}
+
+async fn client(app: &Vestibule, name: &str) -> Client {
+    let env = app.create_environment(name, EnvironmentKind::Test, None).await.unwrap();
+    let secret = app.create_api_key(&env, "default", None).await.unwrap().secret;
+    Client { env, secret }
+}
+
+fn grant(c: &Client, fields: Value) -> Map<String, Value> {
+    let mut m = fields.as_object().cloned().unwrap_or_default();
+    m.insert("client_id".into(), json!(c.env.client_id));
+    m.insert("client_secret".into(), json!(c.secret));
+    m
+}
+
+async fn user(app: &Vestibule, c: &Client, email: &str) -> String {
+    let body = json!({"email": email, "password": "correct horse battery", "email_verified": true});
+    app.create_user(&c.env.id, &body).await.unwrap().id
+}
+
+async fn sign_in(app: &Vestibule, c: &Client, email: &str) -> Value {
+    app.authenticate_user(&grant(
+        c,
+        json!({"grant_type": "password", "email": email, "password": "correct horse battery"}),
+    ))
+    .await
+    .unwrap()
+}
+
+async fn refresh(app: &Vestibule, c: &Client, token: &Value) -> Result<Value, CoreError> {
+    app.authenticate_user(&grant(c, json!({"grant_type": "refresh_token", "refresh_token": token}))).await
+}
+
+fn code(e: &Result<Value, CoreError>) -> &'static str {
+    match e {
+        Err(CoreError::Refused { code, .. } | CoreError::Forbidden { code, .. } | CoreError::NextStep { code, .. }) => {
+            code
+        }
+        Err(CoreError::Throttled { .. }) => "throttled",
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn sessions(app: &Vestibule, c: &Client, user_id: &str) -> Vec<(String, String)> {
+    let page = PageRequest { limit: 100, ..Default::default() };
+    let list = app.list_user_sessions(&c.env.id, user_id, page).await.unwrap();
+    list.data.into_iter().map(|s| (s.id, s.status)).collect()
+}
+
+async fn refresh_tokens_rotate_once_and_die_with_their_session(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let c = client(&app, "A").await;
+    let uid = user(&app, &c, "ada@example.com").await;
+    let first = sign_in(&app, &c, "ada@example.com").await;
+    assert_eq!(first["authentication_method"], "Password");
+    assert!(first["user"]["last_sign_in_at"].is_string());
+    let second = refresh(&app, &c, &first["refresh_token"]).await.unwrap();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(code(&refresh(&app, &c, &first["refresh_token"]).await), "invalid_grant", "a used token is refused");
+    // Two refreshes racing with the same token: exactly one gets a successor.
+    let token = second["refresh_token"].as_str().unwrap().to_owned();
+    let digest = vestibule_core::kernel::secrets::digest(&token);
+    let now = vestibule_core::Timestamp::now();
+    let (a, b) = tokio::join!(
+        store.rotate_refresh_token(&c.env.id, &digest, "next-a", None, now),
+        store.rotate_refresh_token(&c.env.id, &digest, "next-b", None, now)
+    );
+    let won = [a.unwrap(), b.unwrap()].iter().filter(|r| matches!(r, Rotation::Rotated(_))).count();
+    assert_eq!(won, 1);
+    // Revoking ends the session and every refresh token of it.
+    let third = sign_in(&app, &c, "ada@example.com").await;
+    let listed = sessions(&app, &c, &uid).await;
+    assert_eq!(listed.len(), 2);
+    let sid = listed[0].0.clone();
+    app.revoke_session(&c.env.id, &json!({"session_id": sid})).await.unwrap();
+    assert_eq!(code(&refresh(&app, &c, &third["refresh_token"]).await), "invalid_grant");
+    assert!(sessions(&app, &c, &uid).await.contains(&(sid, "revoked".to_owned())));
+    let events: Vec<String> = app
+        .list_events(&c.env.id, EventFilter { limit: 100, ..Default::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    for name in ["session.created", "session.revoked", "authentication.password_succeeded"] {
+        assert!(events.iter().any(|e| e == name), "{name} in {events:?}");
+    }
+}
+
+async fn another_environments_token_is_refused_and_left_alone(store: Arc<dyn Store>) {
+    let app = app(store);
+    let (a, b) = (client(&app, "A").await, client(&app, "B").await);
+    user(&app, &a, "ada@example.com").await;
+    let signed_in = sign_in(&app, &a, "ada@example.com").await;
+    assert_eq!(code(&refresh(&app, &b, &signed_in["refresh_token"]).await), "invalid_grant");
+    // B's key with A's client id is not a client at all.
+    let mixed = Map::from_iter([
+        ("client_id".to_owned(), json!(a.env.client_id)),
+        ("client_secret".to_owned(), json!(b.secret)),
+        ("grant_type".to_owned(), json!("refresh_token")),
+        ("refresh_token".to_owned(), signed_in["refresh_token"].clone()),
+    ]);
+    assert_eq!(code(&app.authenticate_user(&mixed).await), "invalid_client");
+    // Nothing was spent: A's client still refreshes with it.
+    assert!(refresh(&app, &a, &signed_in["refresh_token"]).await.is_ok());
+}
+
+async fn wrong_passwords_and_codes_are_refused(store: Arc<dyn Store>) {
+    let app = app(store);
+    let c = client(&app, "A").await;
+    user(&app, &c, "ada@example.com").await;
+    let wrong = |email: &str| json!({"grant_type": "password", "email": email, "password": "wrong horse battery"});
+    assert_eq!(code(&app.authenticate_user(&grant(&c, wrong("ada@example.com"))).await), "invalid_credentials");
+    assert_eq!(code(&app.authenticate_user(&grant(&c, wrong("nobody@example.com"))).await), "invalid_credentials");
+    let unknown = json!({"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer"});
+    assert_eq!(code(&app.authenticate_user(&grant(&c, unknown)).await), "unsupported_grant_type");
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyXzEifQ.";
+    assert_eq!(code(&refresh(&app, &c, &json!(forged)).await), "invalid_grant");
+    // Magic auth: a code works once; five wrong guesses spend it.
+    let m = app.create_magic_auth(&c.env.id, &json!({"email": "ada@example.com"})).await.unwrap();
+    let magic = |code: &str| json!({"grant_type": "urn:workos:oauth:grant-type:magic-auth:code", "email": "ada@example.com", "code": code});
+    let right = m["code"].as_str().unwrap();
+    let other = if right == "000000" { "111111" } else { "000000" };
+    assert_eq!(code(&app.authenticate_user(&grant(&c, magic(other))).await), "invalid_one_time_code");
+    let ok = app.authenticate_user(&grant(&c, magic(right))).await.unwrap();
+    assert_eq!(ok["authentication_method"], "MagicAuth");
+    assert_eq!(code(&app.authenticate_user(&grant(&c, magic(right))).await), "one_time_code_previously_used");
+    let m = app.create_magic_auth(&c.env.id, &json!({"email": "ada@example.com"})).await.unwrap();
+    let right = m["code"].as_str().unwrap();
+    let other = if right == "000000" { "111111" } else { "000000" };
+    for _ in 0..4 {
+        assert_eq!(code(&app.authenticate_user(&grant(&c, magic(other))).await), "invalid_one_time_code");
+    }
+    assert_eq!(code(&app.authenticate_user(&grant(&c, magic(other))).await), "one_time_code_too_many_attempts");
+    assert_eq!(code(&app.authenticate_user(&grant(&c, magic(right))).await), "one_time_code_too_many_attempts");
+}
+
+async fn unverified_users_and_several_organizations_take_steps(store: Arc<dyn Store>) {
+    let app = app(store);
+    let c = client(&app, "A").await;
+    let u = app
+        .create_user(&c.env.id, &json!({"email": "bo@example.com", "password": "correct horse battery"}))
+        .await
+        .unwrap();
+    let r = app
+        .authenticate_user(&grant(
+            &c,
+            json!({"grant_type": "password", "email": "bo@example.com", "password": "correct horse battery"}),
+        ))
+        .await;
+    let Err(CoreError::NextStep { code: "email_verification_required", details, .. }) = r else { panic!("{r:?}") };
+    let token = details["pending_authentication_token"].clone();
+    let verification =
+        app.get_email_verification(&c.env.id, details["email_verification_id"].as_str().unwrap()).await.unwrap();
+    let verify = json!({"grant_type": "urn:workos:oauth:grant-type:email-verification:code", "code": verification["code"], "pending_authentication_token": token});
+    let ok = app.authenticate_user(&grant(&c, verify.clone())).await.unwrap();
+    assert_eq!(ok["user"]["email_verified"], true);
+    assert_eq!(code(&app.authenticate_user(&grant(&c, verify)).await), "invalid_pending_authentication_token");
+    // Two organizations: the user picks one.
+    let mut orgs = Vec::new();
+    for name in ["Acme", "Globex"] {
+        let org = app.create_organization(&c.env.id, &json!({"name": name})).await.unwrap();
+        app.create_membership(&c.env.id, &json!({"user_id": u.id, "organization_id": org.id})).await.unwrap();
+        orgs.push(org.id);
+    }
+    let r = app
+        .authenticate_user(&grant(
+            &c,
+            json!({"grant_type": "password", "email": "bo@example.com", "password": "correct horse battery"}),
+        ))
+        .await;
+    let Err(CoreError::NextStep { code: "organization_selection_required", details, .. }) = r else { panic!("{r:?}") };
+    assert_eq!(details["organizations"].as_array().unwrap().len(), 2);
+    let pick = json!({"grant_type": "urn:workos:oauth:grant-type:organization-selection", "pending_authentication_token": details["pending_authentication_token"], "organization_id": orgs[1]});
+    let ok = app.authenticate_user(&grant(&c, pick)).await.unwrap();
+    assert_eq!(ok["organization_id"], json!(orgs[1]));
+    // Switching by refresh: to a member organization only, and a refused switch spends nothing.
+    let outsider = app.create_organization(&c.env.id, &json!({"name": "Initech"})).await.unwrap();
+    let switch = |org: &str| json!({"grant_type": "refresh_token", "refresh_token": ok["refresh_token"], "organization_id": org});
+    assert_eq!(code(&app.authenticate_user(&grant(&c, switch(&outsider.id))).await), "invalid_organization_id");
+    let moved = app.authenticate_user(&grant(&c, switch(&orgs[0]))).await.unwrap();
+    assert_eq!(moved["organization_id"], json!(orgs[0]));
+}
+
+vestibule_test_support::conformance!(
+    refresh_tokens_rotate_once_and_die_with_their_session,
+    another_environments_token_is_refused_and_left_alone,
+    wrong_passwords_and_codes_are_refused,
+    unverified_users_and_several_organizations_take_steps,
+);
+
+/// Two instances on one database: a session opened on one is refreshed and revoked on
+/// the other, and failed sign-ins count across both.
+async fn two_instances_share_sessions_and_lockout(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (one, two) = (app(db.store().await), app(db.store().await));
+    let c = client(&one, "A").await;
+    let uid = user(&one, &c, "ada@example.com").await;
+    let signed_in = sign_in(&one, &c, "ada@example.com").await;
+    let refreshed = refresh(&two, &c, &signed_in["refresh_token"]).await.unwrap();
+    assert_eq!(code(&refresh(&one, &c, &signed_in["refresh_token"]).await), "invalid_grant");
+    let sid = sessions(&two, &c, &uid).await[0].0.clone();
+    two.revoke_session(&c.env.id, &json!({"session_id": sid})).await.unwrap();
+    assert_eq!(code(&refresh(&one, &c, &refreshed["refresh_token"]).await), "invalid_grant");
+    // Ten failures split over the two instances lock the address on both.
+    let wrong = json!({"grant_type": "password", "email": "ada@example.com", "password": "wrong horse battery"});
+    for i in 0..10 {
+        let instance = if i % 2 == 0 { &one } else { &two };
+        assert_eq!(code(&instance.authenticate_user(&grant(&c, wrong.clone())).await), "invalid_credentials");
+    }
+    let right = json!({"grant_type": "password", "email": "ada@example.com", "password": "correct horse battery"});
+    assert_eq!(code(&one.authenticate_user(&grant(&c, right.clone())).await), "throttled");
+    assert_eq!(code(&two.authenticate_user(&grant(&c, right)).await), "throttled");
+    // Another address is not affected.
+    user(&one, &c, "bo@example.com").await;
+    assert!(sign_in(&two, &c, "bo@example.com").await["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn two_instances_share_sessions_and_lockout_on_sqlite() {
+    two_instances_share_sessions_and_lockout(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn two_instances_share_sessions_and_lockout_on_postgres() {
+    two_instances_share_sessions_and_lockout(Backend::Postgres).await;
+}
