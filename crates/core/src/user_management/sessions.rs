@@ -306,9 +306,9 @@ impl Vestibule {
         let Some((env, _)) = self.store.find_session(session_id).await? else {
             return Err(CoreError::NotFound { entity: "Session", id: session_id.to_owned() });
         };
-        self.end_session(&env, session_id).await?;
         let uris = self.store.list_redirect_uris(&env).await?;
         let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin().ascii_serialization());
+        // Checked before the session ends: a refused logout changes nothing.
         if let Some(to) = return_to {
             let allowed =
                 uris.iter().any(|r| r.uri == to || (origin(&r.uri).is_some() && origin(&r.uri) == origin(to)));
@@ -318,6 +318,9 @@ impl Vestibule {
                     message: "return_to is not on the origin of a registered redirect URI.".into(),
                 });
             }
+        }
+        self.end_session(&env, session_id).await?;
+        if let Some(to) = return_to {
             return Ok(Some(to.to_owned()));
         }
         let default = uris.iter().find(|r| r.default).or(uris.first());

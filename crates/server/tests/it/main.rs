@@ -5,5 +5,6 @@ mod audit_logs;
 mod directory_sync;
 mod events;
 mod organizations;
+mod sign_in;
 mod sso;
 mod user_management;
