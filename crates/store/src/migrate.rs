@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "sso", include_str!("../migrations/0007_sso.sql")),
     (8, "signing_keys", include_str!("../migrations/0008_signing_keys.sql")),
     (9, "authkit", include_str!("../migrations/0009_authkit.sql")),
+    (10, "retired_signing_keys", include_str!("../migrations/0010_retired_signing_keys.sql")),
 ];
 
 /// The only differences between the dialects' DDL: SQLite stores integers and booleans as

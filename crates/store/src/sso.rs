@@ -361,6 +361,29 @@ macro_rules! sso {
                     Ok(())
                 }
 
+                async fn rotate_signing_key(&self, env: &str, fresh: &SigningKey, now: Timestamp) -> Result<(), StoreError> {
+                    let mut tx = self.write.begin().await.map_err(map_err)?;
+                    sqlx::query(
+                        "INSERT INTO retired_signing_keys (environment_id, id, certificate, created_at, retired_at) \
+                         SELECT environment_id, id, certificate, created_at, $2 FROM signing_keys WHERE environment_id = $1",
+                    )
+                    .bind(env).bind(now.millis()).execute(&mut *tx).await.map_err(map_err)?;
+                    sqlx::query("DELETE FROM signing_keys WHERE environment_id = $1").bind(env).execute(&mut *tx).await.map_err(map_err)?;
+                    sqlx::query("INSERT INTO signing_keys (environment_id, id, private_key, certificate, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(env).bind(&fresh.id)
+                        .bind(self.sealer.seal(&crate::sealed::signing_key(env, &fresh.id), &fresh.stored_parts().0))
+                        .bind(fresh.stored_parts().1).bind(fresh.created_at.millis()).execute(&mut *tx).await
+                        .map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn retired_signing_keys(&self, env: &str, since: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+                    let rows = sqlx::query("SELECT id, certificate FROM retired_signing_keys WHERE environment_id = $1 AND retired_at > $2 ORDER BY retired_at DESC")
+                        .bind(env).bind(since.millis()).fetch_all(&self.read).await.map_err(map_err)?;
+                    rows.iter().map(|r| Ok((r.try_get("id").map_err(map_err)?, r.try_get("certificate").map_err(map_err)?))).collect()
+                }
+
                 async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError> {
                     let mut total = 0;
                     for sql in [
@@ -370,6 +393,9 @@ macro_rules! sso {
                     ] {
                         total += sqlx::query(sql).bind(now.millis()).execute(&self.write).await.map_err(map_err)?.rows_affected();
                     }
+                    let retired_before = now.plus_millis(-vestibule_core::sso::jwks::RETIRED_KEY_PUBLISHED_MS);
+                    total += sqlx::query("DELETE FROM retired_signing_keys WHERE retired_at <= $1")
+                        .bind(retired_before.millis()).execute(&self.write).await.map_err(map_err)?.rows_affected();
                     Ok(total)
                 }
             }

@@ -139,6 +139,35 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// How long a key replaced by a rotation stays in the JWKS: longer than any access token
+/// lives (at most a day), so every token it signed verifies until it expires.
+pub const RETIRED_KEY_PUBLISHED_MS: i64 = 24 * 3600 * 1000 + SIGNER_CACHE_MS;
+
+/// How long an instance signs with the key it loaded before reading it again, so that a
+/// rotation on one instance reaches the others.
+pub const SIGNER_CACHE_MS: i64 = 60 * 1000;
+
+/// The public JWK of a retired key, from its certificate alone.
+fn retired_jwk(id: &str, certificate_b64: &str) -> Result<Value> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(certificate_b64)
+        .map_err(|_| internal("retired signing key certificate unreadable"))?;
+    let cert =
+        openssl::x509::X509::from_der(&der).map_err(|_| internal("retired signing key certificate unreadable"))?;
+    let rsa =
+        cert.public_key().and_then(|k| k.rsa()).map_err(|_| internal("retired signing key certificate unreadable"))?;
+    Ok(json!({
+        "alg": "RS256",
+        "kty": "RSA",
+        "use": "sig",
+        "kid": id,
+        "n": b64url(&rsa.n().to_vec()),
+        "e": b64url(&rsa.e().to_vec()),
+        "x5c": [certificate_b64],
+        "x5t#S256": b64url(&sha2::Sha256::digest(&der)),
+    }))
+}
+
 /// Longest client id looked up (ours are `client_` + a ULID).
 const MAX_CLIENT_ID: usize = 100;
 
@@ -154,14 +183,38 @@ impl Vestibule {
         self.store.get_signing_key(env).await?.ok_or_else(|| internal("signing key missing after insert"))
     }
 
-    /// The environment's signer, parsed once per process and kept.
+    /// The environment's signer, parsed once and kept for [`SIGNER_CACHE_MS`].
     pub async fn signer(&self, env: &str) -> Result<std::sync::Arc<Signer>> {
-        if let Some(s) = self.signers.lock().unwrap_or_else(|e| e.into_inner()).get(env) {
+        let now = Timestamp::now();
+        if let Some((loaded, s)) = self.signers.lock().unwrap_or_else(|e| e.into_inner()).get(env)
+            && now.millis() - loaded.millis() < SIGNER_CACHE_MS
+        {
             return Ok(s.clone());
         }
         let signer = std::sync::Arc::new(self.signing_key(env).await?.signer()?);
-        self.signers.lock().unwrap_or_else(|e| e.into_inner()).insert(env.to_owned(), signer.clone());
+        self.signers.lock().unwrap_or_else(|e| e.into_inner()).insert(env.to_owned(), (now, signer.clone()));
         Ok(signer)
+    }
+
+    /// `POST /signing_keys/rotate` (extension): a new signing key for the environment. The
+    /// old key signs nothing more but stays in the JWKS for [`RETIRED_KEY_PUBLISHED_MS`].
+    /// Answers the JWKS, new key first.
+    pub async fn rotate_signing_key(&self, env: &str) -> Result<Value> {
+        self.signing_key(env).await?;
+        let fresh = SigningKey::generate()?;
+        self.store.rotate_signing_key(env, &fresh, Timestamp::now()).await?;
+        self.signers.lock().unwrap_or_else(|e| e.into_inner()).remove(env);
+        self.jwks_of(env).await
+    }
+
+    async fn jwks_of(&self, env: &str) -> Result<Value> {
+        let key = self.signing_key(env).await?;
+        let mut keys = vec![key.public_jwk()?];
+        let since = Timestamp::now().plus_millis(-RETIRED_KEY_PUBLISHED_MS);
+        for (id, certificate) in self.store.retired_signing_keys(env, since).await? {
+            keys.push(retired_jwk(&id, &certificate)?);
+        }
+        Ok(json!({"keys": keys}))
     }
 
     /// The environment whose client id is `client_id`.
@@ -178,8 +231,7 @@ impl Vestibule {
             entity: "Client",
             id: client_id.chars().take(MAX_CLIENT_ID).collect(),
         })?;
-        let key = self.signing_key(&env.id).await?;
-        Ok(json!({"keys": [key.public_jwk()?]}))
+        self.jwks_of(&env.id).await
     }
 }
 

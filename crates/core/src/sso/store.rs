@@ -66,6 +66,14 @@ pub trait SsoStore {
     async fn get_signing_key(&self, env: &str) -> Result<Option<crate::sso::jwks::SigningKey>, StoreError>;
     /// Stores the environment's signing key unless it already has one (the first stays).
     async fn insert_signing_key(&self, env: &str, key: &crate::sso::jwks::SigningKey) -> Result<(), StoreError>;
+    /// Replaces the environment's signing key with `fresh`, keeping the old one's
+    /// certificate as retired at `now`.
+    async fn rotate_signing_key(
+        &self, env: &str, fresh: &crate::sso::jwks::SigningKey, now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The retired keys of an environment retired after `since`: (kid, certificate DER as
+    /// base64), newest first.
+    async fn retired_signing_keys(&self, env: &str, since: Timestamp) -> Result<Vec<(String, String)>, StoreError>;
     /// Drops expired requests, grants and replay-cache entries.
     async fn purge_sso(&self, now: Timestamp) -> Result<u64, StoreError>;
     /// Seals connection secrets and signing keys stored before the server had a master key;

@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
+        .route("/signing_keys/rotate", post(sso::rotate_signing_key))
         .route("/user_management/users/{id}/sessions", get(sign_in::list_sessions))
         .route("/user_management/sessions/revoke", post(sign_in::revoke_session))
         .route("/user_management/magic_auth", post(sign_in::create_magic_auth))

@@ -69,3 +69,9 @@ pub async fn list_redirect_uris(State(s): State<AppState>, env: Env) -> ApiResul
 pub async fn authorize_logout(State(s): State<AppState>, env: Env, Body(body): Body) -> ApiResult<Response> {
     Ok(ok(s.app.authorize_sso_logout(env.id(), &body).await?))
 }
+
+/// `POST /signing_keys/rotate` (extension): a new token signing key; the old one stays in
+/// the JWKS until the tokens it signed have expired.
+pub async fn rotate_signing_key(State(s): State<AppState>, env: Env) -> ApiResult<Response> {
+    Ok(ok(s.app.rotate_signing_key(env.id()).await?))
+}

@@ -198,7 +198,37 @@ async fn unverified_users_and_several_organizations_take_steps(store: Arc<dyn St
     assert_eq!(moved["organization_id"], json!(orgs[0]));
 }
 
+fn kid(token: &Value) -> String {
+    use base64::Engine as _;
+    let header = token.as_str().unwrap().split('.').next().unwrap();
+    let header: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn rotation_keeps_the_old_key_published_until_its_tokens_expire(store: Arc<dyn Store>) {
+    let app = app(store.clone());
+    let c = client(&app, "A").await;
+    user(&app, &c, "ada@example.com").await;
+    let before = sign_in(&app, &c, "ada@example.com").await;
+    let old = kid(&before["access_token"]);
+    let jwks = app.rotate_signing_key(&c.env.id).await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2);
+    assert_eq!(kids[1], old, "the old key is still published, after the new one");
+    let after = sign_in(&app, &c, "ada@example.com").await;
+    assert_eq!(kid(&after["access_token"]), kids[0], "new tokens are signed with the new key");
+    let published = app.jwks(&c.env.client_id).await.unwrap();
+    assert_eq!(published["keys"][1]["n"], jwks["keys"][1]["n"]);
+    // A day later the retired key is gone from the JWKS and from the store.
+    let later =
+        vestibule_core::Timestamp::now().plus_millis(vestibule_core::sso::jwks::RETIRED_KEY_PUBLISHED_MS + 1000);
+    store.purge_sso(later).await.unwrap();
+    assert_eq!(app.jwks(&c.env.client_id).await.unwrap()["keys"].as_array().unwrap().len(), 1);
+}
+
 vestibule_test_support::conformance!(
+    rotation_keeps_the_old_key_published_until_its_tokens_expire,
     refresh_tokens_rotate_once_and_die_with_their_session,
     another_environments_token_is_refused_and_left_alone,
     wrong_passwords_and_codes_are_refused,
