@@ -8,6 +8,12 @@
 //!
 //! `orgs.jsonl`: one exact `GET /organizations/{id}` body per line.
 //! `list.json`: the exact `GET /organizations?limit=100` body.
+//!
+//! With `--authenticate FILE` (an exact `POST /user_management/authenticate` body) it also
+//! answers the sign-in benchmark's two floors: `POST /user_management/authenticate` returns
+//! that body from memory, and `POST /signed/user_management/authenticate` returns it after
+//! one RS256 signature (RSA-2048, aws-lc, as the real server signs access tokens) over a
+//! claim set of the same size: the cost of signing alone.
 #![forbid(unsafe_code)]
 
 use axum::Router;
@@ -29,6 +35,10 @@ struct Bodies {
     orgs: HashMap<String, Bytes>,
     /// The exact list response.
     list: Bytes,
+    /// The exact authenticate response, if given.
+    authenticate: Option<Bytes>,
+    /// The key the signing floor signs with.
+    signer: aws_lc_rs::rsa::KeyPair,
 }
 
 type Shared = Arc<Bodies>;
@@ -61,6 +71,29 @@ async fn list_organizations(State(s): State<Shared>, headers: HeaderMap) -> Resp
     json(StatusCode::OK, s.list.clone())
 }
 
+async fn authenticate(State(s): State<Shared>) -> Response {
+    match &s.authenticate {
+        Some(body) => json(StatusCode::OK, body.clone()),
+        None => json(StatusCode::NOT_FOUND, Bytes::from_static(NOT_FOUND.as_bytes())),
+    }
+}
+
+/// The signing input of a real access token (base64url header and claims), signed per
+/// request: the signing floor.
+const SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImtleV8wMU05OFBWWjlLUUc5QkNNMkgxVDdQRzNCViJ9.\
+eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjQxMDAvdXNlcl9tYW5hZ2VtZW50L2NsaWVudF90ZXN0X2RlZmF1bHQiLCJzdWIiOiJ1c2VyXzAxTTk4UFZaODQ3\
+RVAzOUgwVFFQRTg3NFdGIiwic2lkIjoic2Vzc2lvbl8wMU05OFBWWjlKMTc1QzVGUVY0Wjk1UVRWUSIsImp0aSI6IjAxTTk4UFZaOUtRRzlCQ00ySDFUN1BH\
+M0JUIiwiYXV0aF90aW1lIjoxNzk2NjYyNDkyLCJpYXQiOjE3OTY2NjI0OTIsImV4cCI6MTc5NjY2Mjc5Mn0";
+
+async fn signed_authenticate(State(s): State<Shared>) -> Response {
+    let mut sig = vec![0u8; s.signer.public_modulus_len()];
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    if s.signer.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, SIGNING_INPUT.as_bytes(), &mut sig).is_err() {
+        return json(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from_static(b"{}"));
+    }
+    authenticate(State(s)).await
+}
+
 async fn health() -> Response {
     json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
 }
@@ -70,11 +103,12 @@ struct Args {
     key: String,
     orgs: String,
     list: String,
+    authenticate: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (mut key, mut orgs, mut list) = (None, None, None);
+    let (mut key, mut orgs, mut list, mut authenticate) = (None, None, None, None);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -83,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             "--key" => key = Some(value()?),
             "--orgs" => orgs = Some(value()?),
             "--list" => list = Some(value()?),
+            "--authenticate" => authenticate = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -91,6 +126,7 @@ fn parse_args() -> Result<Args, String> {
         key: key.ok_or("--key is required")?,
         orgs: orgs.ok_or("--orgs is required")?,
         list: list.ok_or("--list is required")?,
+        authenticate,
     })
 }
 
@@ -105,7 +141,12 @@ fn load(args: &Args) -> Result<Bodies, String> {
     }
     let list = std::fs::read(&args.list).map_err(|e| format!("{}: {e}", args.list))?;
     serde_json::from_slice::<serde_json::Value>(&list).map_err(|e| format!("{}: {e}", args.list))?;
-    Ok(Bodies { bearer: format!("Bearer {}", args.key), orgs, list: Bytes::from(list) })
+    let authenticate = match &args.authenticate {
+        Some(path) => Some(Bytes::from(std::fs::read(path).map_err(|e| format!("{path}: {e}"))?)),
+        None => None,
+    };
+    let signer = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|e| e.to_string())?;
+    Ok(Bodies { bearer: format!("Bearer {}", args.key), orgs, list: Bytes::from(list), authenticate, signer })
 }
 
 #[tokio::main]
@@ -117,6 +158,8 @@ async fn main() -> std::process::ExitCode {
             .route("/health", get(health))
             .route("/organizations", get(list_organizations))
             .route("/organizations/{id}", get(get_organization))
+            .route("/user_management/authenticate", axum::routing::post(authenticate))
+            .route("/signed/user_management/authenticate", axum::routing::post(signed_authenticate))
             .with_state(Arc::new(bodies));
         let listener =
             tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("bind {}: {e}", args.addr))?;
