@@ -64,7 +64,7 @@ pub struct Vestibule {
     pub(crate) sso: sso::SsoSettings,
     pub(crate) authkit: user_management::AuthKitSettings,
     /// Each environment's parsed token signing key.
-    pub(crate) signers: Arc<std::sync::Mutex<std::collections::HashMap<String, (Timestamp, Arc<sso::jwks::Signer>)>>>,
+    pub(crate) signers: Arc<sso::jwks::SignerCache>,
 }
 
 impl Vestibule {

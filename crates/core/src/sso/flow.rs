@@ -430,10 +430,8 @@ impl Vestibule {
             return Err(invalid_client("client_id does not match the code."));
         }
         match (grant.data.get("code_challenge").and_then(Value::as_str), get("code_verifier")) {
-            (Some(challenge), Some(verifier)) => {
-                if !pkce_verifies(challenge, verifier) {
-                    return Err(token_refused("invalid_grant", "code_verifier does not match the code challenge."));
-                }
+            (Some(challenge), Some(verifier)) if !pkce_verifies(challenge, verifier) => {
+                return Err(token_refused("invalid_grant", "code_verifier does not match the code challenge."));
             }
             (Some(_), None) => return Err(token_refused("invalid_grant", "code_verifier is required.")),
             (None, Some(_)) if caller_env.is_none() => return Err(invalid()),

@@ -82,6 +82,9 @@ impl SigningKey {
     }
 }
 
+/// Each environment's signer, with when it was loaded.
+pub type SignerCache = std::sync::Mutex<std::collections::HashMap<String, (Timestamp, std::sync::Arc<Signer>)>>;
+
 /// A signing key parsed once: RSA parsing costs more than a signature, so the access
 /// tokens of an environment are signed with a cached [`Signer`].
 #[derive(Debug)]

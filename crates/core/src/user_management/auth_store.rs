@@ -61,7 +61,7 @@ impl Session {
 pub enum Rotation {
     /// The token was live: it is now used, its successor stored. The session, with
     /// `organization_id` as the successor carries it.
-    Rotated(Session),
+    Rotated(Box<Session>),
     /// Unknown, already used, or its session revoked or expired.
     Refused,
 }

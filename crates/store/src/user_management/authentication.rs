@@ -225,7 +225,7 @@ macro_rules! authentication {
                         .bind(next_digest).bind(env).bind(&session_id).bind(&s.organization_id).bind(now.millis())
                         .execute(&mut *tx).await.map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
-                    Ok(Rotation::Rotated(s))
+                    Ok(Rotation::Rotated(Box::new(s)))
                 }
 
                 async fn insert_code(&self, env: &str, c: &AuthCode, mail: Option<&OutboxMail>, events: &[Event]) -> Result<(), StoreError> {
