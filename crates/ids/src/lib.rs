@@ -80,6 +80,8 @@ pub enum Kind {
     AuthenticationChallenge,
     /// `cors_origin_…`
     CorsOrigin,
+    /// `device_auth_…`: a device authorization, named only inside the store.
+    DeviceAuthorization,
 }
 
 impl Kind {
@@ -120,6 +122,7 @@ impl Kind {
             Kind::AuthenticationFactor => "auth_factor",
             Kind::AuthenticationChallenge => "auth_challenge",
             Kind::CorsOrigin => "cors_origin",
+            Kind::DeviceAuthorization => "device_auth",
         }
     }
 }

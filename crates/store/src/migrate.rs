@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "signing_keys", include_str!("../migrations/0008_signing_keys.sql")),
     (9, "authkit", include_str!("../migrations/0009_authkit.sql")),
     (10, "retired_signing_keys", include_str!("../migrations/0010_retired_signing_keys.sql")),
+    (11, "device_authorizations", include_str!("../migrations/0011_device_authorizations.sql")),
 ];
 
 /// The only differences between the dialects' DDL: SQLite stores integers and booleans as

@@ -146,6 +146,29 @@ pub struct Challenge {
     pub updated_at: Timestamp,
 }
 
+/// A device authorization (RFC 8628) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuthorization {
+    /// `device_auth_…`
+    pub id: String,
+    /// SHA-256 of the device code.
+    pub device_digest: String,
+    /// SHA-256 of the normalized user code.
+    pub user_code_digest: String,
+    /// `pending`, `approved`, `denied` or `used`.
+    pub status: String,
+    /// The user who approved it.
+    pub user_id: Option<String>,
+    /// Seconds a device must wait between polls.
+    pub interval_secs: i64,
+    /// The last poll.
+    pub last_poll_at: Timestamp,
+    /// When the codes stop working.
+    pub expires_at: Timestamp,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
 /// An origin allowed to call the API from a browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CorsOrigin {
@@ -246,9 +269,29 @@ pub trait AuthStore {
     /// A page of CORS origins.
     async fn list_cors_origins(&self, env: &str, page: &PageRequest) -> Result<Page<CorsOrigin>, StoreError>;
 
+    /// Stores a device authorization.
+    async fn insert_device_authorization(&self, env: &str, d: &DeviceAuthorization) -> Result<(), StoreError>;
+    /// A device authorization by the digest of its device code, in any environment.
+    async fn find_device_authorization(
+        &self, device_digest: &str,
+    ) -> Result<Option<(String, DeviceAuthorization)>, StoreError>;
+    /// A pending, unexpired device authorization of `env` by the digest of its user code.
+    async fn pending_device_authorization(
+        &self, env: &str, user_code_digest: &str, now: Timestamp,
+    ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// Moves a device authorization from `from` to `to` (recording `user_id`); false if
+    /// it was not in `from`.
+    async fn set_device_status(
+        &self, env: &str, id: &str, from: &str, to: &str, user_id: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Records a poll at `now` if the last recorded one was at least the interval ago;
+    /// false if the device polled too soon.
+    async fn poll_device(&self, env: &str, id: &str, now: Timestamp) -> Result<bool, StoreError>;
+
     /// Appends events that go with no other write (failed sign-ins, MFA outcomes).
     async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
 
-    /// Deletes what has expired: codes, challenges, failure windows, ended sessions.
+    /// Deletes what has expired: codes, challenges, device authorizations, failure
+    /// windows, ended sessions.
     async fn purge_authentication(&self, now: Timestamp, failures_before: i64) -> Result<u64, StoreError>;
 }

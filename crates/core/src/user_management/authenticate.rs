@@ -29,6 +29,7 @@ pub const GRANTS: &[&str] = &[
     "urn:workos:oauth:grant-type:email-verification:code",
     "urn:workos:oauth:grant-type:mfa-totp",
     "urn:workos:oauth:grant-type:organization-selection",
+    "urn:ietf:params:oauth:grant-type:device_code",
 ];
 
 /// Where a sign-in continues from.
@@ -74,8 +75,11 @@ impl Vestibule {
                     return Err(invalid_client("The client secret is not valid for this client."));
                 }
             }
-            // Public clients: refresh tokens, and codes issued with a PKCE challenge.
-            None if grant == "refresh_token" || (grant == "authorization_code" && get("code_verifier").is_some()) => {}
+            // Public clients: refresh tokens, device codes, and codes issued with a PKCE
+            // challenge.
+            None if grant == "refresh_token"
+                || grant == "urn:ietf:params:oauth:grant-type:device_code"
+                || (grant == "authorization_code" && get("code_verifier").is_some()) => {}
             None => return Err(invalid_client("client_secret is required.")),
         }
         let body = Value::Object(fields.clone());
@@ -171,6 +175,11 @@ impl Vestibule {
                 }
                 self.finish_pending(&env.id, &pending).await?;
                 self.open_session(&env, user, Some(org), method, &ctx).await
+            }
+            "urn:ietf:params:oauth:grant-type:device_code" => {
+                let code = f.required_string("device_code", 128);
+                f.finish()?;
+                self.sign_in_with_device_code(&env, &code.unwrap_or_default(), &ctx).await
             }
             _ => Err(oauth("unsupported_grant_type", "The grant_type is not supported.")),
         }

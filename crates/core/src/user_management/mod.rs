@@ -7,6 +7,7 @@ pub mod auth_store;
 pub mod authenticate;
 pub mod codes;
 pub mod cors_origins;
+pub mod device;
 pub mod invitations;
 pub mod jwt_template;
 pub mod lockout;

@@ -29,15 +29,18 @@ pub enum Method {
     MagicAuth,
     /// An SSO connection.
     Sso,
+    /// A device code approved by a signed-in user elsewhere.
+    DeviceCode,
 }
 
 impl Method {
-    /// The authenticate response's `authentication_method`.
-    pub fn response_name(self) -> &'static str {
+    /// The authenticate response's `authentication_method`, where WorkOS names one.
+    pub fn response_name(self) -> Option<&'static str> {
         match self {
-            Method::Password => "Password",
-            Method::MagicAuth => "MagicAuth",
-            Method::Sso => "SSO",
+            Method::Password => Some("Password"),
+            Method::MagicAuth => Some("MagicAuth"),
+            Method::Sso => Some("SSO"),
+            Method::DeviceCode => None,
         }
     }
 
@@ -47,6 +50,7 @@ impl Method {
             Method::Password => "password",
             Method::MagicAuth => "magic_code",
             Method::Sso => "sso",
+            Method::DeviceCode => "unknown",
         }
     }
 
@@ -56,16 +60,18 @@ impl Method {
             "password" => Some(Method::Password),
             "magic_code" => Some(Method::MagicAuth),
             "sso" => Some(Method::Sso),
+            "unknown" => Some(Method::DeviceCode),
             _ => None,
         }
     }
 
-    /// The `authentication.*` event names of this method: (succeeded, failed).
-    pub fn event_names(self) -> (&'static str, &'static str) {
+    /// The `authentication.*_succeeded` event of this method, where WorkOS has one.
+    pub fn succeeded_event(self) -> Option<&'static str> {
         match self {
-            Method::Password => ("authentication.password_succeeded", "authentication.password_failed"),
-            Method::MagicAuth => ("authentication.magic_auth_succeeded", "authentication.magic_auth_failed"),
-            Method::Sso => ("authentication.sso_succeeded", "authentication.sso_failed"),
+            Method::Password => Some("authentication.password_succeeded"),
+            Method::MagicAuth => Some("authentication.magic_auth_succeeded"),
+            Method::Sso => Some("authentication.sso_succeeded"),
+            Method::DeviceCode => None,
         }
     }
 }
@@ -130,10 +136,12 @@ impl Vestibule {
             updated_at: now,
         };
         let refresh_token = secrets::random_base62(REFRESH_TOKEN_LEN);
-        let events = [
-            authentication_event(&env.id, method.event_names().0, Some(&user), &user.email, ctx, None, now),
-            Event::new(&env.id, "session.created", to_json(&session), session.organization_id.as_deref(), now),
-        ];
+        let mut events: Vec<Event> = method
+            .succeeded_event()
+            .map(|name| authentication_event(&env.id, name, Some(&user), &user.email, ctx, None, now))
+            .into_iter()
+            .collect();
+        events.push(Event::new(&env.id, "session.created", to_json(&session), session.organization_id.as_deref(), now));
         self.store.insert_session(&env.id, &session, &secrets::digest(&refresh_token), &events).await?;
         let mut user = user;
         user.last_sign_in_at = Some(now);
@@ -142,8 +150,10 @@ impl Vestibule {
             "user": user,
             "access_token": access_token,
             "refresh_token": refresh_token,
-            "authentication_method": method.response_name(),
         });
+        if let Some(name) = method.response_name() {
+            out["authentication_method"] = json!(name);
+        }
         if let Some(org) = &session.organization_id {
             out["organization_id"] = json!(org);
         }
@@ -194,8 +204,8 @@ impl Vestibule {
         if let Some(org) = &session.organization_id {
             out["organization_id"] = json!(org);
         }
-        if let Some(m) = Method::from_session_name(&session.auth_method) {
-            out["authentication_method"] = json!(m.response_name());
+        if let Some(name) = Method::from_session_name(&session.auth_method).and_then(Method::response_name) {
+            out["authentication_method"] = json!(name);
         }
         Ok(out)
     }

@@ -150,6 +150,8 @@ pub fn router(state: AppState) -> Router {
         .route("/signing_keys/rotate", post(sso::rotate_signing_key))
         .route("/user_management/users/{id}/sessions", get(sign_in::list_sessions))
         .route("/user_management/sessions/revoke", post(sign_in::revoke_session))
+        .route("/user_management/authorize/device/approve", post(sign_in::approve_device))
+        .route("/user_management/authorize/device/deny", post(sign_in::deny_device))
         .route("/user_management/magic_auth", post(sign_in::create_magic_auth))
         .route("/user_management/magic_auth/{id}", get(sign_in::get_magic_auth))
         .route("/user_management/users/{id}/email_verification/send", post(sign_in::send_verification_email))

@@ -8,8 +8,18 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vestibule_core::CoreError;
 
-/// The error codes of RFC 6749 §5.2 a refusal may carry to the client.
-const OAUTH_CODES: &[&str] = &["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope"];
+/// The error codes of RFC 6749 §5.2, and of the device grant (RFC 8628 §3.5), a refusal
+/// may carry to the client.
+const OAUTH_CODES: &[&str] = &[
+    "invalid_request",
+    "invalid_grant",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    "access_denied",
+];
 
 /// A failed token request, answered as OAuth spells it.
 pub struct OAuthError(pub CoreError);

@@ -1,6 +1,7 @@
 //! The public sign-in endpoints, outside the API key: `POST /user_management/authenticate`
 //! (the client secret, a refresh token or a PKCE verifier in the body is the credential)
-//! and the browser's `GET /user_management/sessions/logout`.
+//! the device flow's `POST /user_management/authorize/device`, and the browser's
+//! `GET /user_management/sessions/logout`.
 //!
 //! `authenticate` answers in two envelopes, as the WorkOS document does: OAuth failures
 //! (`invalid_client`, `invalid_grant`, `unsupported_grant_type`, `invalid_request`) as
@@ -27,10 +28,31 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/user_management/authenticate", post(authenticate))
         .route("/user_management/sessions/logout", get(logout))
+        .route("/user_management/authorize/device", post(authorize_device))
+}
+
+/// `POST /user_management/authorize/device {client_id}` (JSON or form): the device flow's codes.
+pub async fn authorize_device(State(s): State<AppState>, q: Query, req: Request) -> Response {
+    let fields = match grant_fields(&q, req, s.config.max_body_bytes).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match s.app.authorize_device(&fields).await {
+        Ok(v) => ok(v),
+        Err(e) => OAuthError(e).into_response(),
+    }
 }
 
 /// The OAuth error codes of `authenticate`, answered in the OAuth envelope.
-const OAUTH_ERRORS: &[&str] = &["invalid_request", "invalid_grant", "unsupported_grant_type"];
+const OAUTH_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_grant",
+    "unsupported_grant_type",
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    "access_denied",
+];
 
 /// `POST /user_management/authenticate`.
 pub async fn authenticate(State(s): State<AppState>, q: Query, req: Request) -> Response {

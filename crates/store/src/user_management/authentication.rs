@@ -10,6 +10,8 @@ const CODE_COLUMNS: &str =
     "id, kind, user_id, email, digest, secret, data, attempts, expires_at, consumed_at, created_at, updated_at";
 const FACTOR_COLUMNS: &str = "id, user_id, factor_type, issuer, account, secret, last_step, created_at, updated_at";
 const CHALLENGE_COLUMNS: &str = "id, factor_id, attempts, expires_at, consumed_at, created_at, updated_at";
+const DEVICE_COLUMNS: &str =
+    "id, device_digest, user_code_digest, status, user_id, interval_secs, last_poll_at, expires_at, created_at";
 
 /// Context of a one-time code's sealed copy.
 fn code_secret(env: &str, id: &str) -> String {
@@ -32,7 +34,7 @@ macro_rules! authentication {
             use vestibule_core::events::Event;
             use vestibule_core::kernel::pagination::{Page, PageRequest};
             use vestibule_core::user_management::auth_store::{
-                AuthCode, AuthStore, Challenge, CorsOrigin, Factor, Rotation, Session,
+                AuthCode, AuthStore, Challenge, CorsOrigin, DeviceAuthorization, Factor, Rotation, Session,
             };
             use vestibule_core::user_management::mail::OutboxMail;
             use vestibule_core::Timestamp;
@@ -122,6 +124,20 @@ macro_rules! authentication {
                     consumed_at: ts(r, "consumed_at")?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
+                })
+            }
+
+            fn device(r: &$row) -> Result<DeviceAuthorization, sqlx::Error> {
+                Ok(DeviceAuthorization {
+                    id: r.try_get("id")?,
+                    device_digest: r.try_get("device_digest")?,
+                    user_code_digest: r.try_get("user_code_digest")?,
+                    status: r.try_get("status")?,
+                    user_id: r.try_get("user_id")?,
+                    interval_secs: r.try_get("interval_secs")?,
+                    last_poll_at: Timestamp(r.try_get("last_poll_at")?),
+                    expires_at: Timestamp(r.try_get("expires_at")?),
+                    created_at: Timestamp(r.try_get("created_at")?),
                 })
             }
 
@@ -392,6 +408,43 @@ macro_rules! authentication {
                     Ok(())
                 }
 
+                async fn insert_device_authorization(&self, env: &str, d: &DeviceAuthorization) -> Result<(), StoreError> {
+                    let sql = format!("INSERT INTO device_authorizations (environment_id, {DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(env).bind(&d.id).bind(&d.device_digest).bind(&d.user_code_digest).bind(&d.status).bind(&d.user_id)
+                        .bind(d.interval_secs).bind(d.last_poll_at.millis()).bind(d.expires_at.millis()).bind(d.created_at.millis())
+                        .execute(&self.write).await.map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn find_device_authorization(&self, device_digest: &str) -> Result<Option<(String, DeviceAuthorization)>, StoreError> {
+                    let sql = format!("SELECT environment_id, {DEVICE_COLUMNS} FROM device_authorizations WHERE device_digest = $1");
+                    let row = sqlx::query(AssertSqlSafe(sql)).bind(device_digest).fetch_optional(&self.write).await.map_err(map_err)?;
+                    let Some(r) = row else { return Ok(None) };
+                    Ok(Some((r.try_get("environment_id").map_err(map_err)?, device(&r).map_err(map_err)?)))
+                }
+
+                async fn pending_device_authorization(&self, env: &str, user_code_digest: &str, now: Timestamp) -> Result<Option<DeviceAuthorization>, StoreError> {
+                    let sql = format!("SELECT {DEVICE_COLUMNS} FROM device_authorizations WHERE environment_id = $1 AND user_code_digest = $2 AND status = 'pending' AND expires_at > $3");
+                    let row = sqlx::query(AssertSqlSafe(sql)).bind(env).bind(user_code_digest).bind(now.millis()).fetch_optional(&self.write).await.map_err(map_err)?;
+                    row.as_ref().map(device).transpose().map_err(map_err)
+                }
+
+                async fn set_device_status(&self, env: &str, id: &str, from: &str, to: &str, user_id: Option<&str>) -> Result<bool, StoreError> {
+                    let done = sqlx::query("UPDATE device_authorizations SET status = $4, user_id = $5 WHERE environment_id = $1 AND id = $2 AND status = $3")
+                        .bind(env).bind(id).bind(from).bind(to).bind(user_id).execute(&self.write).await.map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn poll_device(&self, env: &str, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE device_authorizations SET last_poll_at = $3 \
+                         WHERE environment_id = $1 AND id = $2 AND last_poll_at <= $3 - interval_secs * 1000",
+                    )
+                    .bind(env).bind(id).bind(now.millis()).execute(&self.write).await.map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
                 async fn record_events(&self, events: &[Event]) -> Result<(), StoreError> {
                     write_with_events(&self.write, events, async |_| Ok(())).await
                 }
@@ -435,6 +488,7 @@ macro_rules! authentication {
                     for (sql, bound) in [
                         ("DELETE FROM auth_codes WHERE expires_at <= $1", keep),
                         ("DELETE FROM auth_challenges WHERE expires_at <= $1", keep),
+                        ("DELETE FROM device_authorizations WHERE expires_at <= $1", keep),
                         ("DELETE FROM sign_in_failures WHERE window_start < $1", failures_before),
                         ("DELETE FROM user_sessions WHERE expires_at <= $1", keep),
                     ] {

@@ -227,7 +227,43 @@ async fn rotation_keeps_the_old_key_published_until_its_tokens_expire(store: Arc
     assert_eq!(app.jwks(&c.env.client_id).await.unwrap()["keys"].as_array().unwrap().len(), 1);
 }
 
+async fn device_codes_wait_for_approval(store: Arc<dyn Store>) {
+    let app = app(store);
+    let c = client(&app, "A").await;
+    let uid = user(&app, &c, "ada@example.com").await;
+    let ask = Map::from_iter([("client_id".to_owned(), json!(c.env.client_id))]);
+    let codes = app.authorize_device(&ask).await.unwrap();
+    assert_eq!(codes["interval"], 5);
+    assert!(codes["verification_uri_complete"].as_str().unwrap().ends_with(codes["user_code"].as_str().unwrap()));
+    // A device client has no secret.
+    let poll = Map::from_iter([
+        ("client_id".to_owned(), json!(c.env.client_id)),
+        ("grant_type".to_owned(), json!("urn:ietf:params:oauth:grant-type:device_code")),
+        ("device_code".to_owned(), codes["device_code"].clone()),
+    ]);
+    assert_eq!(code(&app.authenticate_user(&poll).await), "authorization_pending");
+    assert_eq!(code(&app.authenticate_user(&poll).await), "slow_down");
+    // The user approves in the application (the code as typed: lowercase, no dash).
+    let typed = codes["user_code"].as_str().unwrap().replace('-', "").to_lowercase();
+    app.decide_device(&c.env.id, &json!({"user_code": typed, "user_id": uid}), true).await.unwrap();
+    let ok = app.authenticate_user(&poll).await.unwrap();
+    assert_eq!(ok["user"]["id"], json!(uid));
+    assert!(ok.get("authentication_method").is_none());
+    assert_eq!(code(&app.authenticate_user(&poll).await), "invalid_grant", "a device code works once");
+    // Denied, and unknown codes.
+    let other = app.authorize_device(&ask).await.unwrap();
+    app.decide_device(&c.env.id, &json!({"user_code": other["user_code"]}), false).await.unwrap();
+    let mut denied = poll.clone();
+    denied.insert("device_code".into(), other["device_code"].clone());
+    assert_eq!(code(&app.authenticate_user(&denied).await), "access_denied");
+    let twice = app.decide_device(&c.env.id, &json!({"user_code": other["user_code"], "user_id": uid}), true).await;
+    assert!(matches!(twice, Err(CoreError::NotFound { .. })), "{twice:?}");
+    denied.insert("device_code".into(), json!("not-a-device-code"));
+    assert_eq!(code(&app.authenticate_user(&denied).await), "invalid_grant");
+}
+
 vestibule_test_support::conformance!(
+    device_codes_wait_for_approval,
     rotation_keeps_the_old_key_published_until_its_tokens_expire,
     refresh_tokens_rotate_once_and_die_with_their_session,
     another_environments_token_is_refused_and_left_alone,

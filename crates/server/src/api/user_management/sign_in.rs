@@ -27,6 +27,17 @@ pub async fn revoke_session(State(s): State<AppState>, env: Env, Body(body): Bod
     Ok(ok(json!({})))
 }
 
+/// `POST /user_management/authorize/device/approve {user_code, user_id}` (extension): the
+/// signed-in user approves a device.
+pub async fn approve_device(State(s): State<AppState>, env: Env, Body(body): Body) -> ApiResult<Response> {
+    Ok(ok(s.app.decide_device(env.id(), &body, true).await?))
+}
+
+/// `POST /user_management/authorize/device/deny {user_code}` (extension).
+pub async fn deny_device(State(s): State<AppState>, env: Env, Body(body): Body) -> ApiResult<Response> {
+    Ok(ok(s.app.decide_device(env.id(), &body, false).await?))
+}
+
 // --- One-time codes ------------------------------------------------------------
 
 /// `POST /user_management/magic_auth`
