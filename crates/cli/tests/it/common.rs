@@ -40,12 +40,17 @@ impl Server {
 
     /// Runs `command` (a `vestibule server` on a free port) and waits for the address it
     /// prints.
+    pub fn start(command: Command) -> Server {
+        Server::start_logging(command, "warn", Stdio::inherit())
+    }
+
+    /// Runs `command` with logs at `level` written to `stderr`, and waits for its address.
     #[allow(clippy::zombie_processes)] // a failed start panics the test; Drop reaps a started one
-    pub fn start(mut command: Command) -> Server {
+    pub fn start_logging(mut command: Command, level: &str, stderr: Stdio) -> Server {
         let mut child = command
-            .env("VESTIBULE_LOG", "warn")
+            .env("VESTIBULE_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn vestibule server");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();

@@ -5,5 +5,6 @@ mod client;
 mod commands;
 mod common;
 mod concurrency;
+mod log_secrecy;
 mod process;
 mod scim_concurrency;
