@@ -262,7 +262,55 @@ async fn device_codes_wait_for_approval(store: Arc<dyn Store>) {
     assert_eq!(code(&app.authenticate_user(&denied).await), "invalid_grant");
 }
 
+fn totp_now(secret: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let t = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    t.generate_current().to_string()
+}
+
+async fn totp_factors_gate_password_sign_in(store: Arc<dyn Store>) {
+    let app = app(store);
+    let c = client(&app, "A").await;
+    let uid = user(&app, &c, "ada@example.com").await;
+    let enrolled =
+        app.enroll_user_factor(&c.env.id, &uid, &json!({"type": "totp", "totp_issuer": "Acme"})).await.unwrap();
+    let factor = &enrolled["authentication_factor"];
+    let secret = factor["totp"]["secret"].as_str().unwrap().to_owned();
+    assert!(factor["totp"]["uri"].as_str().unwrap().starts_with("otpauth://totp/Acme:ada%40example.com?"));
+    let r = app
+        .authenticate_user(&grant(
+            &c,
+            json!({"grant_type": "password", "email": "ada@example.com", "password": "correct horse battery"}),
+        ))
+        .await;
+    let Err(CoreError::NextStep { code: "mfa_challenge", details, .. }) = r else { panic!("password alone: {r:?}") };
+    assert_eq!(details["authentication_factors"][0]["id"], factor["id"]);
+    assert!(details["authentication_factors"][0]["totp"].get("secret").is_none(), "the secret is shown once");
+    let token = details["pending_authentication_token"].clone();
+    let challenge = app.challenge_factor(&c.env.id, factor["id"].as_str().unwrap()).await.unwrap();
+    let right = totp_now(&secret);
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let totp = |code: &str| json!({"grant_type": "urn:workos:oauth:grant-type:mfa-totp", "code": code, "pending_authentication_token": token, "authentication_challenge_id": challenge["id"]});
+    assert_eq!(code(&app.authenticate_user(&grant(&c, totp(wrong))).await), "invalid_one_time_code");
+    // The pending token survives a wrong code.
+    let ok = app.authenticate_user(&grant(&c, totp(&right))).await.unwrap();
+    assert_eq!(ok["user"]["id"], json!(uid));
+    assert_eq!(ok["authentication_method"], "Password", "the primary method, not MFA");
+    assert_eq!(code(&app.authenticate_user(&grant(&c, totp(&right))).await), "invalid_pending_authentication_token");
+    // The same code on a new challenge is a replay: refused.
+    let again = app.challenge_factor(&c.env.id, factor["id"].as_str().unwrap()).await.unwrap();
+    let replay = app.verify_challenge(&c.env.id, again["id"].as_str().unwrap(), &json!({"code": right})).await.unwrap();
+    assert_eq!(replay["valid"], false);
+    // Another environment cannot see the factor.
+    let other = client(&app, "B").await;
+    assert!(matches!(
+        app.get_factor(&other.env.id, factor["id"].as_str().unwrap()).await,
+        Err(CoreError::NotFound { .. })
+    ));
+}
+
 vestibule_test_support::conformance!(
+    totp_factors_gate_password_sign_in,
     device_codes_wait_for_approval,
     rotation_keeps_the_old_key_published_until_its_tokens_expire,
     refresh_tokens_rotate_once_and_die_with_their_session,
