@@ -139,7 +139,7 @@ def main() -> None:
                 "grant_type": "refresh_token", "client_id": CLIENT, "client_secret": KEY, "refresh_token": token},
                 key=None)
             assert status == 200, answer
-            (tmp / "authenticate.json").write_text(json.dumps(answer))
+            (tmp / "authenticate.json").write_text(json.dumps(answer, separators=(",", ":")))
             (tmp / "orgs.jsonl").write_text("")
             (tmp / "list.json").write_text("{}")
             base = subprocess.Popen(
@@ -150,8 +150,10 @@ def main() -> None:
             try:
                 rounds: dict[str, list[float]] = {"real": [], "memory": [], "signed": []}
                 for r in range(args.rounds):
+                    # Each run spends its own tokens (the chain lives in the run's Lua state).
+                    warm = fresh_tokens(port, 64, tmp / f"warm{r}.txt")
+                    wrk(port, "/user_management/authenticate", warm, 2)
                     tokens = fresh_tokens(port, 64, tmp / f"tokens{r}.txt")
-                    wrk(port, "/user_management/authenticate", tokens, 2)  # warm-up
                     rounds["real"].append(wrk(port, "/user_management/authenticate", tokens, args.seconds)["rps"])
                     for case, path in (("memory", "/user_management/authenticate"),
                                        ("signed", "/signed/user_management/authenticate")):

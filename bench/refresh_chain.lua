@@ -24,20 +24,21 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 
 request = function()
-  if head > tail then
-    -- Every token is in flight: reuse the oldest, which will be refused and counted.
-    head = tail
+  local token = "exhausted"
+  if head <= tail then
+    token = queue[head]
+    queue[head] = nil
+    head = head + 1
   end
-  local token = queue[head]
-  queue[head] = nil
-  head = head + 1
+  -- An empty queue means refused answers put nothing back: this request is refused too,
+  -- and counted.
   local body = '{"grant_type":"refresh_token","client_id":"' .. client_id .. '","client_secret":"' .. secret
     .. '","refresh_token":"' .. token .. '"}'
   return wrk.format(nil, nil, nil, body)
 end
 
 response = function(status, headers, body)
-  local token = body:match('"refresh_token":"([^"]+)"')
+  local token = body:match('"refresh_token"%s*:%s*"([^"]+)"')
   if status ~= 200 or token == nil then
     failures = failures + 1
     return
