@@ -20,7 +20,7 @@ use std::time::Instant;
 use tower::Service;
 use tracing::Instrument;
 use vestibule_core::environments::Caller;
-use vestibule_core::kernel::idempotency::{Claim, TTL_MILLIS};
+use vestibule_core::kernel::idempotency::{Claim, REQUEST_LIMIT_MILLIS, TTL_MILLIS};
 use vestibule_core::{Store, Timestamp};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -289,6 +289,27 @@ impl Limiter {
     }
 }
 
+/// An in-flight `Idempotency-Key`, released if its request is dropped before it finishes.
+struct HeldKey {
+    store: std::sync::Arc<dyn vestibule_core::Store>,
+    env: String,
+    key: String,
+    armed: bool,
+}
+
+impl Drop for HeldKey {
+    fn drop(&mut self) {
+        if self.armed {
+            let (store, env, key) = (self.store.clone(), std::mem::take(&mut self.env), std::mem::take(&mut self.key));
+            tokio::spawn(async move {
+                if let Err(e) = store.release_idempotency_key(&env, &key).await {
+                    tracing::warn!(error = %e, "could not release the key of an abandoned request");
+                }
+            });
+        }
+    }
+}
+
 /// Runs a POST that carries an `Idempotency-Key`: replays the stored response when the
 /// key was seen with the same request, refuses it with a different one, and otherwise
 /// runs the request and stores its response.
@@ -339,7 +360,22 @@ where
             resp
         }
         Ok(Claim::Fresh) => {
-            let Ok(resp) = route.call(Request::from_parts(parts, Body::from(bytes))).await;
+            // Until the response is recorded the key is in flight; if this future is
+            // dropped first (the client went away), the guard releases it.
+            let mut held = HeldKey { store: store.clone(), env: env.to_owned(), key: key.clone(), armed: true };
+            let limit = std::time::Duration::from_millis(REQUEST_LIMIT_MILLIS as u64);
+            let resp = match tokio::time::timeout(limit, route.call(Request::from_parts(parts, Body::from(bytes))))
+                .await
+            {
+                Ok(Ok(resp)) => resp,
+                Err(_) => {
+                    held.armed = false;
+                    let _ = store.release_idempotency_key(env, &key).await;
+                    return ApiError::Core(vestibule_core::CoreError::Unavailable("request time limit reached".into()))
+                        .into_response();
+                }
+            };
+            held.armed = false;
             let (rparts, rbody) = resp.into_parts();
             let rbytes = match axum::body::to_bytes(rbody, usize::MAX).await {
                 Ok(b) => b,

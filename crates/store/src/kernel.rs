@@ -26,8 +26,13 @@ macro_rules! kernel {
                     expired_before: Timestamp,
                 ) -> Result<Claim, StoreError> {
                     let mut tx = self.write.begin().await.map_err(map_err)?;
-                    sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = $1 AND key = $2 AND created_at < $3")
-                        .bind(env).bind(key).bind(expired_before.millis()).execute(&mut *tx).await.map_err(map_err)?;
+                    let abandoned_before = now.plus_millis(-vestibule_core::kernel::idempotency::IN_FLIGHT_LEASE_MILLIS);
+                    sqlx::query(
+                        "DELETE FROM idempotency_keys WHERE environment_id = $1 AND key = $2 \
+                         AND (created_at < $3 OR (status IS NULL AND created_at < $4))",
+                    )
+                    .bind(env).bind(key).bind(expired_before.millis()).bind(abandoned_before.millis())
+                    .execute(&mut *tx).await.map_err(map_err)?;
                     let inserted = sqlx::query(
                         "INSERT INTO idempotency_keys (environment_id, key, fingerprint, created_at) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (environment_id, key) DO NOTHING",

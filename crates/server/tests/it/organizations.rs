@@ -225,6 +225,40 @@ async fn idempotency_key_replays_and_refuses_other_bodies() {
     s.stop().await;
 }
 
+/// A process that dies mid-request leaves its key marked in flight; once the marker is
+/// older than any request may run, the client's retry runs instead of a 409 for 24 hours.
+#[tokio::test]
+async fn an_abandoned_in_flight_key_is_taken_over() {
+    let (db, s) = sqlite_server().await;
+    let now = vestibule_core::Timestamp::now().millis();
+    let lease = vestibule_core::kernel::idempotency::IN_FLIGHT_LEASE_MILLIS;
+    for (key, age) in [("k-crashed", lease + 1000), ("k-running", 1000)] {
+        let sql = format!(
+            "INSERT INTO idempotency_keys (environment_id, key, fingerprint, status, body, created_at) \
+             SELECT environment_id, '{key}', 'the-dead-request', NULL, NULL, {} FROM api_keys LIMIT 1",
+            now - age
+        );
+        vestibule_test_support::execute_sql(&db.url, &sql).await;
+    }
+    let post = |key: &'static str| {
+        s.http
+            .post(format!("{}/organizations", s.base))
+            .bearer_auth(&s.key)
+            .header("idempotency-key", key)
+            .json(&json!({"name": "Retried"}))
+            .send()
+    };
+    let retried = post("k-crashed").await.unwrap();
+    assert_eq!(retried.status(), 201, "the abandoned marker is taken over");
+    let replayed = post("k-crashed").await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    // A marker within its lease still belongs to a request that may be running.
+    let running = post("k-running").await.unwrap();
+    assert_eq!(running.status(), 409);
+    assert_eq!(org_count(&s).await, 1);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn rate_limit_answers_429_with_integer_retry_after() {
     let db = TestDb::new(Backend::Sqlite).await;
