@@ -383,3 +383,21 @@ async fn metrics_count_requests_by_method_route_and_status() {
     assert_eq!(observed, Some("2"), "{text}");
     assert!(text.contains(r#"le="0.0005""#) && text.contains(r#"le="+Inf""#), "{text}");
 }
+
+/// A log reader that goes away (`| tee` that exits) costs nothing: requests are still
+/// answered and SIGTERM still stops the server cleanly.
+#[tokio::test]
+async fn a_broken_log_pipe_neither_breaks_requests_nor_shutdown() {
+    let mut command = Command::new(BIN);
+    command.args(["server", "--addr", "127.0.0.1:0", "--dev"]);
+    let mut server = Server::start_logging(command, "debug", std::process::Stdio::piped());
+    drop(server.child.stderr.take());
+    for _ in 0..20 {
+        let (status, _) = server.call("sk_test_default", reqwest::Method::GET, "/organizations", None).await;
+        assert_eq!(status, 200);
+    }
+    let started = std::time::Instant::now();
+    let status = server.sigterm();
+    assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
