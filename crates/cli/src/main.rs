@@ -183,6 +183,32 @@ fn init_logs(format: LogFormat) {
     }
 }
 
+/// One server per SQLite file: each runs the background workers (webhooks, mail, exports,
+/// housekeeping) that assume they are alone on it. The lock is an advisory lock on the
+/// database file itself (SQLite's own locks are separate), held until the process ends;
+/// admin commands do not take it.
+fn lock_sqlite_file(database: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some((path, _)) = vestibule_store::sqlite_parts(database) else { return Ok(None) };
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open the database file {path}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another vestibule server is already running on {path}; one server per SQLite file \
+             (use PostgreSQL for several instances)"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock the database file {path}: {e}"),
+    }
+}
+
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     init_logs(args.log_format);
     let file = match &args.config {
@@ -214,6 +240,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     };
     let config = file.resolve(over)?;
     tracing::info!(config = ?config, "starting");
+    let _exclusive = lock_sqlite_file(&config.database)?;
     let running = vestibule_server::start(config).await?;
     // Signal handlers go in before the address is printed: whoever reads that line may
     // send SIGTERM at once.

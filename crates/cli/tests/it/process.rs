@@ -401,3 +401,22 @@ async fn a_broken_log_pipe_neither_breaks_requests_nor_shutdown() {
     assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Two servers on one SQLite file would both run the background workers: the second
+/// refuses to start, naming the file; once the first stops, a new one starts.
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut first = Server::spawn(&["--database", &db.url]);
+    let second = Command::new(BIN)
+        .args(["server", "--addr", "127.0.0.1:0", "--database", &db.url, "--log-format", "pretty"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another vestibule server is already running"), "{stderr}");
+    assert!(String::from_utf8_lossy(&second.stdout).is_empty(), "it never listened");
+    assert!(first.sigterm().success());
+    let third = Server::spawn(&["--database", &db.url]);
+    assert!(third.initial_key.is_none(), "the same database, started again");
+}
