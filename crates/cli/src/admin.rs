@@ -80,6 +80,14 @@ fn env_json(e: &Environment) -> serde_json::Value {
 
 /// Runs an admin command and prints its result as JSON.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    // Admin commands work on an existing database; a mistyped path is an error, not a new file.
+    if let Some((path, _)) = vestibule_store::sqlite_parts(&args.database)
+        && !path.is_empty()
+        && path != ":memory:"
+        && !std::path::Path::new(path).exists()
+    {
+        anyhow::bail!("no database at {path} (admin commands never create one; start the server once to create it)");
+    }
     let store = vestibule_store::open(&args.database)
         .await
         .with_context(|| format!("cannot open database {}", vestibule_server::config::redact_url(&args.database)))?;

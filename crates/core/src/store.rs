@@ -55,6 +55,10 @@ pub trait Store:
     /// server or the table) and that changed by more than autovacuum's default threshold
     /// (50 rows and 10%) since its last analysis. Returns the tables analyzed.
     async fn refresh_statistics(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Whether any stored secret is sealed (was written under a master key): such a
+    /// database must not be given a new key.
+    async fn holds_sealed_secrets(&self) -> Result<bool, StoreError>;
 }
 
 /// The change a new audit-log schema version announces on the change feed (it writes no event).

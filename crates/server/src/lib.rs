@@ -107,6 +107,22 @@ pub async fn open_app(config: &Config) -> anyhow::Result<Vestibule> {
             "no --master-key-file: webhook secrets, OIDC client secrets and SAML and token keys are stored unsealed"
         );
     }
+    // A key file is made only for a database that has never had one: a missing file in
+    // front of sealed secrets is a lost key, and a new one would open none of them.
+    if let master_key::KeySource::File(path) = &source
+        && !path.exists()
+    {
+        let unsealed = vestibule_store::open(&config.database)
+            .await
+            .with_context(|| format!("cannot open database {}", config::redact_url(&config.database)))?;
+        if unsealed.holds_sealed_secrets().await? {
+            anyhow::bail!(
+                "the master key file {} is missing, but the database holds secrets sealed with a master key: \
+                 restore the file (or point --master-key-file at it); a new key would open none of them",
+                path.display()
+            );
+        }
+    }
     let sealer = Arc::new(master_key::sealer(&source)?);
     let store = vestibule_store::open_sealed(&config.database, sealer)
         .await

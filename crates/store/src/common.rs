@@ -115,6 +115,20 @@ macro_rules! backend {
                 async fn refresh_statistics(&self) -> Result<Vec<String>, StoreError> {
                     crate::statistics::Statistics::refresh(&self.write).await
                 }
+
+                async fn holds_sealed_secrets(&self) -> Result<bool, StoreError> {
+                    let sealed: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM ( \
+                           SELECT 1 AS x FROM webhook_endpoints WHERE secret LIKE 'sealed:v1:%' \
+                           UNION ALL SELECT 1 FROM connections WHERE saml LIKE '%sealed:v1:%' OR oidc LIKE '%sealed:v1:%' \
+                           UNION ALL SELECT 1 FROM signing_keys WHERE private_key LIKE 'sealed:v1:%' \
+                           UNION ALL SELECT 1 FROM auth_codes WHERE secret LIKE 'sealed:v1:%' \
+                           UNION ALL SELECT 1 FROM auth_factors WHERE secret LIKE 'sealed:v1:%' \
+                         ) AS sealed",
+                    )
+                    .fetch_one(&self.read).await.map_err(map_err)?;
+                    Ok(sealed > 0)
+                }
             }
 
             pub(crate) async fn insert_events(conn: &mut Conn, events: &[Event]) -> Result<(), StoreError> {

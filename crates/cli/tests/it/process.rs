@@ -420,3 +420,49 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
     let third = Server::spawn(&["--database", &db.url]);
     assert!(third.initial_key.is_none(), "the same database, started again");
 }
+
+/// A key file that went missing in front of sealed secrets is a lost key: the server
+/// refuses to start (naming the file) instead of minting a new one that opens nothing.
+/// Admin commands never create a database.
+#[tokio::test]
+async fn a_lost_master_key_is_not_replaced_and_admin_creates_no_database() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let key_file = format!("{}.key", db.url.strip_prefix("sqlite://").unwrap());
+    let mut first = Server::spawn(&["--database", &db.url]);
+    let key = first.initial_key.clone().unwrap();
+    let (_, org) = first.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Sealed"}))).await;
+    let oidc = json!({"issuer": "https://op.test/", "client_id": "c", "client_secret": "a-secret-sealed-at-rest"});
+    let (status, conn) = first
+        .call(&key, reqwest::Method::POST, "/connections", Some(json!({"organization_id": org["id"], "oidc": oidc})))
+        .await;
+    assert_eq!(status, 201, "{conn}");
+    assert!(first.sigterm().success());
+    let moved = format!("{key_file}.moved");
+    std::fs::rename(&key_file, &moved).unwrap();
+    let refused = Command::new(BIN)
+        .args(["server", "--addr", "127.0.0.1:0", "--database", &db.url, "--log-format", "pretty"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("master key file") && stderr.contains(&key_file), "{stderr}");
+    assert!(!std::path::Path::new(&key_file).exists(), "no new key was minted");
+    std::fs::rename(&moved, &key_file).unwrap();
+    let restored = Server::spawn(&["--database", &db.url]);
+    let path = format!("/connections/{}", conn["id"].as_str().unwrap());
+    let (status, got) = restored.call(&key, reqwest::Method::GET, &path, None).await;
+    assert_eq!((status, &got["oidc"]["client_secret_set"]), (200, &json!(true)), "{got}");
+    drop(restored);
+
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", typo.display());
+    let out = Command::new(BIN).args(["admin", "--database", &url, "environments", "list"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no database at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!typo.exists(), "the mistyped database was not created");
+}
