@@ -23,6 +23,15 @@ enum AdminCommand {
     /// API keys.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(KeyCommand),
+    /// Write a consistent copy of a SQLite database to FILE, safe while the server runs.
+    /// Keep the master key file (the database file + ".key" by default) apart from it: the
+    /// copy's secrets open only with that key. PostgreSQL: use pg_dump.
+    ///
+    /// Example: vestibule admin --database sqlite://./vestibule.db backup /backups/vestibule-2026-12-07.db
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +108,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 let env = app.create_environment(&name, kind, None).await?;
                 let key = app.create_api_key(&env, "Initial key", None).await?;
                 json!({"environment": env_json(&env), "api_key": key.secret})
+            }
+            AdminCommand::Backup { file } => {
+                if file.exists() {
+                    anyhow::bail!("{} already exists; a backup never overwrites a file", file.display());
+                }
+                let path = file.to_str().ok_or_else(|| anyhow::anyhow!("the backup path is not UTF-8"))?;
+                app.store.backup_to(path).await?;
+                json!({"backup": path})
             }
             AdminCommand::Environments(EnvironmentCommand::List) => {
                 let envs = app.store.list_environments().await?;

@@ -59,6 +59,14 @@ pub trait Store:
     /// Whether any stored secret is sealed (was written under a master key): such a
     /// database must not be given a new key.
     async fn holds_sealed_secrets(&self) -> Result<bool, StoreError>;
+
+    /// Folds SQLite's write-ahead log into the database file, so that the file alone holds
+    /// every committed write (at shutdown); nothing on PostgreSQL.
+    async fn checkpoint(&self) -> Result<(), StoreError>;
+
+    /// Writes a consistent copy of a SQLite database to `path` while it serves (`VACUUM
+    /// INTO`). PostgreSQL is backed up with its own tools: refused there.
+    async fn backup_to(&self, path: &str) -> Result<(), StoreError>;
 }
 
 /// The change a new audit-log schema version announces on the change feed (it writes no event).

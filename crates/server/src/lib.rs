@@ -254,6 +254,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let mail_worker = tokio::spawn(jobs::mail::run_worker(app.clone(), mailer, tx.subscribe()));
     let webhook_worker = tokio::spawn(jobs::webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
     let export_worker = tokio::spawn(jobs::audit_log_exports::run_worker(app.clone(), tx.subscribe()));
+    let store = app.store.clone();
     let task = tokio::spawn(async move {
         // Responses go out as soon as they are written: with Nagle's algorithm, the tail of
         // a large response can wait for the client's delayed ACK.
@@ -273,6 +274,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let _ = mail_worker.await;
         let _ = webhook_worker.await;
         let _ = export_worker.await;
+        // Last: the database file alone then holds every write (a copy of it is a backup).
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "checkpointing the database at shutdown failed");
+        }
         served
     });
     Ok(Running { addr, bootstrap: boot, app, shutdown: tx, task })

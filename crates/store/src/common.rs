@@ -116,6 +116,23 @@ macro_rules! backend {
                     crate::statistics::Statistics::refresh(&self.write).await
                 }
 
+                async fn checkpoint(&self) -> Result<(), StoreError> {
+                    if $backend == "sqlite" {
+                        sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.write).await.map_err(map_err)?;
+                    }
+                    Ok(())
+                }
+
+                async fn backup_to(&self, path: &str) -> Result<(), StoreError> {
+                    if $backend != "sqlite" {
+                        return Err(StoreError::Backend(
+                            "PostgreSQL is backed up with pg_dump (or a base backup); see README".into(),
+                        ));
+                    }
+                    sqlx::query("VACUUM INTO $1").bind(path).execute(&self.write).await.map_err(map_err)?;
+                    Ok(())
+                }
+
                 async fn holds_sealed_secrets(&self) -> Result<bool, StoreError> {
                     let sealed: i64 = sqlx::query_scalar(
                         "SELECT COUNT(*) FROM ( \

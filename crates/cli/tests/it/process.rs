@@ -466,3 +466,37 @@ async fn a_lost_master_key_is_not_replaced_and_admin_creates_no_database() {
     );
     assert!(!typo.exists(), "the mistyped database was not created");
 }
+
+/// After a clean shutdown the database file alone holds every write (the WAL is folded
+/// in), and `admin backup` writes a consistent copy while the server runs.
+#[tokio::test]
+async fn the_database_file_and_admin_backups_hold_every_write() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let file = db.url.strip_prefix("sqlite://").unwrap().to_owned();
+    let mut server = Server::spawn(&["--database", &db.url]);
+    let key = server.initial_key.clone().unwrap();
+    let (status, org) = server.call(&key, reqwest::Method::POST, "/organizations", Some(json!({"name": "Kept"}))).await;
+    assert_eq!(status, 201);
+    // An online backup, taken while the server serves.
+    let dir = tempfile::tempdir().unwrap();
+    let online = dir.path().join("online.db");
+    let out =
+        Command::new(BIN).args(["admin", "--database", &db.url, "backup", online.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again =
+        Command::new(BIN).args(["admin", "--database", &db.url, "backup", online.to_str().unwrap()]).output().unwrap();
+    assert!(!again.status.success(), "a backup never overwrites a file");
+    assert!(server.sigterm().success());
+    // A copy of the database file alone, without its -wal, after the clean shutdown.
+    let copied = dir.path().join("copied.db");
+    std::fs::copy(&file, &copied).unwrap();
+    for copy in [&online, &copied] {
+        let names = vestibule_test_support::query_text(
+            &format!("sqlite://{}", copy.display()),
+            "SELECT name FROM organizations",
+        )
+        .await;
+        assert_eq!(names, vec!["Kept".to_owned()], "{}", copy.display());
+    }
+    let _ = org;
+}
