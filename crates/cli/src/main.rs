@@ -77,11 +77,25 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Send any API request: METHOD PATH [--data JSON|@file|-].
     Request(api::RequestArgs),
+    /// Check seed files without a server.
+    #[command(subcommand)]
+    Seed(SeedCommand),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  vestibule completions bash > /etc/bash_completion.d/vestibule")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum SeedCommand {
+    /// Check a seed file (YAML or JSON) as the server would, without applying it: every
+    /// problem is listed, one per line; exit 1 when there is any.
+    #[command(after_help = "Example:\n  vestibule seed check seed.yaml")]
+    Check {
+        /// The seed file.
+        file: PathBuf,
     },
 }
 
@@ -304,6 +318,23 @@ async fn dispatch(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Server(args) => serve(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Request(args) => api::run_request(args, matches).await,
+        Command::Seed(SeedCommand::Check { file }) => {
+            let doc = vestibule_server::read_seed(&file)?;
+            let mut out = std::io::stdout().lock();
+            match vestibule_core::seed::validate(&doc) {
+                Ok(()) => {
+                    writeln!(out, "{}: ok", file.display())?;
+                    Ok(())
+                }
+                Err(vestibule_core::CoreError::Invalid(errors)) => {
+                    for e in &errors {
+                        writeln!(out, "{}: {}", e.field, e.message.as_deref().unwrap_or(&e.code))?;
+                    }
+                    anyhow::bail!("{}: {} problem(s)", file.display(), errors.len())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Completions { shell } => {
             // Rendered first, then written: a reader that stops early (`| head -1`) is a broken
             // pipe to report like any other, not a panic inside the generator.

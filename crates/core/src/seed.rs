@@ -33,8 +33,37 @@ pub struct SeedReport {
     pub memberships: usize,
 }
 
+/// Keys of the emulator's seed format this version does not seed yet, with what to do
+/// instead: refused by name, never ignored.
+const NOT_YET: &[(&str, &str)] = &[
+    ("connections", "SSO connections are not seeded yet: create them with POST /connections."),
+    ("webhookEndpoints", "webhook endpoints are not seeded yet: create them with POST /webhook_endpoints."),
+    ("entitlements", "entitlements are not supported yet."),
+    ("groups", "groups are not supported yet."),
+    ("jwtTemplate", "the JWT template is not seeded yet: set it with PUT /user_management/jwt_template."),
+    ("errorHooks", "error hooks are an emulator feature with no counterpart here."),
+    ("oauth_provider", "OAuth providers are not supported yet."),
+    ("totp", "TOTP factors are not seeded: enroll them with POST /user_management/users/{id}/auth_factors."),
+    ("connectApplications", "Connect applications are not supported yet."),
+    ("connectedAccounts", "connected accounts are not supported yet."),
+];
+
 fn bad(path: String, code: &str) -> FieldError {
-    FieldError::new(path, code)
+    let message = match code {
+        "unknown_key" => format!("{path} is not a key this seed format has."),
+        "must_be_a_mapping" => format!("{path} must be a mapping."),
+        "must_be_a_list" => format!("{path} must be a list."),
+        "must_be_a_list_or_mapping" => format!("{path} must be a list or a mapping."),
+        "required" => format!("{path} is required."),
+        "invalid_id" => format!("{path} is not an id of this kind (e.g. org_01H…)."),
+        "invalid_domain" => format!("{path} is not a domain name."),
+        "invalid_email" => format!("{path} is not an email address."),
+        "invalid_slug" => format!("{path} must be lowercase letters, digits, '-', '_', ':' or '.'."),
+        "must_start_with_sk_" => format!("{path} must be an API key starting with sk_ (8 to 200 characters)."),
+        "must_match_a_seeded_user" => format!("{path} must be the email of a user in `users`."),
+        _ => format!("{path} is not valid."),
+    };
+    FieldError::explained(path, code, message)
 }
 
 /// Checks a seed document without touching the store; every problem is reported.
@@ -44,7 +73,9 @@ pub fn validate(doc: &Value) -> Result<()> {
     };
     let mut errors = Vec::new();
     for key in top.keys() {
-        if !SUPPORTED.contains(&key.as_str()) {
+        if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| k == key) {
+            errors.push(FieldError::explained(key.clone(), "not_supported_yet", format!("{key}: {why}")));
+        } else if !SUPPORTED.contains(&key.as_str()) {
             errors.push(bad(key.clone(), "unknown_key"));
         }
     }
@@ -144,6 +175,11 @@ pub fn validate(doc: &Value) -> Result<()> {
             if !email.is_some_and(|e| emails.contains(&e)) {
                 errors.push(bad(format!("organizations[{i}].memberships[{j}].email"), "must_match_a_seeded_user"));
             }
+            for k in m.as_object().into_iter().flat_map(|o| o.keys()) {
+                if !["email", "role", "role_slug", "status"].contains(&k.as_str()) {
+                    errors.push(bad(format!("organizations[{i}].memberships[{j}].{k}"), "unknown_key"));
+                }
+            }
             if m.get("status").and_then(Value::as_str).is_some_and(|s| !["active", "inactive", "pending"].contains(&s))
             {
                 errors.push(bad(format!("organizations[{i}].memberships[{j}].status"), "invalid"));
@@ -154,6 +190,27 @@ pub fn validate(doc: &Value) -> Result<()> {
         if !value.as_deref().is_some_and(|v| v.starts_with("sk_") && v.len() >= 8 && v.len() <= 200) {
             errors.push(bad(format!("apiKeys[{i}].value"), "must_start_with_sk_"));
         }
+    }
+    match top.get("apiKeys") {
+        Some(Value::Array(items)) => {
+            for (i, k) in items.iter().enumerate() {
+                for key in k.as_object().into_iter().flat_map(|o| o.keys()) {
+                    if !["value", "name"].contains(&key.as_str()) {
+                        errors.push(bad(format!("apiKeys[{i}].{key}"), "unknown_key"));
+                    }
+                }
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (value, settings) in map {
+                for key in settings.as_object().into_iter().flat_map(|o| o.keys()) {
+                    if key != "name" {
+                        errors.push(bad(format!("apiKeys.{value}.{key}"), "unknown_key"));
+                    }
+                }
+            }
+        }
+        _ => {}
     }
     if matches!(top.get("apiKeys"), Some(v) if !v.is_array() && !v.is_object()) {
         errors.push(bad("apiKeys".into(), "must_be_a_list_or_mapping"));
@@ -403,11 +460,28 @@ mod tests {
         let doc = json!({
             "organizations": [{"name": "Acme", "domains": [{"domain": "acme.com", "state": "nope"}], "colour": "red"}],
             "connections": [],
-            "apiKeys": [{"value": "pk_bad"}]
+            "colours": [],
+            "apiKeys": [{"value": "pk_bad"}, {"value": "sk_test_expired_key", "expiresAt": "2020-01-01"}],
+            "users": [{"email": "ada@example.com"}]
         });
+        let doc = {
+            let mut d = doc;
+            d["organizations"][0]["memberships"] = json!([{"email": "ada@example.com", "rank": "x"}]);
+            d
+        };
         let Err(CoreError::Invalid(errs)) = validate(&doc) else { panic!("expected errors") };
         let got: Vec<_> = errs.iter().map(|e| format!("{}:{}", e.field, e.code)).collect();
-        assert!(got.contains(&"connections:unknown_key".to_string()), "{got:?}");
+        assert!(got.contains(&"connections:not_supported_yet".to_string()), "{got:?}");
+        assert!(got.contains(&"colours:unknown_key".to_string()), "{got:?}");
+        assert!(
+            got.contains(&"apiKeys[1].expiresAt:unknown_key".to_string()),
+            "an expiry is refused, not ignored: {got:?}"
+        );
+        assert!(got.contains(&"organizations[0].memberships[0].rank:unknown_key".to_string()), "{got:?}");
+        // Every error says what is wrong in a sentence.
+        assert!(errs.iter().all(|e| e.message.as_deref().is_some_and(|m| m.ends_with('.'))), "{errs:?}");
+        let connections = errs.iter().find(|e| e.field == "connections").unwrap();
+        assert!(connections.message.as_deref().unwrap().contains("POST /connections"));
         assert!(got.contains(&"organizations[0].colour:unknown_key".to_string()), "{got:?}");
         assert!(got.contains(&"organizations[0].domains[0].state:invalid".to_string()), "{got:?}");
         assert!(got.contains(&"apiKeys[0].value:must_start_with_sk_".to_string()), "{got:?}");

@@ -638,3 +638,38 @@ fn connections_create_get_update_list_delete() {
     server.silent(&["connections", "delete", &id]);
     server.fails(&["connections", "get", &id], 404, "entity_not_found");
 }
+
+/// `vestibule seed check` lists every problem of a seed file in sentences and fails; a
+/// good file passes. Nothing is started.
+#[test]
+fn seed_check_explains_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "organizations:\n  - name: Acme\n    colour: red\nconnections: []\napiKeys:\n  - value: sk_test_expired_key_1\n    expiresAt: 2020-01-01\n",
+    )
+    .unwrap();
+    let out =
+        std::process::Command::new(crate::common::BIN).args(["seed", "check", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("organizations[0].colour: organizations[0].colour is not a key this seed format has."),
+        "{text}"
+    );
+    assert!(text.contains("connections: connections: SSO connections are not seeded yet"), "{text}");
+    assert!(text.contains("apiKeys[0].expiresAt"), "{text}");
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "organizations:\n  - name: Acme\n    domains: [acme.com]\napiKeys:\n  - value: sk_test_seeded_key_1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["seed", "check", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with(": ok\n"));
+}
