@@ -96,7 +96,8 @@ impl Vestibule {
                 self.sign_in_with_password(&env, &email.unwrap_or_default(), password.unwrap_or_default(), &ctx).await
             }
             "refresh_token" => {
-                let token = f.required_string("refresh_token", 128);
+                // Generous: any overlong token is an invalid grant, not a field error.
+                let token = f.required_string("refresh_token", 8192);
                 let org = f.optional_string("organization_id", 100);
                 f.finish()?;
                 self.refresh_session(&env, &token.unwrap_or_default(), org.as_deref()).await

@@ -337,8 +337,10 @@ impl Vestibule {
         if !self.store.consume_code(env, &c.id, Timestamp::now(), &[done]).await? {
             return Err(reset_error("password_reset_token_used", "The password reset token has already been used."));
         }
-        // Resetting through the mailed link also proves the address.
+        // Resetting through the mailed link also proves the address; whoever signed in with
+        // the old password is signed out.
         let user = self.update_user(env, &user.id, &json!({"password": password, "email_verified": true})).await?;
+        self.end_sessions_of_user(env, &user.id).await?;
         Ok(json!({"user": user}))
     }
 

@@ -10,8 +10,27 @@ use crate::kernel::fields::Fields;
 use crate::kernel::time::Timestamp;
 use serde_json::{Map, Value, json};
 
-/// Claims a template may not set.
-pub const RESERVED: &[&str] = &["iss", "sub", "exp", "iat", "nbf", "jti", "sid", "aud", "auth_time"];
+/// Claims a template may not set: the token's identity and lifetime, and the
+/// authorization the SDKs read from it (organization, roles, permissions, entitlements,
+/// feature flags, impersonation), which come from the membership alone.
+pub const RESERVED: &[&str] = &[
+    "iss",
+    "sub",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "sid",
+    "aud",
+    "auth_time",
+    "org_id",
+    "role",
+    "roles",
+    "permissions",
+    "entitlements",
+    "feature_flags",
+    "act",
+];
 
 /// Longest template accepted, in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 8 * 1024;
@@ -97,10 +116,16 @@ impl Vestibule {
         Ok(self.store.get_jwt_template(env).await?.map(|(c, _, _)| c))
     }
 
-    /// `GET /user_management/jwt_template`.
+    /// `GET /user_management/jwt_template`: the empty template `{}` (as old as the
+    /// environment) until one is set.
     pub async fn get_jwt_template(&self, env: &str) -> Result<Value> {
-        let (content, created_at, updated_at) =
-            self.store.get_jwt_template(env).await?.unwrap_or_else(|| ("{}".into(), Timestamp(0), Timestamp(0)));
+        let (content, created_at, updated_at) = match self.store.get_jwt_template(env).await? {
+            Some(t) => t,
+            None => {
+                let since = self.store.get_environment(env).await?.map_or(Timestamp(0), |e| e.created_at);
+                ("{}".into(), since, since)
+            }
+        };
         Ok(json!({"object": "jwt_template", "content": content, "created_at": created_at, "updated_at": updated_at}))
     }
 

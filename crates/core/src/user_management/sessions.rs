@@ -165,7 +165,12 @@ impl Vestibule {
     pub(crate) async fn refresh_session(
         &self, env: &Environment, refresh_token: &str, organization_id: Option<&str>,
     ) -> Result<Value> {
-        let refused = || CoreError::refused("invalid_grant", "Session has already ended.".into());
+        let refused = || {
+            CoreError::refused(
+                "invalid_grant",
+                "The refresh token is invalid, was already used, or its session has ended.".into(),
+            )
+        };
         if refresh_token.is_empty() || refresh_token.len() > 128 {
             return Err(refused());
         }
@@ -281,6 +286,22 @@ impl Vestibule {
         f.finish()?;
         let id = id.unwrap_or_default();
         self.end_session(env, &id).await
+    }
+
+    /// Ends every active session of a user (after a password reset).
+    pub(crate) async fn end_sessions_of_user(&self, env: &str, user_id: &str) -> Result<()> {
+        let mut after = None;
+        loop {
+            let page = PageRequest { limit: 100, after, ..Default::default() };
+            let sessions = self.store.list_sessions(env, user_id, &page).await?;
+            for s in sessions.data.iter().filter(|s| s.status == "active") {
+                self.end_session(env, &s.id).await?;
+            }
+            match sessions.after {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 
     async fn end_session(&self, env: &str, id: &str) -> Result<()> {
