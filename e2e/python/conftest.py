@@ -21,7 +21,10 @@ for _var in ("WORKOS_API_KEY", "WORKOS_CLIENT_ID", "WORKOS_BASE_URL", "WORKOS_RE
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     try:
-        return [f"vestibule binary: {harness.vestibule_bin()}", f"spec: {harness.spec_path()}"]
+        return [
+            f"vestibule binary: {harness.vestibule_bin()}",
+            f"spec: {harness.spec_path()} (AuthKit operations: {harness.spec_v061_path()})",
+        ]
     except RuntimeError as e:
         return [f"setup problem: {e}"]
 
@@ -36,9 +39,23 @@ def dns() -> Iterator[FakeDns]:
     server.close()
 
 
+_CONTRACTS: list[Contract] = []
+
+
 @pytest.fixture(scope="session")
 def contract() -> Contract:
-    return Contract(harness.spec_path())
+    c = Contract(harness.spec_path(), harness.spec_v061_path())
+    _CONTRACTS.append(c)
+    return c
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name every known v0.61 mismatch the run met (contract.KNOWN_V061_MISMATCHES)."""
+    met = sorted({key for c in _CONTRACTS for key, _ in c.tolerated})
+    if met:
+        terminalreporter.section("responses known not to match the v0.61 document")
+        for method, template, status, tag in met:
+            terminalreporter.write_line(f"{method} {template} -> {status} {tag}")
 
 
 def _serve(*args: str) -> Iterator[harness.ServerProcess]:

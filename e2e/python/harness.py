@@ -70,6 +70,18 @@ def spec_path() -> Path:
     return path
 
 
+def spec_v061_path() -> Path:
+    """The v0.61 WorkOS OpenAPI document, which the AuthKit operations are checked against:
+    $VESTIBULE_SPEC_V061, else workos-openapi-v0.61.yaml beside the 0.1.0 document."""
+    path = Path(
+        os.environ.get("VESTIBULE_SPEC_V061")
+        or spec_path().parent / "workos-openapi-v0.61.yaml"
+    )
+    if not path.is_file():
+        raise RuntimeError(f"WorkOS OpenAPI v0.61 spec not found at {path}: set VESTIBULE_SPEC_V061")
+    return path
+
+
 @dataclass
 class ServerProcess:
     """One running `vestibule server`; stop() it when done."""
