@@ -190,6 +190,23 @@ macro_rules! sso {
                     Ok(())
                 }
 
+                async fn delete_redirect_uri(&self, env: &str, id: &str) -> Result<bool, StoreError> {
+                    let mut tx = self.write.begin().await.map_err(map_err)?;
+                    let done = sqlx::query("DELETE FROM redirect_uris WHERE environment_id = $1 AND id = $2")
+                        .bind(env).bind(id).execute(&mut *tx).await.map_err(map_err)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    sqlx::query(
+                        "UPDATE redirect_uris SET is_default = TRUE WHERE environment_id = $1 \
+                         AND id = (SELECT MIN(id) FROM redirect_uris WHERE environment_id = $1) \
+                         AND NOT EXISTS (SELECT 1 FROM redirect_uris WHERE environment_id = $1 AND is_default)",
+                    )
+                    .bind(env).execute(&mut *tx).await.map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(true)
+                }
+
                 async fn list_redirect_uris(&self, env: &str) -> Result<Vec<RedirectUri>, StoreError> {
                     let rows = sqlx::query("SELECT id, uri, is_default, created_at, updated_at FROM redirect_uris WHERE environment_id = $1 ORDER BY id")
                         .bind(env).fetch_all(&self.read).await.map_err(map_err)?;

@@ -41,6 +41,15 @@ impl Vestibule {
         }
     }
 
+    /// `DELETE /user_management/redirect_uris/{id}`.
+    pub async fn delete_redirect_uri(&self, env: &str, id: &str) -> Result<()> {
+        if crate::plausible(Kind::RedirectUri, id) && self.store.delete_redirect_uri(env, id).await? {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound { entity: "Redirect URI", id: id.to_owned() })
+        }
+    }
+
     /// `GET /user_management/redirect_uris` (extension).
     pub async fn list_redirect_uris(&self, env: &str) -> Result<Vec<RedirectUri>> {
         Ok(self.store.list_redirect_uris(env).await?)

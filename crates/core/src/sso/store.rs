@@ -28,6 +28,9 @@ pub trait SsoStore {
     ) -> Result<Page<Connection>, StoreError>;
     /// Inserts a redirect URI.
     async fn insert_redirect_uri(&self, env: &str, r: &RedirectUri) -> Result<(), StoreError>;
+    /// Deletes a redirect URI; if it was the default, the oldest remaining one becomes the
+    /// default. False if it did not exist.
+    async fn delete_redirect_uri(&self, env: &str, id: &str) -> Result<bool, StoreError>;
     /// Every redirect URI of an environment.
     async fn list_redirect_uris(&self, env: &str) -> Result<Vec<RedirectUri>, StoreError>;
     /// Records a pending authorization.

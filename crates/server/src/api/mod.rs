@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/connections/{id}/login_attempts", get(sso::list_login_attempts))
         .route("/user_management/redirect_uris", get(sso::list_redirect_uris).post(sso::create_redirect_uri))
+        .route("/user_management/redirect_uris/{id}", axum::routing::delete(sso::delete_redirect_uri))
         .route("/sso/logout/authorize", post(sso::authorize_logout))
         .route("/signing_keys/rotate", post(sso::rotate_signing_key))
         .route("/user_management/users/{id}/sessions", get(sign_in::list_sessions))
@@ -163,6 +164,11 @@ pub fn router(state: AppState) -> Router {
         .route("/user_management/users/{id}/email_change/send", post(sign_in::send_email_change))
         .route("/user_management/users/{id}/email_change/confirm", post(sign_in::confirm_email_change))
         .route("/user_management/users/{id}/identities", get(sign_in::list_identities))
+        .route("/user_management/users/{id}/authorized_applications", get(sign_in::list_authorized_applications))
+        .route(
+            "/user_management/users/{id}/authorized_applications/{application_id}",
+            axum::routing::delete(sign_in::delete_authorized_application),
+        )
         .route(
             "/user_management/users/{id}/auth_factors",
             get(sign_in::list_user_factors).post(sign_in::enroll_user_factor),

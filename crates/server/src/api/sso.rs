@@ -59,6 +59,12 @@ pub async fn create_redirect_uri(State(s): State<AppState>, env: Env, Body(body)
     Ok(created(s.app.create_redirect_uri(env.id(), &body).await?))
 }
 
+/// `DELETE /user_management/redirect_uris/{id}`
+pub async fn delete_redirect_uri(State(s): State<AppState>, env: Env, Segment(id): Segment) -> ApiResult<Response> {
+    s.app.delete_redirect_uri(env.id(), &id).await?;
+    Ok(no_content())
+}
+
 /// `GET /user_management/redirect_uris` (extension)
 pub async fn list_redirect_uris(State(s): State<AppState>, env: Env) -> ApiResult<Response> {
     let data = s.app.list_redirect_uris(env.id()).await?;

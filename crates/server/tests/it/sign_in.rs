@@ -157,3 +157,31 @@ async fn logout_redirects_to_registered_origins_only() {
         authenticate(&s, json!({"grant_type": "refresh_token", "refresh_token": ok["refresh_token"]})).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "the session ended: {body}");
 }
+
+#[tokio::test]
+async fn redirect_uris_are_deleted_and_the_default_moves_on() {
+    let (_db, s) = sqlite_server().await;
+    let mut ids = Vec::new();
+    for uri in ["https://a.example.com/cb", "https://b.example.com/cb"] {
+        let (status, r) = s.call(Method::POST, "/user_management/redirect_uris", Some(json!({"uri": uri}))).await;
+        assert_eq!(status, 201, "{r}");
+        ids.push(r["id"].as_str().unwrap().to_owned());
+    }
+    let (status, _) = s.call(Method::DELETE, &format!("/user_management/redirect_uris/{}", ids[0]), None).await;
+    assert_eq!(status, 204);
+    let (_, list) = s.call(Method::GET, "/user_management/redirect_uris", None).await;
+    let data = list["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0]["id"].as_str(), &data[0]["default"]), (Some(ids[1].as_str()), &json!(true)));
+    let (status, body) = s.call(Method::DELETE, &format!("/user_management/redirect_uris/{}", ids[0]), None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("entity_not_found")));
+    // A user's authorized applications: none exist, and an unknown user is a 404.
+    let u = user(&s, "ed@example.com", true).await;
+    let path = format!("/user_management/users/{}/authorized_applications", u["id"].as_str().unwrap());
+    let (status, apps) = s.call(Method::GET, &path, None).await;
+    assert_eq!((status, apps["data"].as_array().map(Vec::len)), (200, Some(0)), "{apps}");
+    let (status, _) = s.call(Method::DELETE, &format!("{path}/conn_app_01H"), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = s.call(Method::GET, "/user_management/users/user_01NOPE/authorized_applications", None).await;
+    assert_eq!(status, 404);
+}

@@ -171,3 +171,26 @@ pub async fn list_identities(State(s): State<AppState>, env: Env, Segment(id): S
     s.app.get_user(env.id(), &id).await?;
     Ok(ok(json!([])))
 }
+
+/// `GET /user_management/users/{id}/authorized_applications`: the Connect applications a
+/// user authorized. Vestibule has no Connect applications, so the list is empty for every
+/// user that exists.
+pub async fn list_authorized_applications(
+    State(s): State<AppState>, env: Env, Segment(id): Segment, q: Query,
+) -> ApiResult<Response> {
+    q.page()?;
+    s.app.get_user(env.id(), &id).await?;
+    Ok(ok(json!({"object": "list", "data": [], "list_metadata": {"before": null, "after": null}})))
+}
+
+/// `DELETE /user_management/users/{id}/authorized_applications/{application_id}`: no
+/// application is ever authorized, so there is none to remove.
+pub async fn delete_authorized_application(
+    State(s): State<AppState>, env: Env, uri: axum::http::Uri,
+) -> ApiResult<Response> {
+    // /user_management/users/{id}/authorized_applications/{application_id}
+    let parts: Vec<&str> = uri.path().split('/').collect();
+    let (id, application) = (parts.get(3).copied().unwrap_or_default(), parts.get(5).copied().unwrap_or_default());
+    s.app.get_user(env.id(), id).await?;
+    Err(vestibule_core::CoreError::NotFound { entity: "Authorized application", id: application.to_owned() }.into())
+}
