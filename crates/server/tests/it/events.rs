@@ -147,3 +147,75 @@ async fn endpoint_crud_and_bad_input() {
     );
     open.stop().await;
 }
+
+#[tokio::test]
+async fn endpoint_urls_that_embed_a_private_ipv4_are_refused() {
+    let (_db, s) = vestibule_test_support::sqlite_server().await;
+    // The forms reported, and the other notations of 169.254.169.254 (--dev: loopback
+    // is allowed, nothing else that is not public).
+    for url in [
+        "http://[::a9fe:a9fe]/hook",
+        "http://[::127.0.0.1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[2002:a9fe:a9fe::]/hook",
+        "http://[fec0::1]/hook",
+        "http://[::ffff:169.254.169.254]/hook",
+        "http://2852039166/hook",
+        "http://0251.0376.0251.0376/hook",
+        "http://0xa9fea9fe/hook",
+    ] {
+        let (status, body) = s.call(Method::POST, "/webhook_endpoints", Some(json!({"endpoint_url": url}))).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("invalid_url")), "{url}: {body}");
+    }
+    let ep = endpoint(&s, "http://127.1:9/hook", json!([])).await;
+    let (status, body) = s
+        .call(
+            Method::PATCH,
+            &format!("/webhook_endpoints/{}", ep["id"].as_str().unwrap()),
+            Some(json!({"endpoint_url": "http://[64:ff9b::169.254.169.254]/hook"})),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_url")), "{body}");
+    let (_, list) = s.call(Method::GET, "/webhook_endpoints", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["data"][0]["endpoint_url"], "http://127.1:9/hook");
+    s.stop().await;
+}
+
+/// Each item of a 422's `errors` names its `code` and a `message` (the v0.61 contract of
+/// `POST /webhook_endpoints` and `PATCH /webhook_endpoints/{id}`).
+fn assert_explained_validation(status: u16, body: &Value, fields: &[&str]) {
+    assert_eq!((status, body["code"].as_str()), (422, Some("invalid_request_parameters")), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    let errors = body["errors"].as_array().expect("errors");
+    let named: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(named, fields, "{body}");
+    for e in errors {
+        assert!(e["code"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn webhook_endpoint_validation_errors_carry_a_message() {
+    let (_db, s) = vestibule_test_support::sqlite_server().await;
+    for (body, fields) in [
+        (json!({}), &["endpoint_url"][..]),
+        (json!({"endpoint_url": 5}), &["endpoint_url"]),
+        (json!({"endpoint_url": "http://127.0.0.1:9/x", "secret": "short"}), &["secret"]),
+        (json!({"endpoint_url": "x".repeat(3000), "events": "user.created"}), &["endpoint_url", "events"]),
+    ] {
+        let (status, got) = s.call(Method::POST, "/webhook_endpoints", Some(body.clone())).await;
+        assert_explained_validation(status, &got, fields);
+    }
+    let ep = endpoint(&s, "http://127.0.0.1:9/x", json!([])).await;
+    let path = format!("/webhook_endpoints/{}", ep["id"].as_str().unwrap());
+    for (body, fields) in [
+        (json!({"status": "paused"}), &["status"][..]),
+        (json!({"endpoint_url": 1, "events": [1], "status": true}), &["endpoint_url", "events[0]", "status"]),
+    ] {
+        let (status, got) = s.call(Method::PATCH, &path, Some(body)).await;
+        assert_explained_validation(status, &got, fields);
+    }
+    s.stop().await;
+}

@@ -395,3 +395,51 @@ async fn an_unsolicited_response_signs_in_only_where_idp_initiated_login_is_allo
     );
     t.s.stop().await;
 }
+
+#[tokio::test]
+async fn idp_metadata_urls_that_embed_a_private_ipv4_are_not_fetched() {
+    let (_db, s) = vestibule_test_support::sqlite_server().await;
+    let (status, org) = s.call(Method::POST, "/organizations", Some(json!({"name": "Metadata Probe"}))).await;
+    assert_eq!(status, 201, "{org}");
+    for url in [
+        "http://[::a9fe:a9fe]/latest/meta-data",
+        "http://[::127.0.0.1]/latest/meta-data",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data",
+        "http://[fec0::1]/latest/meta-data",
+        "http://2852039166/latest/meta-data",
+    ] {
+        let body = json!({
+            "organization_id": org["id"],
+            "connection_type": "GenericSAML",
+            "saml_options": {"idp_metadata_url": url},
+        });
+        let (status, got) = s.call(Method::POST, "/connections", Some(body)).await;
+        assert_eq!((status, got["code"].as_str()), (422, Some("invalid_request_parameters")), "{url}: {got}");
+        assert_eq!(got["errors"][0]["field"], "saml_options.idp_metadata_url", "{url}: {got}");
+        assert_eq!(got["errors"][0]["code"], "metadata_url_not_allowed", "{url}: {got}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_profile_request_without_a_valid_token_answers_the_specs_401() {
+    let (_db, s) = vestibule_test_support::sqlite_server().await;
+    for auth in [None, Some("Bearer nope"), Some("Basic c2tfdGVzdF9kZWZhdWx0Og==")] {
+        let mut req = s.http.get(format!("{}/sso/profile", s.base));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{auth:?}");
+        assert_eq!(resp.headers()["content-type"], "application/json", "{auth:?}");
+        // The v0.61 schema requires `error: "Unauthorized"`; the WorkOS envelope stays.
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"error": "Unauthorized", "message": "Unauthorized", "code": "unauthorized"}),
+            "{auth:?}"
+        );
+    }
+    s.stop().await;
+}
