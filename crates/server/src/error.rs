@@ -21,6 +21,9 @@ pub enum ApiError {
     Core(CoreError),
     /// Missing, malformed or unknown API key.
     Unauthorized,
+    /// Missing, unknown or expired access token at `GET /sso/profile`: the same 401,
+    /// with the `error: "Unauthorized"` that route's contract requires besides the envelope.
+    ProfileUnauthorized,
     /// Too many requests; retry after this many seconds.
     RateLimited(u64),
     /// The body is over the configured limit.
@@ -120,6 +123,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 body(StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized", "code": "unauthorized"}))
             }
+            ApiError::ProfileUnauthorized => body(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "Unauthorized", "message": "Unauthorized", "code": "unauthorized"}),
+            ),
             ApiError::RateLimited(secs) => {
                 let mut r = body(
                     StatusCode::TOO_MANY_REQUESTS,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod jobs;
+pub mod listener;
 pub mod master_key;
 pub mod middleware;
 pub mod respond;
@@ -256,11 +257,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let export_worker = tokio::spawn(jobs::audit_log_exports::run_worker(app.clone(), tx.subscribe()));
     let store = app.store.clone();
     let task = tokio::spawn(async move {
-        // Responses go out as soon as they are written: with Nagle's algorithm, the tail of
-        // a large response can wait for the client's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            let _ = tcp.set_nodelay(true);
-        });
+        // TCP_NODELAY, and JSON in place of the empty refusals hyper answers by itself
+        // (URI too long, header fields too large, unparseable head): see `listener`.
+        let listener = listener::Listener::new(listener);
         let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;

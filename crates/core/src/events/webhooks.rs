@@ -5,7 +5,7 @@
 
 use crate::events::Event;
 use crate::kernel::error::StoreError;
-use crate::kernel::error::{CoreError, Result};
+use crate::kernel::error::{CoreError, FieldError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::pagination::{HasId, Page, PageRequest};
 use crate::kernel::time::Timestamp;
@@ -334,6 +334,33 @@ fn conflict(e: StoreError) -> CoreError {
     }
 }
 
+/// The fields' verdict, each problem with a `message`: the 422 of the webhook endpoint
+/// routes lists `{code, message}` items (v0.61 contract), where other routes list
+/// `{field, code}`, so the explanations are added here rather than by the fields reader.
+fn explained(f: Fields<'_>) -> Result<()> {
+    f.finish().map_err(|e| match e {
+        CoreError::Invalid(errors) => CoreError::Invalid(errors.into_iter().map(explain).collect()),
+        e => e,
+    })
+}
+
+fn explain(e: FieldError) -> FieldError {
+    if e.message.is_some() {
+        return e;
+    }
+    let field = &e.field;
+    let message = match (field.as_str(), e.code.as_str()) {
+        ("secret", "too_short") => "secret must be at least 16 characters long.".to_owned(),
+        ("status", "invalid") => "status must be 'enabled' or 'disabled'.".to_owned(),
+        (_, "required") => format!("{field} is required."),
+        (_, "invalid_type") => format!("{field} has the wrong type."),
+        (_, "too_long") => format!("{field} is too long."),
+        (_, "too_many_items") => format!("{field} has too many items."),
+        (_, code) => format!("{field} is invalid ({code})."),
+    };
+    FieldError { message: Some(message), ..e }
+}
+
 impl Vestibule {
     async fn check_target(&self, url: &str) -> Result<()> {
         self.webhook_targets.resolve(url).await.map(|_| ()).map_err(|why| CoreError::Unusable {
@@ -351,7 +378,7 @@ impl Vestibule {
         if secret.as_ref().is_some_and(|s| s.len() < 16) {
             f.invalid("secret", "too_short");
         }
-        f.finish()?;
+        explained(f)?;
         let url = check_url(&url.unwrap_or_default())?;
         self.check_target(&url).await?;
         let mut events = events.unwrap_or_default();
@@ -395,7 +422,7 @@ impl Vestibule {
         if status.as_deref().is_some_and(|s| s != "enabled" && s != "disabled") {
             f.invalid("status", "invalid");
         }
-        f.finish()?;
+        explained(f)?;
         let mut ep = self.get_webhook_endpoint(env, id).await?;
         if let Some(url) = url {
             ep.endpoint_url = check_url(&url)?;

@@ -131,7 +131,7 @@ pub async fn profile(State(s): State<AppState>, req: Request) -> ApiResult<Respo
         .unwrap_or_default();
     match s.app.get_sso_profile(token).await? {
         Some(p) => Ok(ok(p)),
-        None => Err(ApiError::Unauthorized),
+        None => Err(ApiError::ProfileUnauthorized),
     }
 }
 

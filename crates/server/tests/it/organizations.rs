@@ -487,3 +487,61 @@ async fn nul_characters_are_refused_on_both_engines() {
         s.stop().await;
     }
 }
+
+/// Sends `request` on a fresh connection and reads the answer until the server closes:
+/// the status, the headers (lowercased names) and the body.
+async fn raw_exchange(s: &TestServer, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before it has read everything: a failed write is
+    // not the test's concern, the answer is.
+    let _ = tcp.write_all(request).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server did not close the connection");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    (status, headers, body.as_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn transport_level_refusals_answer_the_json_envelope() {
+    let (_db, s) = sqlite_server().await;
+    let long_path = format!("GET /organizations/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100 * 1024));
+    let big_header = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(450 * 1024));
+    let many_headers = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..150).map(|i| format!("X-Header-{i}: v\r\n")).collect::<String>()
+    );
+    let malformed = "GET /health HTTP/1.1\r\nHost: x\r\nNot A Header\r\n\r\n".to_owned();
+    for (what, request, status, code) in [
+        ("100 KB path", long_path, 414, "uri_too_long"),
+        ("450 KB header", big_header, 431, "request_header_fields_too_large"),
+        ("150 headers", many_headers, 431, "request_header_fields_too_large"),
+        ("malformed header", malformed, 400, "invalid_request"),
+    ] {
+        let (got, headers, body) = raw_exchange(&s, request.as_bytes()).await;
+        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(got, status, "{what}: {headers:?} {text}");
+        assert_eq!(header("content-type"), Some("application/json"), "{what}: {headers:?}");
+        assert_eq!(header("content-length"), Some(body.len().to_string().as_str()), "{what}: {headers:?}");
+        let json: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+        assert_error(&json, code);
+        assert_eq!(json.as_object().unwrap().len(), 2, "{what}: {json}");
+    }
+    // A request of ordinary size on a fresh connection is unaffected.
+    let (got, headers, body) = raw_exchange(&s, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(got, 200, "{headers:?}");
+    assert!(serde_json::from_slice::<Value>(&body).is_ok());
+    s.stop().await;
+}
