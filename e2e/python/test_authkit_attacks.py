@@ -13,11 +13,12 @@ import secrets
 import time
 from typing import Any, Dict
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from workos import RateLimitExceededError, UnprocessableEntityError, WorkOSClient
+from workos import BadRequestError, RateLimitExceededError, UnprocessableEntityError, WorkOSClient
 from workos._errors import MfaChallengeError
 from workos.organization_membership import RoleSingle
 from workos.session import (
@@ -156,14 +157,43 @@ def test_hostile_authenticate_requests_change_nothing(
     assert claims(server, refreshed.access_token)["sid"] == good["sid"]
 
 
-def test_unknown_device_code_is_refused(client: WorkOSClient, api: Api) -> None:
-    # unsupported_grant_type where the device grant is not built in (the build these
-    # tests were written against), invalid_grant where it is (a48caf1 and later).
+def device_decision(server: harness.ServerProcess, verdict: str, body: Dict[str, Any]) -> httpx.Response:
+    """The extension an application calls when its signed-in user approves or denies a device."""
+    return httpx.post(f"{server.base_url}/user_management/authorize/device/{verdict}",
+                      headers={"Authorization": f"Bearer {harness.DEV_API_KEY}"}, json=body)
+
+
+def test_device_code_flow_with_the_sdk(server: harness.ServerProcess, client: WorkOSClient, api: Api) -> None:
+    um = client.user_management
+    user = user_with_password(client)
+    device = um.create_device(client_id=harness.DEV_CLIENT_ID)
+    assert device.verification_uri.endswith("/device") and device.expires_in > 0
+    assert device.verification_uri_complete.endswith(device.user_code)
+    # Polling before the user approves: pending, then too fast.
+    with pytest.raises(BadRequestError) as exc:
+        um.authenticate_with_device_code(device_code=device.device_code)
+    assert exc.value.error == "authorization_pending"
+    with pytest.raises(BadRequestError) as exc:
+        um.authenticate_with_device_code(device_code=device.device_code)
+    assert exc.value.error == "slow_down"
+    # The application where the user is signed in approves the code they typed.
+    r = device_decision(server, "approve", {"user_code": device.user_code.lower(), "user_id": user.id})
+    assert r.status_code == 200 and r.json() == {"status": "approved"}, r.text
+    auth = um.authenticate_with_device_code(device_code=device.device_code)
+    assert auth.user.id == user.id and auth.access_token and auth.refresh_token
+    with pytest.raises(BadRequestError) as exc:
+        um.authenticate_with_device_code(device_code=device.device_code)
+    assert exc.value.error == "invalid_grant", "a device code works once"
+    # Denied, and made up.
+    denied = um.create_device(client_id=harness.DEV_CLIENT_ID)
+    r = device_decision(server, "deny", {"user_code": denied.user_code})
+    assert r.status_code == 200, r.text
+    with pytest.raises(BadRequestError) as exc:
+        um.authenticate_with_device_code(device_code=denied.device_code)
+    assert exc.value.error == "access_denied"
     r = api.post(AUTHENTICATE, json={"client_id": harness.DEV_CLIENT_ID, "device_code": "abc",
                                      "grant_type": "urn:ietf:params:oauth:grant-type:device_code"})
-    assert r.status_code == 400, r.text
-    assert r.json()["error"] in ("unsupported_grant_type", "invalid_grant"), r.text
-    assert "access_token" not in r.json()
+    oauth_error(r, 400, "invalid_grant")
 
 
 def test_pending_tokens_and_challenges_are_bound_to_their_user(
