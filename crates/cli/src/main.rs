@@ -169,6 +169,12 @@ struct ServerArgs {
     /// Seconds of clock difference tolerated with SAML and OIDC identity providers (default 60, at most 600).
     #[arg(long, env = "VESTIBULE_SSO_CLOCK_SKEW_SECS", value_name = "SECONDS")]
     sso_clock_skew_secs: Option<u64>,
+    /// Connections served at once (default 4096); more wait until one closes.
+    #[arg(long, env = "VESTIBULE_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request head, idle kept-alive connections included (default 30).
+    #[arg(long, env = "VESTIBULE_HEADER_READ_TIMEOUT_SECS", value_name = "SECONDS")]
+    header_read_timeout_secs: Option<u64>,
     /// Seconds an access token stays valid (default 300, as WorkOS; 30 to 86400).
     #[arg(long, env = "VESTIBULE_ACCESS_TOKEN_TTL_SECS", value_name = "SECONDS")]
     access_token_ttl_secs: Option<u64>,
@@ -249,6 +255,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         sso_clock_skew_secs: args.sso_clock_skew_secs,
         master_key_file: args.master_key_file,
         access_token_ttl_secs: args.access_token_ttl_secs,
+        max_connections: args.max_connections,
+        header_read_timeout_secs: args.header_read_timeout_secs,
         // Set in the TOML file only.
         require_email_verification: None,
     };

@@ -45,6 +45,10 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Whether users must verify their email before a password sign-in gives a session.
     pub require_email_verification: bool,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request head (idle keep-alive connections included).
+    pub header_read_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -89,6 +93,12 @@ pub const WORKOS_RATE_WINDOW_SECS: u64 = 60;
 /// Clock skew tolerated with identity providers by default: one minute.
 pub const DEFAULT_SSO_CLOCK_SKEW_SECS: u64 = 60;
 
+/// Connections served at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Seconds a client has by default to send a request head (as hyper's own default).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+
 /// Settings as they appear in a TOML file; every one optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +141,10 @@ pub struct FileConfig {
     pub access_token_ttl_secs: Option<u64>,
     /// See [`Config::require_email_verification`].
     pub require_email_verification: Option<bool>,
+    /// See [`Config::max_connections`].
+    pub max_connections: Option<usize>,
+    /// See [`Config::header_read_timeout_secs`].
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -180,6 +194,11 @@ impl FileConfig {
                 .require_email_verification
                 .or(self.require_email_verification)
                 .unwrap_or(true),
+            max_connections: over.max_connections.or(self.max_connections).unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            header_read_timeout_secs: over
+                .header_read_timeout_secs
+                .or(self.header_read_timeout_secs)
+                .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_SECS),
         };
         config.validate()?;
         Ok(config)
@@ -208,6 +227,8 @@ impl Config {
             master_key_file: None,
             access_token_ttl_secs: 300,
             require_email_verification: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
         }
     }
 
@@ -231,6 +252,12 @@ impl Config {
         }
         if self.sso_clock_skew_secs > 600 {
             anyhow::bail!("--sso-clock-skew-secs must be at most 600");
+        }
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
+        if !(1..=3600).contains(&self.header_read_timeout_secs) {
+            anyhow::bail!("--header-read-timeout-secs must be between 1 and 3600");
         }
         if !(30..=86_400).contains(&self.access_token_ttl_secs) {
             anyhow::bail!("--access-token-ttl-secs must be between 30 and 86400");

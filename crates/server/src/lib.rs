@@ -19,7 +19,6 @@ pub mod state;
 pub mod user_management;
 
 use anyhow::Context;
-use axum::ServiceExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -237,13 +236,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         mailbox,
     });
     let window_ms = (state.config.rate_limit_window_secs as i64) * 1000;
+    let (state_config_max_connections, state_config_header_read_timeout) =
+        (state.config.max_connections, state.config.header_read_timeout_secs);
     let state_metrics = state.metrics.clone();
     let body_limit = axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes);
     let router = api::router(state);
     // Around the router, so that they run once per request, not once per route.
     let service =
         tower::ServiceBuilder::new().map_request(middleware::normalize_path).layer(body_limit).service(router);
-    let (tx, mut rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
     let housekeeping = tokio::spawn(jobs::housekeeping::run(app.clone(), window_ms, tx.subscribe()));
     let metrics_upkeep = tokio::spawn(jobs::metrics_upkeep(state_metrics, tx.subscribe()));
     let change_feed = app.store.is_shared().then(|| {
@@ -256,15 +257,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let webhook_worker = tokio::spawn(jobs::webhooks::run_worker(app.clone(), delivery, tx.subscribe()));
     let export_worker = tokio::spawn(jobs::audit_log_exports::run_worker(app.clone(), tx.subscribe()));
     let store = app.store.clone();
+    let limits = listener::Limits {
+        max_connections: state_config_max_connections,
+        header_read_timeout: Duration::from_secs(state_config_header_read_timeout),
+    };
     let task = tokio::spawn(async move {
-        // TCP_NODELAY, and JSON in place of the empty refusals hyper answers by itself
-        // (URI too long, header fields too large, unparseable head): see `listener`.
-        let listener = listener::Listener::new(listener);
-        let served = axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await;
+        // Bounded connections and header reads, TCP_NODELAY, and JSON in place of the empty
+        // refusals hyper answers by itself: see `listener`.
+        let served = listener::serve(listener, service, limits, rx).await;
         housekeeping.abort();
         metrics_upkeep.abort();
         if let Some(feed) = change_feed {

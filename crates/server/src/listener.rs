@@ -1,5 +1,13 @@
-//! The listener `axum::serve` accepts on: TCP_NODELAY on every connection, and the
-//! WorkOS envelope on the refusals hyper answers by itself.
+//! The connection loop: how many connections are served at once, how long a client may
+//! take to send a request head, TCP_NODELAY, and the WorkOS envelope on the refusals
+//! hyper answers by itself.
+//!
+//! **Limits.** At most [`Limits::max_connections`] connections are served; beyond that,
+//! new ones wait in the kernel's backlog until one closes. A client gets
+//! [`Limits::header_read_timeout`] to send each request head, on a new connection and
+//! between requests on a kept-alive one: idle and slowloris connections are closed then,
+//! so they cannot hold the slots (and `/health`) for longer than that. Bodies are bounded
+//! by the body limit and the handlers' own reads.
 //!
 //! hyper refuses a request head it cannot take before any service runs: a URI longer
 //! than 65534 bytes (a constant, `MAX_URI_LEN`, no setting) is a 414, a head larger
@@ -18,39 +26,93 @@
 //! right status, as before.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-/// A TCP listener whose connections answer hyper's own refusals in JSON.
-pub struct Listener {
-    inner: TcpListener,
+/// The connection limits (`--max-connections`, `--header-read-timeout-secs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request head.
+    pub header_read_timeout: std::time::Duration,
 }
 
-impl Listener {
-    /// Wraps a bound listener.
-    pub fn new(inner: TcpListener) -> Self {
-        Self { inner }
-    }
-}
-
-impl axum::serve::Listener for Listener {
-    type Io = Connection<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+/// Serves `service` on `listener` within `limits` until `stop` turns true, then lets the
+/// connections finish their requests (graceful shutdown) and returns.
+pub async fn serve<S>(
+    listener: TcpListener, service: S, limits: Limits, mut stop: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<()>
+where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stopped(&mut stop) => break,
+        };
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
         // Responses go out as soon as they are written: with Nagle's algorithm, the tail
         // of a large response can wait for the client's delayed ACK.
         let _ = tcp.set_nodelay(true);
-        (Connection::new(tcp), addr)
+        let io = hyper_util::rt::TokioIo::new(Connection::new(tcp));
+        let service = hyper_util::service::TowerToHyperService::new(
+            service.clone().map_request(|req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)),
+        );
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // A request head may take 128 KiB (URIs up to hyper's 64 KiB, then headers):
+            // beyond, a 431.
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_buf_size(MAX_HEAD_BYTES);
+            let conn = builder.serve_connection(io, service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Reap finished connections as we go, so the set stays as large as what is open.
+        while connections.try_join_next().is_some() {}
     }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
+/// The largest request head read.
+const MAX_HEAD_BYTES: usize = 128 * 1024;
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// A connection that writes the JSON refusal in place of hyper's empty one.

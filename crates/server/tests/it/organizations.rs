@@ -545,3 +545,40 @@ async fn transport_level_refusals_answer_the_json_envelope() {
     assert!(serde_json::from_slice::<Value>(&body).is_ok());
     s.stop().await;
 }
+
+/// Slowloris and idle connections cannot hold the server: a request head must arrive
+/// within the header-read timeout, and connections beyond the limit wait only until the
+/// idle ones are closed, so `/health` keeps answering.
+#[tokio::test]
+async fn idle_and_slow_connections_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = TestServer::start(&db.url, |c| {
+        c.max_connections = 8;
+        c.header_read_timeout_secs = 1;
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // A slowloris client: half a head, then nothing. The server closes it.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the slow head was cut off");
+    // Every slot is held by a silent connection, and more wait; /health still answers,
+    // once the silent ones are closed.
+    let health =
+        tokio::time::timeout(std::time::Duration::from_secs(15), s.http.get(format!("{}/health", s.base)).send())
+            .await
+            .expect("/health answered under the attack")
+            .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    drop(idle);
+    s.stop().await;
+}
