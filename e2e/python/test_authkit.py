@@ -271,16 +271,20 @@ def test_list_and_revoke_sessions(server: harness.ServerProcess, client: WorkOSC
 # --- logout -----------------------------------------------------------------------------
 
 
+def signed_in_to_an_app(server: harness.ServerProcess, client: WorkOSClient):
+    """A registered app origin, and a user signed in: (origin, user, auth, session id)."""
+    origin = f"https://{unique('app')}.example"
+    client.user_management.create_redirect_uri(uri=f"{origin}/callback")
+    user = user_with_password(client)
+    auth = sign_in(client, user)
+    return origin, user, auth, claims(server, auth.access_token)["sid"]
+
+
 def test_logout_redirects_to_a_registered_origin(
     server: harness.ServerProcess, client: WorkOSClient, api: Api
 ) -> None:
     um = client.user_management
-    origin = f"https://{unique('app')}.example"
-    um.create_redirect_uri(uri=f"{origin}/callback")
-    user = user_with_password(client)
-
-    auth = sign_in(client, user)
-    sid = claims(server, auth.access_token)["sid"]
+    origin, user, auth, sid = signed_in_to_an_app(server, client)
     session = um.load_sealed_session(session_data=seal(auth), cookie_password=COOKIE_PASSWORD)
     url = session.get_logout_url(return_to=f"{origin}/bye?x=1")
     assert url.startswith(f"{server.base_url}/user_management/sessions/logout?")
@@ -305,11 +309,7 @@ def test_refused_logout_keeps_the_session(
     server: harness.ServerProcess, client: WorkOSClient, api: Api
 ) -> None:
     um = client.user_management
-    origin = f"https://{unique('app')}.example"
-    um.create_redirect_uri(uri=f"{origin}/callback")
-    user = user_with_password(client)
-    auth = sign_in(client, user)
-    sid = claims(server, auth.access_token)["sid"]
+    origin, user, auth, sid = signed_in_to_an_app(server, client)
     for hostile in ("https://evil.example/bye", f"{origin}.evil.example/", "//evil.example/",
                     "javascript:alert(1)", origin.replace("https://", "http://") + "/"):
         r = api.get(um.get_logout_url(session_id=sid, return_to=hostile), follow_redirects=False)

@@ -179,6 +179,19 @@ macro_rules! backend {
 
             /// Runs `write` and records `events` in one transaction, committed only when both
             /// succeed: every write commits its events by construction.
+            /// Queues a message in the caller's transaction: sent only if the change commits.
+            pub(crate) async fn insert_mail(
+                conn: &mut Conn, m: &vestibule_core::user_management::mail::OutboxMail,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO mail_outbox (id, environment_id, recipient, subject, body, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
+                )
+                .bind(&m.id).bind(&m.environment_id).bind(&m.to).bind(&m.subject).bind(&m.body)
+                .bind(m.created_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
+                Ok(())
+            }
+
             pub(crate) async fn write_with_events<T>(
                 pool: &sqlx::Pool<$db>,
                 events: &[Event],

@@ -19,7 +19,7 @@ macro_rules! user_management {
         mod $module {
             use super::*;
             use crate::$store;
-            use crate::common::$base::{delete_with_events, fetch_by_id, insert_events, page_query, write_with_events};
+            use crate::common::$base::{delete_with_events, fetch_by_id, insert_events, insert_mail, page_query, write_with_events};
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use std::collections::BTreeMap;
@@ -137,16 +137,6 @@ macro_rules! user_management {
                 .bind(serde_json::to_string(&m.role_slugs()).unwrap_or_default()).bind(m.directory_managed)
                 .bind(serde_json::Value::Object(m.custom_attributes.clone()).to_string()).bind(m.created_at.millis())
                 .bind(m.updated_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
-                Ok(())
-            }
-
-            async fn insert_mail(conn: &mut Conn, m: &OutboxMail) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO mail_outbox (id, environment_id, recipient, subject, body, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
-                )
-                .bind(&m.id).bind(&m.environment_id).bind(&m.to).bind(&m.subject).bind(&m.body)
-                .bind(m.created_at.millis()).execute(&mut *conn).await.map_err(map_err)?;
                 Ok(())
             }
 

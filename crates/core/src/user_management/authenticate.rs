@@ -12,12 +12,12 @@
 use super::lockout::Attempt;
 use super::sessions::{ClientContext, Method, authentication_event};
 use super::users::{User, parse_email};
-use crate::Vestibule;
 use crate::environments::Environment;
 use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::secrets;
 use crate::kernel::time::Timestamp;
+use crate::{Vestibule, to_json};
 use serde_json::{Map, Value, json};
 
 /// The grant types accepted, with the legacy names the emulator also takes.
@@ -319,7 +319,7 @@ impl Vestibule {
                     "mfa_challenge",
                     "The user must complete an MFA challenge to finish authenticating.",
                     &token,
-                    json!({"user": Self::user_json(&user), "authentication_factors": factors}),
+                    json!({"user": to_json(&user), "authentication_factors": factors}),
                 ));
             }
         }
@@ -346,7 +346,7 @@ impl Vestibule {
                             "organization_selection_required",
                             "The user must choose an organization to sign in to.",
                             &token,
-                            json!({"user": Self::user_json(&user), "organizations": organizations}),
+                            json!({"user": to_json(&user), "organizations": organizations}),
                         ));
                     }
                 }

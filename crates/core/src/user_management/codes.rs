@@ -14,7 +14,7 @@ use crate::kernel::error::{CoreError, Result};
 use crate::kernel::fields::Fields;
 use crate::kernel::secrets;
 use crate::kernel::time::Timestamp;
-use crate::{Vestibule, plausible, to_json};
+use crate::{Vestibule, plausible};
 use serde_json::{Value, json};
 use vestibule_ids::Kind;
 
@@ -448,11 +448,6 @@ impl Vestibule {
                 "The pending authentication token is invalid or expired.".into(),
             ))
         }
-    }
-
-    /// The event data of a user, for the step-up errors that carry one.
-    pub(crate) fn user_json(user: &User) -> Value {
-        to_json(user)
     }
 }
 

@@ -28,7 +28,7 @@ macro_rules! authentication {
         mod $module {
             use super::*;
             use crate::$store;
-            use crate::common::$base::{insert_events, page_query, write_with_events};
+            use crate::common::$base::{insert_events, insert_mail, page_query, write_with_events};
             use async_trait::async_trait;
             use sqlx::{AssertSqlSafe, Row};
             use vestibule_core::events::Event;
@@ -254,12 +254,7 @@ macro_rules! authentication {
                             .bind(c.consumed_at.map(|t| t.millis())).bind(c.created_at.millis()).bind(c.updated_at.millis())
                             .execute(&mut *tx).await.map_err(map_err)?;
                         if let Some(m) = mail {
-                            sqlx::query(
-                                "INSERT INTO mail_outbox (id, environment_id, recipient, subject, body, attempts, next_attempt_at, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
-                            )
-                            .bind(&m.id).bind(&m.environment_id).bind(&m.to).bind(&m.subject).bind(&m.body)
-                            .bind(m.created_at.millis()).execute(&mut *tx).await.map_err(map_err)?;
+                            insert_mail(tx, m).await?;
                         }
                         Ok(())
                     })
